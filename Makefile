@@ -1,0 +1,55 @@
+# Smart Album — the two commands: `make run` and `make test` (plus `make bench`).
+# Each works on a fresh machine by itself: it creates .venv and installs what it needs.
+# torch==2.13.0 (a CPU build) is installed *before* the train extra, because a plain
+# `torch` requirement with no torch present makes pip pull a multi-GB CUDA build.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+TORCH  := torch==2.13.0
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+PHOTOS ?=
+
+.PHONY: run test bench lint train-default clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# Serving install: no torch.
+$(VENV)/.serve: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e .
+	touch $@
+
+# Development install: torch (CPU) first, then the train and dev extras.
+$(VENV)/.dev: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet $(TORCH)
+	$(PIP) install --quiet -e ".[train,dev]"
+	touch $@ $(VENV)/.serve
+
+run: $(VENV)/.serve
+ifneq ($(strip $(PHOTOS)),)
+	$(BIN)/smartalbum classify --recursive "$(PHOTOS)"
+else
+	$(BIN)/smartalbum serve --host $(HOST) --port $(PORT)
+endif
+
+test: $(VENV)/.dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.dev
+	$(BIN)/python bench/run_all.py
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+# Rebuild the shipped default bundle from ../shared/data/train_pool (minutes on 2 cores).
+train-default: $(VENV)/.dev
+	$(BIN)/python -m smartalbum.training.default_model
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache

@@ -1,0 +1,71 @@
+"""Settings for every part of Smart Album, read once from the environment.
+
+Every setting can be given as an environment variable with the prefix ``SMARTALBUM_``;
+nested groups use ``__`` (``SMARTALBUM_WEB__MAX_UPLOAD_MB=64``). Keeping them in one
+pydantic model means the CLI, the web app and the workers agree on defaults and validate
+them the same way, and a typo in a value fails at start-up rather than mid-request.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    """Where the catalog and caches live: ``$XDG_DATA_HOME/smartalbum`` (or ~/.local/share)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "smartalbum"
+
+
+class ImagingSettings(BaseModel):
+    """Decoding limits: the working size bounds memory and time per photo."""
+
+    working_size: int = Field(512, ge=64, le=8192, description="longest side after decode, px")
+    max_pixels: int = Field(
+        200_000_000, ge=1, description="decompression-bomb limit on the original size"
+    )
+
+
+class ModelSettings(BaseModel):
+    """Which bundle and head to use, and how many threads ONNX Runtime may take."""
+
+    bundle: Path | None = Field(None, description="model bundle directory; default: the shipped one")
+    head: str | None = Field(None, description="head name; default: the bundle's default head")
+    threads: int = Field(0, ge=0, description="intra-op threads for ONNX Runtime; 0 = all cores")
+    batch_size: int = Field(16, ge=1, le=512)
+
+
+class WebSettings(BaseModel):
+    """Limits of the HTTP service (see docs/api.md)."""
+
+    max_upload_mb: float = Field(64.0, gt=0, description="largest request body, MB")
+    max_files: int = Field(100, ge=1, description="most photos in one request")
+    rate_limit: str = Field("600 per minute", description="flask-limiter syntax; '' disables")
+    rate_limit_storage: str = Field("memory://", description="memory:// or redis://host:port")
+    api_key: str | None = Field(None, description="when set, clients send it as X-API-Key")
+    threads: int = Field(8, ge=1, description="WSGI server threads")
+    cache_size: int = Field(4096, ge=0, description="results kept in the in-memory cache")
+
+
+class Settings(BaseSettings):
+    """All settings; build with ``Settings()`` (env) or ``get_settings()`` (cached)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SMARTALBUM_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    imaging: ImagingSettings = ImagingSettings()
+    model: ModelSettings = ModelSettings()
+    web: WebSettings = WebSettings()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings()

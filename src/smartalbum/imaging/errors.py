@@ -1,0 +1,58 @@
+"""Typed errors for photos that cannot be read.
+
+Each error has a stable ``code`` so the CLI can print it and exit non-zero, and the web
+layer can turn it into a problem document with the right HTTP status, without either of
+them parsing messages.
+"""
+
+from __future__ import annotations
+
+
+class PhotoError(Exception):
+    """Base class: this input is not a photo Smart Album can read."""
+
+    code = "photo_error"
+    title = "Unreadable photo"
+
+    def __init__(self, message: str, *, source: str | None = None) -> None:
+        super().__init__(message)
+        self.source = source
+
+    def to_dict(self) -> dict[str, str]:
+        """A JSON-ready description (code, title, detail)."""
+        return {"code": self.code, "title": self.title, "detail": str(self)}
+
+
+class EmptyFileError(PhotoError):
+    """The file or upload has zero bytes."""
+
+    code = "empty_file"
+    title = "Empty file"
+
+
+class NotAnImageError(PhotoError):
+    """The bytes are not an image in any format we know (a text file, a PDF, ...)."""
+
+    code = "not_an_image"
+    title = "Not an image"
+
+
+class UnsupportedFormatError(PhotoError):
+    """An image format that is recognised but not supported (e.g. an animated-only codec)."""
+
+    code = "unsupported_format"
+    title = "Unsupported image format"
+
+
+class CorruptImageError(PhotoError):
+    """The image is truncated or its data is damaged; decoding it would give a wrong picture."""
+
+    code = "corrupt_image"
+    title = "Corrupt or truncated image"
+
+
+class TooManyPixelsError(PhotoError):
+    """The image declares more pixels than the decompression-bomb limit allows."""
+
+    code = "too_many_pixels"
+    title = "Image too large"

@@ -1,0 +1,91 @@
+"""The serving engine: ONNX Runtime backbone + numpy heads. No torch import, ever.
+
+One :class:`Engine` is built per process and shared by every thread: ONNX Runtime's
+``InferenceSession.run`` is thread-safe, heads are read-only numpy arrays, so the web
+server's threads and the CLI's decode pool can all call it at once. Thread counts are set
+explicitly because ORT's default (one thread per core for *each* session) oversubscribes
+a 2-core machine as soon as decoding runs beside it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from smartalbum.imaging.preprocess import preprocess_batch
+from smartalbum.model.bundle import Bundle
+from smartalbum.model.heads import Head, Prediction
+
+
+class Engine:
+    """Backbone session + heads of one bundle."""
+
+    def __init__(self, bundle: Bundle, *, threads: int = 0, batch_size: int = 16) -> None:
+        self.bundle = bundle
+        self.batch_size = max(1, batch_size)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads if threads > 0 else (os.cpu_count() or 1)
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(
+            str(bundle.backbone_path), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
+        self.input_name = self.session.get_inputs()[0].name
+        outputs = [o.name for o in self.session.get_outputs()]
+        self.embedding_output = bundle.backbone.get("embedding_output", outputs[0])
+        self.logits_output = bundle.backbone.get("logits_output")
+        if self.logits_output not in outputs:
+            self.logits_output = None
+        self.version = bundle.version
+
+    @classmethod
+    def load(cls, path: Path | str | None = None, **kwargs: int) -> Engine:
+        """Load a bundle directory (default: the shipped one) and build its engine."""
+        return cls(Bundle.load(path), **kwargs)
+
+    @property
+    def embedding_dim(self) -> int:
+        return int(self.bundle.backbone.get("embedding_dim", 0))
+
+    def head(self, name: str | None = None) -> Head:
+        return self.bundle.head(name)
+
+    def run_batch(self, batch: np.ndarray, *, with_logits: bool = False) -> dict[str, np.ndarray]:
+        """Run preprocessed N x 3 x S x S input; returns ``embedding`` (+ ``imagenet_logits``)."""
+        names = [self.embedding_output]
+        if with_logits and self.logits_output:
+            names.append(self.logits_output)
+        parts: dict[str, list[np.ndarray]] = {n: [] for n in names}
+        for start in range(0, len(batch), self.batch_size):
+            chunk = np.ascontiguousarray(batch[start : start + self.batch_size], dtype=np.float32)
+            for name, value in zip(names, self.session.run(names, {self.input_name: chunk}), strict=True):
+                parts[name].append(value)
+        out = {"embedding": _cat(parts[self.embedding_output], self.embedding_dim)}
+        if with_logits and self.logits_output:
+            out["imagenet_logits"] = _cat(parts[self.logits_output], 1000)
+        return out
+
+    def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Upright RGB uint8 photos -> N x D float32 embeddings."""
+        return self.run_batch(preprocess_batch(images, self.bundle.preprocess))["embedding"]
+
+    def classify(self, images: Sequence[np.ndarray], head: str | None = None) -> list[Prediction]:
+        """Photos -> predictions under ``head`` (default head when None)."""
+        return self.classify_embeddings(self.embed(images), head)
+
+    def classify_embeddings(self, embeddings: np.ndarray, head: str | None = None) -> list[Prediction]:
+        """Stored embeddings -> predictions, with no backbone run."""
+        if len(embeddings) == 0:
+            return []
+        return self.bundle.head(head).predict(embeddings)
+
+
+def _cat(parts: list[np.ndarray], dim: int) -> np.ndarray:
+    if not parts:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.concatenate(parts).astype(np.float32, copy=False)

@@ -1,0 +1,183 @@
+"""Heads: small classifiers over backbone embeddings, evaluated in plain numpy.
+
+Everything that sorts photos is a head over the frozen backbone's embedding. A head is
+tiny (a linear layer, or a small MLP), so it is stored as JSON beside the backbone, runs
+without torch, and can be re-fitted in seconds from stored embeddings.
+
+A head turns an embedding into calibrated probabilities: optional L2 normalisation and
+standardisation of the input, the layers (ReLU between them), then softmax of
+``logits / temperature``. ``threshold`` marks a prediction ``uncertain`` when the top
+probability is below it: such photos go to review instead of a wrong folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One photo's result under one head."""
+
+    label: str
+    confidence: float
+    uncertain: bool
+    probabilities: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "confidence": round(self.confidence, 6),
+            "uncertain": self.uncertain,
+            "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()},
+        }
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise numerically stable softmax."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def l2_normalize(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    n = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(n, 1e-12)
+
+
+@dataclass
+class Head:
+    """A classifier over embeddings: labels, layers, calibration and its threshold."""
+
+    name: str
+    labels: list[str]
+    weights: list[np.ndarray]  # each (in, out)
+    biases: list[np.ndarray]  # each (out,)
+    l2_normalize: bool = True
+    mean: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    temperature: float = 1.0
+    threshold: float = 0.5
+    metrics: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.weights) != len(self.biases) or not self.weights:
+            raise ValueError("a head needs as many bias vectors as weight matrices (>= 1)")
+        if self.weights[-1].shape[1] != len(self.labels):
+            raise ValueError(
+                f"head {self.name!r}: last layer has {self.weights[-1].shape[1]} outputs "
+                f"for {len(self.labels)} labels"
+            )
+        if self.temperature <= 0:
+            raise ValueError("temperature must be positive")
+
+    @property
+    def input_dim(self) -> int:
+        return int(self.weights[0].shape[0])
+
+    def logits(self, embeddings: np.ndarray) -> np.ndarray:
+        """Raw scores (N x labels) before temperature and softmax."""
+        x = np.asarray(embeddings, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != self.input_dim:
+            raise ValueError(f"expected N x {self.input_dim} embeddings, got {x.shape}")
+        if self.l2_normalize:
+            x = l2_normalize(x)
+        if self.mean is not None:
+            x = x - self.mean
+        if self.scale is not None:
+            x = x / self.scale
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            x = x @ w + b
+            if i < len(self.weights) - 1:
+                x = np.maximum(x, 0.0)
+        return x
+
+    def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
+        """Calibrated class probabilities (N x labels)."""
+        return softmax(self.logits(embeddings) / self.temperature)
+
+    def predict(self, embeddings: np.ndarray) -> list[Prediction]:
+        """One :class:`Prediction` per embedding row."""
+        probs = self.probabilities(embeddings)
+        out = []
+        for row in probs:
+            top = int(np.argmax(row))
+            conf = float(row[top])
+            out.append(
+                Prediction(
+                    label=self.labels[top],
+                    confidence=conf,
+                    uncertain=conf < self.threshold,
+                    probabilities={lab: float(p) for lab, p in zip(self.labels, row, strict=True)},
+                )
+            )
+        return out
+
+    # -- persistence -------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        def arr(a: np.ndarray | None) -> list | None:
+            return None if a is None else np.asarray(a, dtype=np.float32).tolist()
+
+        return {
+            "format": "smartalbum-head/1",
+            "name": self.name,
+            "description": self.description,
+            "labels": list(self.labels),
+            "l2_normalize": self.l2_normalize,
+            "mean": arr(self.mean),
+            "scale": arr(self.scale),
+            "layers": [
+                {"weight": arr(w), "bias": arr(b)}
+                for w, b in zip(self.weights, self.biases, strict=True)
+            ],
+            "temperature": float(self.temperature),
+            "threshold": float(self.threshold),
+            "metrics": self.metrics,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Head:
+        if d.get("format") != "smartalbum-head/1":
+            raise ValueError(f"not a Smart Album head (format={d.get('format')!r})")
+
+        def arr(a: list | None) -> np.ndarray | None:
+            return None if a is None else np.asarray(a, dtype=np.float32)
+
+        return cls(
+            name=d["name"],
+            description=d.get("description", ""),
+            labels=list(d["labels"]),
+            l2_normalize=bool(d.get("l2_normalize", True)),
+            mean=arr(d.get("mean")),
+            scale=arr(d.get("scale")),
+            weights=[np.asarray(layer["weight"], dtype=np.float32) for layer in d["layers"]],
+            biases=[np.asarray(layer["bias"], dtype=np.float32) for layer in d["layers"]],
+            temperature=float(d.get("temperature", 1.0)),
+            threshold=float(d.get("threshold", 0.5)),
+            metrics=dict(d.get("metrics", {})),
+        )
+
+    def save(self, path: Path) -> None:
+        """Write the head as JSON, atomically (write a temporary file, then rename)."""
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), separators=(",", ":")) + "\n")
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> Head:
+        return cls.from_dict(json.loads(path.read_text()))
+
+    @property
+    def version(self) -> str:
+        """A short content hash: changes whenever weights, labels or calibration change."""
+        payload = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(payload.encode()).hexdigest()[:12]
