@@ -56,3 +56,10 @@ class TooManyPixelsError(PhotoError):
 
     code = "too_many_pixels"
     title = "Image too large"
+
+
+class FileReadError(PhotoError):
+    """The file could not be read at all (missing, a directory, no permission, I/O error)."""
+
+    code = "file_unreadable"
+    title = "File cannot be read"

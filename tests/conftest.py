@@ -1,0 +1,235 @@
+"""Shared fixtures: generated test pictures and the location of the shared data.
+
+Tests never depend on photos checked into the repository: :class:`ImageKit` (fixture
+``imagekit``) draws small, deterministic pictures and writes them in any format, with an
+EXIF orientation or an ICC profile when asked. The real photos in ``../shared/data`` are
+optional: fixtures ``shared_data`` and ``edge_cases`` skip the test when they are absent.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT / ".." / "shared" / "data"
+EDGE_CASES = SHARED_DATA / "edge_cases"
+
+# Colours of the corner blocks of ImageKit.marker(); the bottom-right corner stays grey.
+# Three different corners make all eight EXIF orientations distinguishable.
+RED = (230, 20, 20)
+GREEN = (20, 200, 20)
+BLUE = (20, 20, 230)
+GREY = (128, 128, 128)
+
+# sRGB primaries adapted to D50 (the ICC connection space), for hand-made ICC profiles.
+SRGB_RED_XYZ = (0.4361, 0.2225, 0.0139)
+SRGB_GREEN_XYZ = (0.3851, 0.7169, 0.0971)
+SRGB_BLUE_XYZ = (0.1431, 0.0606, 0.7141)
+_D50 = (0.9642, 1.0, 0.8249)
+
+
+class ImageKit:
+    """Generators for test pictures; ``write`` saves into the test's tmp_path."""
+
+    RED, GREEN, BLUE, GREY = RED, GREEN, BLUE, GREY
+    SRGB_RED_XYZ, SRGB_GREEN_XYZ, SRGB_BLUE_XYZ = SRGB_RED_XYZ, SRGB_GREEN_XYZ, SRGB_BLUE_XYZ
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    # ------------------------------------------------------------------ pictures
+
+    @staticmethod
+    def marker(width: int, height: int) -> np.ndarray:
+        """Upright RGB picture: grey, with red top-left, green top-right, blue bottom-left."""
+        image = np.full((height, width, 3), GREY, dtype=np.uint8)
+        bh, bw = max(1, height // 4), max(1, width // 4)
+        image[:bh, :bw] = RED
+        image[:bh, width - bw :] = GREEN
+        image[height - bh :, :bw] = BLUE
+        return image
+
+    @staticmethod
+    def corners(image: np.ndarray) -> dict[str, tuple[int, int, int]]:
+        """The colour at the centre of each corner block of a marker() picture."""
+        h, w = image.shape[:2]
+        y0, x0, y1, x1 = h // 8, w // 8, h - 1 - h // 8, w - 1 - w // 8
+        pick = {"top_left": (y0, x0), "top_right": (y0, x1), "bottom_left": (y1, x0)}
+        pick["bottom_right"] = (y1, x1)
+        return {k: tuple(int(c) for c in image[y, x]) for k, (y, x) in pick.items()}
+
+    @staticmethod
+    def scene(width: int, height: int, seed: int = 0, texture: float = 6.0) -> np.ndarray:
+        """A photo-like RGB picture: smooth colour field, sharp shapes and fine grain
+        (``texture``: noise std in grey levels, as sensor noise or foliage); differs by seed."""
+        rng = np.random.default_rng(seed)
+        field = rng.integers(30, 226, size=(6, 8, 3), dtype=np.uint8)
+        image = cv2.resize(field, (width, height), interpolation=cv2.INTER_CUBIC)
+        unit = max(2, min(width, height) // 8)
+        for _ in range(12):
+            colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
+            x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+            if rng.random() < 0.5:
+                radius = int(rng.integers(unit // 2, unit * 2))
+                cv2.circle(image, (x, y), radius, colour, thickness=-1, lineType=cv2.LINE_AA)
+            else:
+                x2 = x + int(rng.integers(unit // 2, unit * 3))
+                y2 = y + int(rng.integers(unit // 2, unit * 3))
+                cv2.rectangle(image, (x, y), (x2, y2), colour, thickness=-1)
+        if texture > 0:
+            grain = rng.normal(0.0, texture, size=(height, width, 1))
+            image = np.clip(image + grain, 0, 255).astype(np.uint8)
+        return image
+
+    @staticmethod
+    def stored_for(upright: np.ndarray, orientation: int) -> np.ndarray:
+        """The pixels a camera stores so that displaying them per the EXIF tag is upright.
+
+        EXIF 2.3, tag 0x0112: to display, 2 mirrors, 3 rotates 180, 4 flips, 5 transposes,
+        6 rotates 90 clockwise, 7 transverses, 8 rotates 90 counter-clockwise; a camera
+        stores the inverse of that. (tests check this against PIL.ImageOps.exif_transpose.)
+        """
+        inverse: dict[int, Callable[[np.ndarray], np.ndarray]] = {
+            1: lambda a: a,
+            2: lambda a: a[:, ::-1],
+            3: lambda a: a[::-1, ::-1],
+            4: lambda a: a[::-1],
+            5: lambda a: a.transpose(1, 0, 2),
+            6: lambda a: np.rot90(a, 1),  # display turns clockwise, so store turned back
+            7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),
+            8: lambda a: np.rot90(a, -1),
+        }
+        return np.ascontiguousarray(inverse[orientation](upright))
+
+    # ------------------------------------------------------------------ files
+
+    @staticmethod
+    def encode(
+        image: np.ndarray | Image.Image,
+        fmt: str = "JPEG",
+        *,
+        orientation: int | None = None,
+        **save: Any,
+    ) -> bytes:
+        """Encode a picture with Pillow; with ``orientation``, store it the camera way."""
+        if orientation is not None:
+            if not isinstance(image, np.ndarray):
+                image = np.asarray(image)
+            image = ImageKit.stored_for(image, orientation)
+            exif = Image.Exif()
+            exif[0x0112] = orientation
+            save["exif"] = exif.tobytes()
+        pil = Image.fromarray(image) if isinstance(image, np.ndarray) else image
+        if fmt in ("HEIF", "AVIF"):
+            import pillow_heif
+
+            pillow_heif.register_heif_opener()
+        buffer = io.BytesIO()
+        pil.save(buffer, format=fmt, **save)
+        return buffer.getvalue()
+
+    def write(
+        self,
+        name: str,
+        image: np.ndarray | Image.Image | bytes,
+        fmt: str | None = None,
+        **kwargs: Any,
+    ) -> Path:
+        """Write a picture (or raw bytes) to tmp_path/name; format from ``fmt`` or suffix."""
+        path = self.directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(image, bytes):
+            path.write_bytes(image)
+            return path
+        if fmt is None:
+            fmt = Image.registered_extensions().get(path.suffix.lower(), "PNG")
+        path.write_bytes(self.encode(image, fmt, **kwargs))
+        return path
+
+    # ------------------------------------------------------------------ colour
+
+    @staticmethod
+    def rgb_icc_profile(
+        red: tuple[float, float, float] = SRGB_RED_XYZ,
+        green: tuple[float, float, float] = SRGB_GREEN_XYZ,
+        blue: tuple[float, float, float] = SRGB_BLUE_XYZ,
+        gamma: float = 2.2,
+        name: str = "Smart Album test RGB",
+    ) -> bytes:
+        """A minimal ICC v2 matrix/TRC display profile with the given primaries (D50 XYZ).
+
+        Swapping primaries (red=SRGB_GREEN_XYZ, green=SRGB_RED_XYZ) gives a profile under
+        which stored red means green: an unmistakable check that the profile was applied.
+        """
+
+        def s15(v: float) -> bytes:
+            return struct.pack(">i", round(v * 65536))
+
+        def xyz(v: tuple[float, float, float]) -> bytes:
+            return b"XYZ \0\0\0\0" + b"".join(s15(c) for c in v)
+
+        curve = b"curv\0\0\0\0" + struct.pack(">IH", 1, round(gamma * 256)) + b"\0\0"
+        text = name.encode("ascii") + b"\0"
+        desc = b"desc\0\0\0\0" + struct.pack(">I", len(text)) + text + b"\0" * 8 + b"\0" * 70
+        tags = [
+            (b"desc", desc),
+            (b"wtpt", xyz(_D50)),
+            (b"rXYZ", xyz(red)),
+            (b"gXYZ", xyz(green)),
+            (b"bXYZ", xyz(blue)),
+            (b"rTRC", curve),
+            (b"gTRC", curve),
+            (b"bTRC", curve),
+            (b"cprt", b"text\0\0\0\0none\0"),
+        ]
+        offset = 128 + 4 + 12 * len(tags)
+        table, body = struct.pack(">I", len(tags)), b""
+        for sig, data in tags:
+            body += b"\0" * (-(offset + len(body)) % 4)
+            table += sig + struct.pack(">II", offset + len(body), len(data))
+            body += data
+        header = (
+            struct.pack(">I", offset + len(body))
+            + b"none"
+            + bytes([2, 0x10, 0, 0])
+            + b"mntrRGB XYZ "
+            + b"\0" * 12  # date
+            + b"acsp"
+            + b"\0" * 24  # platform, flags, manufacturer, model, attributes
+            + b"\0" * 4  # rendering intent
+            + b"".join(s15(c) for c in _D50)
+            + b"\0" * 48  # creator, id, reserved
+        )
+        assert len(header) == 128
+        return header + table + body
+
+
+@pytest.fixture
+def imagekit(tmp_path: Path) -> ImageKit:
+    """Picture generators that write into this test's tmp_path."""
+    return ImageKit(tmp_path)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """../shared/data (real photos); the test is skipped when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data not available at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def edge_cases() -> Path:
+    """../shared/data/edge_cases (odd real files); skipped when absent."""
+    if not EDGE_CASES.is_dir():
+        pytest.skip(f"edge-case photos not available at {EDGE_CASES}")
+    return EDGE_CASES
