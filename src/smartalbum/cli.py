@@ -1,0 +1,232 @@
+"""The ``smartalbum`` command line.
+
+Serving commands (classify, info, serve) import only numpy/OpenCV/Pillow/onnxruntime;
+training commands import torch inside their bodies, so a serving-only install still
+starts fast and prints a clear message when a training command needs the ``train`` extra.
+
+Exit codes: 0 success; 1 some photos could not be read (the others were still
+classified); 2 bad usage or input (no photos found, unknown head, unreadable bundle).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import click
+
+from smartalbum import __version__
+from smartalbum.config import get_settings
+
+EXIT_SOME_FAILED = 1
+
+
+def _load_engine(bundle: Path | None, threads: int | None = None):
+    """Build the engine from settings, turning bundle problems into usage errors."""
+    from smartalbum.model.bundle import BundleError
+    from smartalbum.model.engine import Engine
+
+    settings = get_settings()
+    path = bundle or settings.model.bundle
+    try:
+        return Engine.load(
+            path,
+            threads=threads if threads is not None else settings.model.threads,
+            batch_size=settings.model.batch_size,
+        )
+    except (BundleError, OSError, ValueError) as exc:
+        raise click.UsageError(f"cannot load model bundle: {exc}") from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="smartalbum")
+def main() -> None:
+    """Smart Album: sort photos into categories, offline, on a plain CPU."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-r", "--recursive", is_flag=True, help="Descend into folders.")
+@click.option("--head", default=None, help="Head to use (default: the bundle's default head).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="json = one object per line.",
+)
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Parallel decoders.")
+@click.option("--threads", type=click.IntRange(0, 64), default=None,
+              help="ONNX Runtime threads (default: settings; 0 = all cores).")
+@click.option("--bundle", type=click.Path(path_type=Path), default=None,
+              help="Model bundle directory (default: the shipped one).")
+def classify(
+    paths: tuple[Path, ...],
+    recursive: bool,
+    head: str | None,
+    fmt: str,
+    workers: int,
+    threads: int | None,
+    bundle: Path | None,
+) -> None:
+    """Classify photos: one result per photo, then a summary per class."""
+    from tqdm import tqdm
+
+    from smartalbum.imaging.files import find_photos
+    from smartalbum.model.pipeline import classify_files
+
+    try:
+        files = find_photos(list(paths), recursive=recursive)
+    except FileNotFoundError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if not files:
+        raise click.UsageError("no photos found (use --recursive to descend into folders)")
+    engine = _load_engine(bundle, threads)
+    head = head or get_settings().model.head
+    try:
+        head_obj = engine.head(head)
+    except KeyError as exc:
+        raise click.UsageError(str(exc.args[0])) from exc
+
+    out = sys.stdout
+    writer = None
+    if fmt == "csv":
+        writer = csv.writer(out)
+        writer.writerow(["path", "label", "confidence", "uncertain", *head_obj.labels, "error"])
+    elif fmt == "table":
+        width = min(60, max(len(str(f)) for f in files))
+        click.echo(f"{'photo':<{width}}  {'label':<14} {'conf':>5}  note")
+
+    counts: Counter[str] = Counter()
+    failed = 0
+    bar = tqdm(total=len(files), unit="photo", disable=not sys.stderr.isatty(), file=sys.stderr)
+    for result in classify_files(files, engine, head=head_obj.name, workers=workers):
+        bar.update(1)
+        p = result.prediction
+        if p is None:
+            failed += 1
+        else:
+            counts["uncertain" if p.uncertain else p.label] += 1
+        if fmt == "json":
+            out.write(json.dumps(result.to_dict()) + "\n")
+        elif fmt == "csv":
+            assert writer is not None
+            err = result.error.code if result.error else ""
+            probs = [f"{p.probabilities[k]:.4f}" for k in head_obj.labels] if p else [""] * len(
+                head_obj.labels
+            )
+            writer.writerow(
+                [str(result.path), p.label if p else "", f"{p.confidence:.4f}" if p else "",
+                 p.uncertain if p else "", *probs, err]
+            )
+        else:
+            name = _shorten(str(result.path), width)
+            if p is None:
+                assert result.error is not None
+                bar.write(f"{name:<{width}}  {'ERROR':<14} {'':>5}  {result.error}", file=out)
+            else:
+                note = "uncertain" if p.uncertain else ""
+                bar.write(f"{name:<{width}}  {p.label:<14} {p.confidence:5.2f}  {note}", file=out)
+        out.flush()
+    bar.close()
+
+    summary = _summary(counts, failed, len(files), head_obj.labels)
+    click.echo(summary, err=fmt != "table")
+    if failed:
+        sys.exit(EXIT_SOME_FAILED)
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else "…" + text[-(width - 1) :]
+
+
+def _summary(counts: Counter[str], failed: int, total: int, labels: list[str]) -> str:
+    parts = [f"{lab}: {counts[lab]}" for lab in labels if counts[lab]]
+    if counts["uncertain"]:
+        parts.append(f"uncertain (review): {counts['uncertain']}")
+    if failed:
+        parts.append(f"unreadable: {failed}")
+    return f"{total} photos — " + (", ".join(parts) if parts else "nothing classified")
+
+
+@main.command()
+@click.option("--bundle", type=click.Path(path_type=Path), default=None,
+              help="Model bundle directory (default: the shipped one).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def info(bundle: Path | None, fmt: str) -> None:
+    """Show the installed model bundle, its heads and their metrics."""
+    from smartalbum.model.bundle import Bundle, BundleError
+
+    settings = get_settings()
+    try:
+        b = Bundle.load(bundle or settings.model.bundle)
+    except BundleError as exc:
+        raise click.UsageError(str(exc)) from exc
+    data = {
+        "smartalbum": __version__,
+        "bundle": {"name": b.name, "path": str(b.path), "version": b.version},
+        "backbone": {k: v for k, v in b.backbone.items() if k != "parity"},
+        "preprocess": b.preprocess.model_dump(),
+        "default_head": b.default_head,
+        "heads": {
+            name: {
+                "labels": h.labels,
+                "threshold": h.threshold,
+                "temperature": h.temperature,
+                "metrics": b.metrics.get(name, h.metrics),
+            }
+            for name, h in b.heads.items()
+        },
+    }
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"Smart Album {__version__}")
+    click.echo(f"bundle   {b.name}  version {b.version}\n         {b.path}")
+    bb = data["backbone"]
+    click.echo(
+        f"backbone {bb.get('arch')} ({bb.get('precision')}, {bb.get('embedding_dim')}-d embedding)"
+    )
+    click.echo("preprocess " + ", ".join(f"{k}={v}" for k, v in data["preprocess"].items()))
+    for name, h in data["heads"].items():
+        star = " (default)" if name == b.default_head else ""
+        click.echo(f"head {name}{star}: {', '.join(h['labels'])}; threshold {h['threshold']:.2f}")
+        for key in ("accuracy", "macro_f1", "ece"):
+            value = _metric(h["metrics"], key)
+            if value is not None:
+                click.echo(f"    {key:<9} {value:.4f}")
+
+
+def _metric(metrics: dict, key: str) -> float | None:
+    """A head metric, whether stored flat or under a split name (test, then val)."""
+    if isinstance(metrics.get(key), int | float):
+        return float(metrics[key])
+    for split in ("test", "val"):
+        sub = metrics.get(split)
+        if isinstance(sub, dict) and isinstance(sub.get(key), int | float):
+            return float(sub[key])
+    return None
+
+
+def _register_plugins() -> None:
+    """Attach the training and web commands, each owned by its own package."""
+    import importlib
+
+    for module in ("smartalbum.training.cli", "smartalbum.web.server"):
+        try:
+            importlib.import_module(module).register(main)
+        except ImportError:  # TEMP until both packages land
+            pass
+
+
+_register_plugins()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Heads, bundles and the ONNX engine (with the tiny real bundle from tests/bundles.py)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bundles import colour_head, make_tiny_bundle
+from smartalbum.model.bundle import Bundle, BundleError
+from smartalbum.model.engine import Engine
+from smartalbum.model.heads import Head
+
+
+def solid(colour: tuple[int, int, int], h: int = 40, w: int = 70) -> np.ndarray:
+    return np.full((h, w, 3), colour, dtype=np.uint8)
+
+
+def test_head_json_round_trip_keeps_predictions(tmp_path: Path):
+    rng = np.random.default_rng(1)
+    head = Head(
+        name="mlp", labels=["a", "b"],
+        weights=[rng.normal(size=(8, 5)).astype(np.float32), rng.normal(size=(5, 2)).astype(np.float32)],
+        biases=[np.zeros(5, np.float32), np.array([0.1, -0.1], np.float32)],
+        mean=rng.normal(size=8).astype(np.float32), scale=np.full(8, 2.0, np.float32),
+        temperature=1.7, threshold=0.6,
+    )
+    head.save(tmp_path / "h.json")
+    again = Head.load(tmp_path / "h.json")
+    x = rng.normal(size=(4, 8)).astype(np.float32)
+    np.testing.assert_allclose(head.probabilities(x), again.probabilities(x), rtol=1e-6)
+    assert again.version == head.version
+    again.threshold = 0.7
+    assert again.version != head.version
+
+
+def test_temperature_softens_and_threshold_marks_uncertain():
+    head = colour_head()
+    x = np.zeros((1, 48), np.float32)
+    x[0, :16] = 1.0
+    sharp = head.probabilities(x)[0].max()
+    head.temperature = 5.0
+    assert head.probabilities(x)[0].max() < sharp
+    head.threshold = 0.99
+    assert head.predict(x)[0].uncertain
+
+
+def test_head_rejects_mismatched_shapes():
+    with pytest.raises(ValueError):
+        Head(name="x", labels=["a"], weights=[np.zeros((4, 2))], biases=[np.zeros(2)])
+    with pytest.raises(ValueError):
+        colour_head().logits(np.zeros((2, 7), np.float32))
+    with pytest.raises(ValueError):
+        Head.from_dict({"format": "something-else"})
+
+
+def test_bundle_round_trip_and_version_tracks_content(tmp_path: Path):
+    bundle = make_tiny_bundle(tmp_path / "b")
+    again = Bundle.load(tmp_path / "b")
+    assert again.version == bundle.version
+    assert set(again.heads) == {"colours", "strict"} and again.default_head == "colours"
+    head = again.head("colours")
+    head.threshold = 0.77
+    again.save_head(head)
+    assert Bundle.load(tmp_path / "b").version != bundle.version
+
+
+def test_bundle_errors_are_typed(tmp_path: Path):
+    with pytest.raises(BundleError):
+        Bundle.load(tmp_path)
+    make_tiny_bundle(tmp_path / "b")
+    manifest = json.loads((tmp_path / "b" / "bundle.json").read_text())
+    manifest["format"] = "other/9"
+    (tmp_path / "b" / "bundle.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError):
+        Bundle.load(tmp_path / "b")
+    with pytest.raises(KeyError, match="available: colours, strict"):
+        make_tiny_bundle(tmp_path / "c").head("nope")
+
+
+def test_rewriting_a_bundle_replaces_it_whole(tmp_path: Path):
+    make_tiny_bundle(tmp_path / "b")
+    (tmp_path / "b" / "stale.txt").write_text("old")
+    make_tiny_bundle(tmp_path / "b")
+    assert not (tmp_path / "b" / "stale.txt").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".b")]
+
+
+def test_engine_classifies_and_is_thread_safe(tmp_path: Path):
+    engine = Engine(make_tiny_bundle(tmp_path / "b"), threads=1, batch_size=3)
+    images = [solid((240, 5, 5)), solid((5, 240, 5)), solid((5, 5, 240))] * 3
+    expected = ["red", "green", "blue"] * 3
+    assert [p.label for p in engine.classify(images)] == expected
+    out = engine.run_batch(np.zeros((5, 3, 32, 32), np.float32), with_logits=True)
+    assert out["embedding"].shape == (5, 48) and out["imagenet_logits"].shape == (5, 1000)
+    assert engine.classify([]) == []
+
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            for _ in range(20):
+                assert [p.label for p in engine.classify(images)] == expected
+        except BaseException as exc:  # noqa: BLE001 - collected for the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+def test_stored_embeddings_reclassify_without_backbone(tmp_path: Path):
+    engine = Engine(make_tiny_bundle(tmp_path / "b"), threads=1)
+    emb = engine.embed([solid((5, 240, 5))])
+    assert engine.classify_embeddings(emb)[0].label == "green"
+    assert engine.classify_embeddings(emb, "strict")[0].uncertain
