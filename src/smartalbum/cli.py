@@ -216,13 +216,11 @@ def _metric(metrics: dict, key: str) -> float | None:
 
 def _register_plugins() -> None:
     """Attach the training and web commands, each owned by its own package."""
-    import importlib
+    from smartalbum.training.cli import register as register_training
+    from smartalbum.web.server import register as register_web
 
-    for module in ("smartalbum.training.cli", "smartalbum.web.server"):
-        try:
-            importlib.import_module(module).register(main)
-        except ImportError:  # TEMP until both packages land
-            pass
+    register_training(main)
+    register_web(main)
 
 
 _register_plugins()

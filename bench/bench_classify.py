@@ -1,0 +1,129 @@
+"""Classification throughput on 12 MP JPEGs, against the seed's path and the decode limit.
+
+Measures, in one run on the same generated photos (bench/common.py):
+
+- ``classify``: the real ``smartalbum classify --format json`` in a subprocess (cold start to
+  first result, total and steady-state photos/s, peak RSS);
+- ``decode_only``: ``load_photo`` over the same files at the same reduced size with the same
+  parallelism (the physical limit: the target is classify >= 80 % of it);
+- ``seed``: the seed's path (full cv2 decode, resize, equalise, eager ResNet-18 at batch 1);
+  target: classify >= 5x faster.
+
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+from common import generate_photos  # noqa: E402
+from seed import resnet18, seed_classify  # noqa: E402
+
+
+def run_classify(paths: list[Path], workers: int) -> dict:
+    """The CLI as a user runs it; RSS from the kernel's accounting of the child."""
+    cmd = [sys.executable, "-m", "smartalbum.cli", "classify", "--format", "json",
+           "--workers", str(workers), *map(str, paths)]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    first = None
+    n = errors = 0
+    for line in proc.stdout:
+        if not line.startswith("{"):
+            continue
+        if first is None:
+            first = time.perf_counter()
+        n += 1
+        errors += json.loads(line)["error"] is not None
+    proc.wait()
+    end = time.perf_counter()
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    steady = (n - 1) / (end - first) if first and n > 1 else None
+    return {
+        "photos": n,
+        "errors": errors,
+        "exit_code": proc.returncode,
+        "cold_start_to_first_result_s": round(first - t0, 3) if first else None,
+        "total_s": round(end - t0, 3),
+        "photos_per_s_total": round(n / (end - t0), 2),
+        "photos_per_s_steady": round(steady, 2) if steady else None,
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+    }
+
+
+def run_decode_only(paths: list[Path], workers: int, max_side: int) -> dict:
+    from smartalbum.imaging import load_photo
+
+    def one(p: Path) -> tuple[int, int]:
+        return load_photo(p, max_side=max_side).image.shape[:2]
+
+    one(paths[0])  # warm the imports and the decoder
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        shapes = list(pool.map(one, paths))
+    dt = time.perf_counter() - t0
+    return {"photos": len(shapes), "working_shape": list(shapes[0]), "max_side": max_side,
+            "photos_per_s": round(len(paths) / dt, 2)}
+
+
+def run_seed(paths: list[Path]) -> dict:
+    import torch
+
+    torch.manual_seed(0)
+    model = resnet18()
+    seed_classify(paths[0].read_bytes(), model)  # warm-up
+    t0 = time.perf_counter()
+    for p in paths:
+        seed_classify(p.read_bytes(), model)
+    dt = time.perf_counter() - t0
+    return {"photos": len(paths), "photos_per_s": round(len(paths) / dt, 2),
+            "torch_threads": torch.get_num_threads()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--photos", type=int, default=100)
+    ap.add_argument("--seed-photos", type=int, default=30, help="photos for the slow seed path")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=BENCH / "out" / "photos-12mp")
+    args = ap.parse_args()
+
+    paths = generate_photos(args.out, n=args.photos)
+    from smartalbum.model.bundle import Bundle
+
+    bundle = Bundle.load(os.environ.get("SMARTALBUM_MODEL__BUNDLE") or None)
+    side = 2 * bundle.preprocess.size  # what classify decodes at (model.pipeline.working_side)
+    classify = run_classify(paths, args.workers)  # first child: its RSS is ru_maxrss
+    decode = run_decode_only(paths, args.workers, side)
+    seed = run_seed(paths[: args.seed_photos])
+    rate = classify["photos_per_s_steady"] or classify["photos_per_s_total"]
+    result = {
+        "benchmark": "classify_12mp",
+        "cpu_count": os.cpu_count(),
+        "bundle": {"name": bundle.name, "version": bundle.version,
+                   "precision": bundle.backbone.get("precision")},
+        "photo_mb_mean": round(sum(p.stat().st_size for p in paths) / len(paths) / 1e6, 2),
+        "classify": classify,
+        "decode_only": decode,
+        "seed": seed,
+        "speedup_vs_seed": round(rate / seed["photos_per_s"], 2),
+        "share_of_decode_rate": round(rate / decode["photos_per_s"], 3),
+        "targets": {"speedup_vs_seed": ">= 5", "share_of_decode_rate": ">= 0.8"},
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,328 @@
+"""Web serving benchmark: Smart Album on waitress versus the seed's shape. Prints one JSON object.
+
+Both servers run as subprocesses (so their memory can be read from /proc) on 127.0.0.1 and
+get the same load: ``--clients`` threads posting 12 MP JPEGs from ``bench/common.py``, every
+photo once, so Smart Album's result cache cannot help (it is also switched off with
+SMARTALBUM_WEB__CACHE_SIZE=0). Measured: throughput (photos/s), request latency p50/p99,
+5xx count, server RSS.
+
+- ``smartalbum``: the real app (``smartalbum.web.server.serve``: waitress, 8 threads, the
+  default bundle, or the tiny test bundle when the default is absent: the JSON says which),
+  one photo per request; ``smartalbum_batch4``: four photos per request, as the page sends.
+- ``seed``: what the seed did: Flask's development server with ``threaded=False``, one photo
+  per request, full-size ``cv2.imdecode``, resize to 224, luma equalisation, and an eager
+  PyTorch ResNet-18 (random weights) at batch 1.
+
+Usage: ``python bench/bench_web.py [--photos 100] [--clients 8]`` (a few minutes on 2 cores;
+the first run also makes the photos, about 1 s each, cached in bench/out/photos-12mp).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+sys.path.insert(0, str(BENCH_DIR))
+
+from common import generate_photos  # noqa: E402
+
+DEFAULT_BUNDLE = REPO_ROOT / "src" / "smartalbum" / "model" / "default"
+SEED_LABELS = ["landscape", "people", "architecture"]
+
+
+# -- servers (run in subprocesses) ----------------------------------------------------------
+
+
+def serve_smartalbum(port: int) -> None:
+    """The production path, configured from SMARTALBUM_* variables like any deployment."""
+    from smartalbum.config import Settings
+    from smartalbum.web.server import serve
+
+    serve(Settings(), host="127.0.0.1", port=port)
+
+
+def _resnet18(num_classes: int):
+    """torchvision's ResNet-18 layout in plain torch (torchvision is not a dependency)."""
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self, cin: int, cout: int, stride: int) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(cout)
+            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.relu = nn.ReLU(inplace=True)
+            self.down = None
+            if stride != 1 or cin != cout:
+                self.down = nn.Sequential(
+                    nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+                )
+
+        def forward(self, x):
+            out = self.relu(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+            return self.relu(out + (x if self.down is None else self.down(x)))
+
+    layers = [
+        nn.Conv2d(3, 64, 7, 2, 3, bias=False),
+        nn.BatchNorm2d(64),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(3, 2, 1),
+    ]
+    cin = 64
+    for cout, stride in [(64, 1), (128, 2), (256, 2), (512, 2)]:
+        layers += [Block(cin, cout, stride), Block(cout, cout, 1)]
+        cin = cout
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, num_classes)]
+    return nn.Sequential(*layers).eval()
+
+
+def serve_seed(port: int) -> None:
+    """The seed's request path, as it was: no batching, full decode, eager torch."""
+    import logging
+
+    import cv2
+    import numpy as np
+    import torch
+    from flask import Flask, jsonify, request
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    torch.manual_seed(0)
+    model = _resnet18(len(SEED_LABELS))
+    app = Flask("seed")
+
+    @app.post("/classify")
+    def classify():
+        data = np.frombuffer(request.files["file"].read(), np.uint8)
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR)  # the whole 12 MP image
+        image = cv2.resize(image, (224, 224))
+        ycc = cv2.cvtColor(image, cv2.COLOR_BGR2YCrCb)
+        ycc[:, :, 0] = cv2.equalizeHist(ycc[:, :, 0])
+        image = cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
+        x = torch.from_numpy(image).permute(2, 0, 1).float().div(255).unsqueeze(0)
+        with torch.no_grad():
+            label = SEED_LABELS[int(model(x).argmax())]
+        return jsonify({"class": label})
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+    app.run(host="127.0.0.1", port=port, threaded=False)
+
+
+# -- load generation -------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """Current and peak resident memory of a process, from /proc (Linux)."""
+    out = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out["rss_mb" if key == "VmRSS" else "peak_rss_mb"] = round(
+                    int(value.split()[0]) / 1024, 1
+                )
+    except OSError:
+        pass
+    return out
+
+
+def start_server(role: str, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str, float]:
+    port = free_port()
+    start = time.perf_counter()
+    with log.open("wb") as sink:  # a file, not a pipe: a full pipe would stall the server
+        proc = subprocess.Popen(
+            [sys.executable, __file__, f"_serve-{role}", "--port", str(port)],
+            env={**os.environ, **env},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    while time.perf_counter() - start < 300:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{role} server exited: {log.read_text()[-2000:]}")
+        try:
+            if requests.get(f"{base}/healthz", timeout=2).ok:
+                return proc, base, time.perf_counter() - start
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"{role} server did not start")
+
+
+def run_load(
+    url: str, photos: list[tuple[str, bytes]], clients: int, per_request: int
+) -> dict[str, object]:
+    """``clients`` threads take requests of ``per_request`` photos from one shared list."""
+    batches = [photos[i : i + per_request] for i in range(0, len(photos), per_request)]
+    lock = threading.Lock()
+    latencies: list[float] = []
+    statuses: list[int] = []
+
+    def client() -> None:
+        session = requests.Session()
+        while True:
+            with lock:
+                if not batches:
+                    return
+                batch = batches.pop()
+            files = [("file", (name, data, "image/jpeg")) for name, data in batch]
+            t0 = time.perf_counter()
+            try:
+                status = session.post(url, files=files, timeout=600).status_code
+            except requests.RequestException:
+                status = 599
+            with lock:
+                latencies.append(time.perf_counter() - t0)
+                statuses.append(status)
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - start
+    ms = sorted(x * 1000 for x in latencies)
+    return {
+        "photos_per_request": per_request,
+        "requests": len(ms),
+        "wall_s": round(wall, 2),
+        "throughput_photos_per_s": round(len(photos) / wall, 2),
+        "latency_ms": {
+            "p50": round(statistics.median(ms), 1),
+            "p99": round(ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))], 1),
+            "mean": round(statistics.fmean(ms), 1),
+        },
+        "errors_5xx": sum(s >= 500 for s in statuses),
+        "non_200": sum(s != 200 for s in statuses),
+    }
+
+
+def measure(
+    role: str,
+    env: dict[str, str],
+    path: str,
+    photos: list[tuple[str, bytes]],
+    clients: int,
+    per_request: int,
+    note: str,
+    log: Path,
+) -> dict[str, object]:
+    proc, base, startup = start_server(role, env, log)
+    try:
+        for name, data in photos[:2]:  # warm up (first-call allocations, lazy imports)
+            requests.post(f"{base}{path}", files={"file": (name, data)}, timeout=600)
+        result = run_load(f"{base}{path}", photos, clients, per_request)
+        result.update(memory_mb(proc.pid))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return {"server": note, "startup_s": round(startup, 2), **result}
+
+
+def bundle_for_bench(out: Path) -> tuple[Path, str]:
+    if (DEFAULT_BUNDLE / "bundle.json").is_file():
+        return DEFAULT_BUNDLE, "default"
+    sys.path.insert(0, str(REPO_ROOT / "tests"))
+    from bundles import make_tiny_bundle
+
+    path = out / "tiny-bundle"
+    if not (path / "bundle.json").is_file():
+        make_tiny_bundle(path)
+    return path, "tiny test bundle: the default bundle is absent, so model time is ~0"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / "out")
+    parser.add_argument("--skip-seed", action="store_true")
+    args = parser.parse_args()
+
+    from smartalbum.model.bundle import Bundle
+
+    paths = generate_photos(args.out / "photos-12mp", args.photos)
+    photos = [(p.name, p.read_bytes()) for p in paths]
+    bundle_path, bundle_kind = bundle_for_bench(args.out)
+    bundle = Bundle.load(bundle_path)
+    env = {
+        "SMARTALBUM_MODEL__BUNDLE": str(bundle_path),
+        "SMARTALBUM_WEB__CACHE_SIZE": "0",
+        "SMARTALBUM_WEB__RATE_LIMIT": "",
+    }
+    report: dict[str, object] = {
+        "benchmark": "web",
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "photos": {
+            "count": len(photos),
+            "size": f"{4032}x{3024}",
+            "mean_mb": round(sum(len(d) for _, d in photos) / len(photos) / 1e6, 2),
+            "sideways_exif_6": sum(1 for i in range(len(photos)) if i % 5 == 4),
+        },
+        "clients": args.clients,
+        "cache": "defeated: every photo is posted once, and SMARTALBUM_WEB__CACHE_SIZE=0",
+        "bundle": {"name": bundle.name, "version": bundle.version, "kind": bundle_kind},
+    }
+    ours = "waitress (8 threads), smartalbum.web"
+    for key, per_request in (("smartalbum", 1), ("smartalbum_batch4", 4)):
+        report[key] = measure(
+            "smartalbum",
+            env,
+            "/api/v1/classify",
+            photos,
+            args.clients,
+            per_request,
+            ours,
+            args.out / f"{key}.log",
+        )
+    if not args.skip_seed:
+        report["seed"] = measure(
+            "seed",
+            {},
+            "/classify",
+            photos,
+            args.clients,
+            1,
+            "Flask dev server (threaded=False), full cv2.imdecode, eager torch ResNet-18, batch 1",
+            args.out / "seed.log",
+        )
+        seed_tp = report["seed"]["throughput_photos_per_s"]
+        report["speedup_vs_seed"] = {
+            k: round(report[k]["throughput_photos_per_s"] / seed_tp, 2)
+            for k in ("smartalbum", "smartalbum_batch4")
+        }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1].startswith("_serve-"):
+        role, port = sys.argv[1].removeprefix("_serve-"), int(sys.argv[3])
+        (serve_smartalbum if role == "smartalbum" else serve_seed)(port)
+    else:
+        main()

@@ -1,0 +1,77 @@
+"""The web app: Flask application factory, JSON API and the classification page.
+
+Flask is imported inside :func:`create_app`, so ``smartalbum.web.server.register`` (run for
+every CLI invocation) does not pay for it when the command is not ``serve``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from smartalbum.config import Settings
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app; loads the model once, to be shared by every request thread.
+
+    Raises :class:`smartalbum.model.bundle.BundleError` when the bundle cannot be loaded
+    and ``ValueError`` for an unknown configured head, so a bad setup fails at start-up.
+    """
+    from flask import Flask
+
+    from smartalbum.config import get_settings
+    from smartalbum.model.engine import Engine
+    from smartalbum.web import api, ui
+    from smartalbum.web.cache import LRUResultCache
+    from smartalbum.web.problems import register_error_handlers
+    from smartalbum.web.security import (
+        install_api_key,
+        install_rate_limit,
+        install_security_headers,
+    )
+    from smartalbum.web.state import EXTENSION_KEY, WebState
+    from smartalbum.web.uploads import make_upload_dir, private_request_class
+
+    settings = settings or get_settings()
+    web = settings.web
+    engine = Engine.load(
+        settings.model.bundle, threads=settings.model.threads, batch_size=settings.model.batch_size
+    )
+    default_head = settings.model.head or engine.bundle.default_head
+    if default_head not in engine.bundle.heads:
+        raise ValueError(
+            f"configured head {default_head!r} is not in bundle {engine.bundle.name!r} "
+            f"(available: {', '.join(engine.bundle.heads)})"
+        )
+
+    app = Flask(__name__)
+    app.json.sort_keys = False  # keep probabilities in the head's label order
+    app.config.update(
+        MAX_CONTENT_LENGTH=int(web.max_upload_mb * 1024 * 1024),
+        # Bounds the parsing work of a hostile request; the exact file count is checked
+        # (with a clearer message) by the API.
+        MAX_FORM_PARTS=web.max_files + 16,
+    )
+    upload_dir = make_upload_dir(app)
+    app.request_class = private_request_class(upload_dir)
+    app.extensions[EXTENSION_KEY] = WebState(
+        settings=settings,
+        engine=engine,
+        cache=LRUResultCache(web.cache_size),
+        default_head=default_head,
+        upload_dir=upload_dir,
+    )
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(ui.bp)
+    register_error_handlers(app)
+    install_security_headers(app)
+    # The limiter's hook runs first, so requests with a wrong key count against the limit too.
+    install_rate_limit(app, web)
+    install_api_key(app, web.api_key)
+    return app

@@ -1,0 +1,199 @@
+"""The JSON API (version 1), the seed's ``POST /classify`` and the health probes.
+
+Routes are documented in docs/api.md and described by the OpenAPI document this blueprint
+serves at /api/v1/openapi.json (a test checks that the two agree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.datastructures import FileStorage
+
+from smartalbum.web.classify import ItemResult, classify_uploads
+from smartalbum.web.openapi import build_openapi
+from smartalbum.web.problems import ProblemError
+from smartalbum.web.state import WebState, get_state
+
+bp = Blueprint("api", __name__)
+
+FILE_FIELD = "file"
+
+
+# -- request parsing -----------------------------------------------------------------------
+
+
+def _is_blank(f: FileStorage) -> bool:
+    """An empty file input: browsers send a part with no filename and no bytes."""
+    if f.filename:
+        return False
+    pos = f.stream.tell()
+    empty = not f.stream.read(1)
+    f.stream.seek(pos)
+    return empty
+
+
+def _file_parts(state: WebState) -> list[FileStorage]:
+    """The request's ``file`` parts, or a 400/413 problem. Parsing happens here, after
+    Werkzeug has refused a body over MAX_CONTENT_LENGTH from its Content-Length."""
+    if request.mimetype != "multipart/form-data":
+        raise ProblemError(
+            400,
+            "Bad Request",
+            f"Send photos as multipart/form-data, one or more parts named '{FILE_FIELD}'.",
+            code="no_file",
+        )
+    files = [f for f in request.files.getlist(FILE_FIELD) if not _is_blank(f)]
+    if not files:
+        raise ProblemError(
+            400,
+            "Bad Request",
+            f"No photo: send one or more file parts named '{FILE_FIELD}'.",
+            code="no_file",
+        )
+    max_files = state.settings.web.max_files
+    if len(files) > max_files:
+        raise ProblemError(
+            413,
+            "Too many files",
+            f"{len(files)} files in one request; the limit is {max_files}.",
+            code="too_many_files",
+        )
+    return files
+
+
+def _read(files: list[FileStorage]) -> Iterator[tuple[str, bytes]]:
+    """Read parts one by one and release each (its spooled temp file) right after."""
+    for f in files:
+        try:
+            yield f.filename or "", f.read()
+        finally:
+            f.close()
+
+
+def _resolve_head(state: WebState) -> str:
+    """The ``head`` form field or query parameter (default: the configured head). Every
+    value given must name a head, and they must agree: a typo is an error, not a silent
+    fallback to the default."""
+    given = request.form.getlist("head") + request.args.getlist("head")
+    heads = state.engine.bundle.heads
+    for head in given:
+        if head not in heads:
+            raise ProblemError(
+                400,
+                "Unknown head",
+                f"No head {head!r}; available: {', '.join(heads)}.",
+                code="unknown_head",
+                available=list(heads),
+            )
+    if len(set(given)) > 1:
+        raise ProblemError(
+            400, "Conflicting heads", "Give one head, once.", code="conflicting_heads"
+        )
+    return given[0] if given else state.default_head
+
+
+def _classify(state: WebState, files: list[FileStorage], head: str) -> list[ItemResult]:
+    results = classify_uploads(
+        _read(files),
+        engine=state.engine,
+        head=head,
+        cache=state.cache,
+        max_pixels=state.settings.imaging.max_pixels,
+    )
+    if len(results) == 1 and results[0].error is not None:
+        # A single unreadable photo fails the request; in a batch it is one item's error.
+        raise ProblemError.from_photo_error(results[0].error, results[0].filename)
+    return results
+
+
+# -- routes --------------------------------------------------------------------------------
+
+
+@bp.post("/api/v1/classify")
+def classify() -> Response:
+    state = get_state()
+    files = _file_parts(state)
+    head = _resolve_head(state)
+    results = _classify(state, files, head)
+    return jsonify(
+        results=[r.to_dict() for r in results],
+        model={"name": state.engine.bundle.name, "version": state.engine.version, "head": head},
+    )
+
+
+@bp.post("/classify")
+def classify_compat() -> Response:
+    """The seed's endpoint, kept for its clients: one ``file`` -> ``{"class": label}``."""
+    state = get_state()
+    files = _file_parts(state)
+    if len(files) != 1:
+        raise ProblemError(
+            400, "Bad Request", "This endpoint takes exactly one file.", code="one_file_only"
+        )
+    (result,) = _classify(state, files, state.default_head)
+    assert result.prediction is not None
+    return jsonify({"class": result.prediction["label"]})
+
+
+@bp.get("/api/v1/model")
+def model_info() -> Response:
+    state = get_state()
+    bundle = state.engine.bundle
+    return jsonify(
+        name=bundle.name,
+        version=state.engine.version,
+        default_head=state.default_head,
+        backbone={
+            k: bundle.backbone[k]
+            for k in ("arch", "precision", "embedding_dim")
+            if k in bundle.backbone
+        },
+        preprocess=bundle.preprocess.model_dump(),
+        heads=[
+            {
+                "name": name,
+                "description": head.description,
+                "labels": list(head.labels),
+                "threshold": head.threshold,
+                "metrics": bundle.metrics.get(name, head.metrics),
+            }
+            for name, head in bundle.heads.items()
+        ],
+        limits={
+            "max_upload_mb": state.settings.web.max_upload_mb,
+            "max_files": state.settings.web.max_files,
+        },
+    )
+
+
+@bp.get("/api/v1/openapi.json")
+def openapi() -> Response:
+    state = get_state()
+    return jsonify(
+        build_openapi(state.settings, list(state.engine.bundle.heads), state.default_head)
+    )
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """Liveness: the process answers."""
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    """Readiness: the engine is loaded and classifies a tiny picture."""
+    state = get_state()
+    try:
+        state.engine.classify([np.full((8, 8, 3), 127, dtype=np.uint8)], state.default_head)
+    except Exception as exc:
+        current_app.logger.exception("readiness check failed")
+        raise ProblemError(
+            503, "Not ready", f"The model cannot run: {type(exc).__name__}.", code="not_ready"
+        ) from exc
+    return jsonify(
+        status="ready", model={"name": state.engine.bundle.name, "version": state.engine.version}
+    )

@@ -1,0 +1,110 @@
+"""Errors as RFC 9457 problem documents (``application/problem+json``).
+
+Every error the service answers, from a bad upload to an unknown URL or a bug, goes
+through here, so clients parse one shape and never see an HTML page or a stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Flask, Response
+from werkzeug.exceptions import HTTPException
+
+from smartalbum.imaging.errors import PhotoError
+from smartalbum.web.classify import photo_error_dict
+
+PROBLEM_MIMETYPE = "application/problem+json"
+
+# Status of a request whose only photo cannot be read (see docs/api.md). An empty upload is
+# a malformed request; a photo over the pixel limit is "too large"; everything else is
+# content the service cannot process as an image.
+PHOTO_ERROR_STATUS = {"empty_file": 400, "too_many_pixels": 413}
+PHOTO_ERROR_DEFAULT_STATUS = 415
+
+
+class ProblemError(Exception):
+    """Raise anywhere in a view to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.code = code
+        self.headers = headers or {}
+        self.extra = extra
+
+    @classmethod
+    def from_photo_error(cls, error: PhotoError, filename: str | None = None) -> ProblemError:
+        """The problem for a request whose single photo could not be read."""
+        status = PHOTO_ERROR_STATUS.get(error.code, PHOTO_ERROR_DEFAULT_STATUS)
+        d = photo_error_dict(error)
+        return cls(status, d["title"], d["detail"], code=d["code"], filename=filename)
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    """A problem response. ``type`` is a URN per error code, or about:blank for plain HTTP."""
+    body: dict[str, Any] = {
+        "type": f"urn:smartalbum:problem:{code}" if code else "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if code:
+        body["code"] = code
+    body.update(extra)
+    resp = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
+    for name, value in (headers or {}).items():
+        resp.headers[name] = value
+    return resp
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Turn every exception into a problem: ours, Werkzeug's HTTP errors, and the rest."""
+
+    @app.errorhandler(ProblemError)
+    def _problem_error(exc: ProblemError) -> Response:
+        return problem(
+            exc.status, exc.title, exc.detail, code=exc.code, headers=exc.headers, **exc.extra
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        # Keep protocol headers such as Allow (405) and Retry-After (429), not the HTML type.
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+        detail = exc.description or exc.name
+        if status == 413:
+            detail = _too_large_detail(app)
+        return problem(status, exc.name, detail, headers=headers)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        # The traceback goes to the log, never to the client.
+        app.logger.exception("unhandled error")
+        return problem(500, "Internal Server Error", "The server could not handle this request.")
+
+
+def _too_large_detail(app: Flask) -> str:
+    limit = app.config.get("MAX_CONTENT_LENGTH")
+    mb = f"{limit / (1024 * 1024):g} MB" if limit else "the size limit"
+    return f"The request is larger than {mb} or has too many parts."

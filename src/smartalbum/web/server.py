@@ -1,0 +1,107 @@
+"""Run the web app on waitress, a production WSGI server with a thread pool.
+
+Flask's development server handles one request at a time and is not meant to face a
+network; waitress runs ``threads`` requests at once against the one shared engine,
+buffers request bodies itself (refusing ones far over the limit before reading them) and
+never shows tracebacks to clients.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from smartalbum.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+# waitress refuses bodies this much over the app's own limit outright (with a plain-text
+# 413); anything in between is read and answered by the app as a problem document.
+BODY_LIMIT_MARGIN_BYTES = 1024 * 1024
+
+
+def make_server(
+    app: Flask,
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    threads: int | None = None,
+) -> Any:
+    """A bound (not yet running) waitress server; ``port=0`` picks a free port.
+
+    Call ``.run()`` to serve and ``.close()`` to stop.
+    """
+    from waitress.server import create_server
+
+    return create_server(
+        app,
+        host=host,
+        port=port,
+        threads=threads or settings.web.threads,
+        max_request_body_size=int(settings.web.max_upload_mb * 1024 * 1024)
+        + BODY_LIMIT_MARGIN_BYTES,
+        ident="smartalbum",
+        clear_untrusted_proxy_headers=True,
+    )
+
+
+def server_url(server: Any, host: str) -> str:
+    """The URL a person can open for a server made by :func:`make_server`."""
+    port = getattr(server, "effective_port", None)
+    if port is None:  # several sockets (e.g. "localhost" -> IPv4 and IPv6)
+        port = server.effective_listen[0][1]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/"
+
+
+def serve(
+    settings: Settings | None = None,
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    threads: int | None = None,
+) -> None:
+    """Load the model, bind, print the URL, and serve until interrupted."""
+    from smartalbum.web import create_app
+
+    settings = settings or get_settings()
+    app = create_app(settings)
+    server = make_server(app, settings, host=host, port=port, threads=threads)
+    print(f"Smart Album is running at {server_url(server, host)}", flush=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+
+
+def register(cli: click.Group) -> None:
+    """Add the ``serve`` command to the main CLI."""
+
+    @cli.command("serve")
+    @click.option(
+        "--host",
+        default="127.0.0.1",
+        show_default=True,
+        help="Address to listen on (0.0.0.0 for every interface).",
+    )
+    @click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535))
+    @click.option(
+        "--threads",
+        type=click.IntRange(1, 256),
+        default=None,
+        help="Request threads (default: SMARTALBUM_WEB__THREADS, 8).",
+    )
+    def serve_command(host: str, port: int, threads: int | None) -> None:
+        """Run the web page and JSON API (http://127.0.0.1:5000/ by default)."""
+        from smartalbum.model.bundle import BundleError
+
+        try:
+            serve(get_settings(), host=host, port=port, threads=threads)
+        except (BundleError, ValueError) as exc:
+            raise click.UsageError(f"cannot start: {exc}") from exc
+        except OSError as exc:
+            raise click.ClickException(f"cannot serve on {host}:{port}: {exc}") from exc

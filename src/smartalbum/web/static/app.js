@@ -1,0 +1,491 @@
+// Smart Album page: pick or drop photos, see each one sorted as its result arrives.
+//
+// Photos are sent in small batches with a few requests in flight, so 500 photos never open
+// 500 connections. Every string that comes from a file or the server is inserted with
+// textContent, never as HTML.
+"use strict";
+
+(() => {
+  const API = "/api/v1";
+  const MAX_IN_FLIGHT = 4;        // concurrent requests
+  const BATCH_FILES = 4;          // photos per request
+  const BATCH_BYTES = 24 << 20;   // and at most this many bytes per request
+  const PALETTE_SIZE = 8;         // .c0 … .c7 in app.css
+  const IMAGE_EXT = /\.(jpe?g|png|webp|gif|bmp|tiff?|heic|heif|avif)$/i;
+
+  const $ = (id) => document.getElementById(id);
+  const els = {
+    modelInfo: $("model-info"), limits: $("limits"), drop: $("drop-zone"),
+    fileInput: $("file-input"), folderInput: $("folder-input"),
+    keyPanel: $("key-panel"), keyForm: $("key-form"), keyInput: $("api-key"),
+    overview: $("overview"), progressBar: $("progress-bar"), progressText: $("progress-text"),
+    filters: $("filters"), live: $("live"), results: $("results"),
+    emptyFilter: $("empty-filter"), tileTemplate: $("tile-template"),
+    exportCsv: $("export-csv"), exportJson: $("export-json"), clear: $("clear"),
+  };
+
+  const state = {
+    model: null,           // GET /api/v1/model
+    labels: [],            // labels of the default head, in order
+    colour: new Map(),     // label -> palette index
+    maxBytes: 64 << 20,
+    maxFiles: 100,
+    items: [],             // {id, file, name, status, result, error, el}
+    queue: [],             // items waiting to be sent
+    inFlight: 0,
+    filter: "all",
+    apiKey: sessionStorage.getItem("smartalbum-api-key") || "",
+    waitingForKey: false,
+    lastAnnounce: 0,
+  };
+
+  // ---- server ---------------------------------------------------------------------------
+
+  function headers() {
+    return state.apiKey ? { "X-API-Key": state.apiKey } : {};
+  }
+
+  async function readProblem(resp) {
+    try {
+      const body = await resp.json();
+      return { title: body.title || resp.statusText, detail: body.detail || "", code: body.code || "" };
+    } catch {
+      return { title: `HTTP ${resp.status}`, detail: resp.statusText, code: "" };
+    }
+  }
+
+  async function loadModel() {
+    let resp;
+    try {
+      resp = await fetch(`${API}/model`, { headers: headers() });
+    } catch {
+      els.modelInfo.textContent = "The server cannot be reached.";
+      return;
+    }
+    if (resp.status === 401) {
+      askForKey();
+      return;
+    }
+    if (!resp.ok) {
+      const p = await readProblem(resp);
+      els.modelInfo.textContent = `Model unavailable: ${p.title}`;
+      return;
+    }
+    const model = await resp.json();
+    state.model = model;
+    const head = model.heads.find((h) => h.name === model.default_head) || model.heads[0];
+    state.labels = head.labels;
+    head.labels.forEach((label, i) => state.colour.set(label, i % PALETTE_SIZE));
+    state.maxBytes = Math.floor(model.limits.max_upload_mb * 1024 * 1024);
+    state.maxFiles = model.limits.max_files;
+    els.modelInfo.textContent =
+      `${model.name} · ${head.labels.length} categories · model ${model.version.slice(0, 8)}`;
+    els.limits.textContent =
+      `JPEG, PNG, HEIC, WebP, TIFF… up to ${formatMb(state.maxBytes)} per photo.`;
+    renderFilters();
+    pump();
+  }
+
+  function askForKey() {
+    state.waitingForKey = true;
+    els.keyPanel.hidden = false;
+    els.modelInfo.textContent = "Waiting for an API key.";
+    els.keyInput.focus();
+  }
+
+  els.keyForm.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    state.apiKey = els.keyInput.value.trim();
+    sessionStorage.setItem("smartalbum-api-key", state.apiKey);
+    state.waitingForKey = false;
+    els.keyPanel.hidden = true;
+    if (state.model) pump(); else loadModel();
+  });
+
+  // ---- adding photos --------------------------------------------------------------------
+
+  function addFiles(entries) {
+    // entries: [{file, name}]
+    if (!entries.length) return;
+    els.overview.hidden = false;
+    const fragment = document.createDocumentFragment();
+    for (const { file, name } of entries) {
+      const item = { id: state.items.length, file, name, status: "queued", result: null, error: null };
+      item.el = makeTile(item);
+      state.items.push(item);
+      fragment.appendChild(item.el);
+      if (file.size > state.maxBytes) {
+        finishWithError(item, { title: "Too large", detail: `Over the ${formatMb(state.maxBytes)} upload limit.`, code: "too_large" });
+      } else {
+        state.queue.push(item);
+      }
+    }
+    els.results.appendChild(fragment);
+    applyFilter();
+    update();
+    pump();
+  }
+
+  function makeTile(item) {
+    const li = els.tileTemplate.content.firstElementChild.cloneNode(true);
+    li.dataset.state = "pending";
+    li.querySelector(".filename").textContent = item.name;
+    li.querySelector(".filename").title = item.name;
+    const img = li.querySelector("img");
+    const noThumb = li.querySelector(".no-thumb");
+    const ext = (item.name.match(/\.([^./]+)$/) || [, "?"])[1];
+    noThumb.textContent = ext.toUpperCase().slice(0, 5);
+    item.url = URL.createObjectURL(item.file);
+    img.addEventListener("error", () => li.classList.add("thumb-failed"), { once: true });
+    img.src = item.url;
+    return li;
+  }
+
+  els.fileInput.addEventListener("change", () => {
+    addFiles([...els.fileInput.files].map((file) => ({ file, name: file.name })));
+    els.fileInput.value = "";
+  });
+
+  els.folderInput.addEventListener("change", () => {
+    addFiles([...els.folderInput.files]
+      .filter(isPhotoName)
+      .map((file) => ({ file, name: file.webkitRelativePath || file.name })));
+    els.folderInput.value = "";
+  });
+
+  function isPhotoName(file) {
+    const base = (file.name || "").split("/").pop();
+    return !base.startsWith(".") && (IMAGE_EXT.test(base) || (file.type || "").startsWith("image/"));
+  }
+
+  // Folders dropped on the page are walked with the (widely supported) entries API.
+  function readEntries(reader) {
+    return new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+  }
+
+  async function walk(entry, out) {
+    if (entry.isFile) {
+      const file = await new Promise((resolve, reject) => entry.file(resolve, reject));
+      if (isPhotoName(file)) out.push({ file, name: entry.fullPath.replace(/^\//, "") });
+    } else if (entry.isDirectory) {
+      const reader = entry.createReader();
+      for (let batch = await readEntries(reader); batch.length; batch = await readEntries(reader)) {
+        for (const child of batch) await walk(child, out);
+      }
+    }
+  }
+
+  async function onDrop(ev) {
+    ev.preventDefault();
+    els.drop.classList.remove("dragging");
+    const dt = ev.dataTransfer;
+    if (!dt) return;
+    // DataTransfer items are only valid during the event: capture everything now.
+    const direct = [];
+    const folders = [];
+    const items = dt.items ? [...dt.items] : [];
+    for (const it of items) {
+      if (it.kind !== "file") continue;
+      const entry = it.webkitGetAsEntry ? it.webkitGetAsEntry() : null;
+      if (entry && entry.isDirectory) folders.push(entry);
+      else {
+        const file = it.getAsFile();
+        if (file) direct.push({ file, name: file.name });
+      }
+    }
+    if (!items.length) for (const file of dt.files) direct.push({ file, name: file.name });
+    addFiles(direct);
+    for (const folder of folders) {
+      const found = [];
+      try { await walk(folder, found); } catch { /* unreadable folder: skip it */ }
+      addFiles(found);
+    }
+  }
+
+  for (const type of ["dragenter", "dragover"]) {
+    document.addEventListener(type, (ev) => {
+      if (!ev.dataTransfer || ![...ev.dataTransfer.types].includes("Files")) return;
+      ev.preventDefault();
+      ev.dataTransfer.dropEffect = "copy";
+      els.drop.classList.add("dragging");
+    });
+  }
+  document.addEventListener("dragleave", (ev) => {
+    if (ev.relatedTarget === null) els.drop.classList.remove("dragging");
+  });
+  document.addEventListener("drop", onDrop);
+
+  // ---- sending --------------------------------------------------------------------------
+
+  function nextBatch() {
+    const batch = [];
+    let bytes = 0;
+    const maxFiles = Math.min(BATCH_FILES, state.maxFiles);
+    const maxBytes = Math.min(BATCH_BYTES, state.maxBytes);
+    while (state.queue.length && batch.length < maxFiles) {
+      const size = state.queue[0].file.size;
+      if (batch.length && (bytes + size > maxBytes || state.queue[0].alone)) break;
+      if (state.queue[0].alone) return [state.queue.shift()];
+      batch.push(state.queue.shift());
+      bytes += size;
+    }
+    return batch;
+  }
+
+  function pump() {
+    if (!state.model || state.waitingForKey) return;
+    while (state.inFlight < MAX_IN_FLIGHT && state.queue.length) {
+      const batch = nextBatch();
+      state.inFlight += 1;
+      send(batch).finally(() => {
+        state.inFlight -= 1;
+        pump();
+      });
+    }
+  }
+
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+  async function send(batch) {
+    const form = new FormData();
+    for (const item of batch) {
+      item.status = "sending";
+      form.append("file", item.file, item.name);
+    }
+    let resp;
+    try {
+      resp = await fetch(`${API}/classify`, { method: "POST", body: form, headers: headers() });
+    } catch {
+      batch.forEach((item) => finishWithError(item, { title: "Network error", detail: "The server could not be reached.", code: "network" }));
+      return;
+    }
+    if (resp.ok) {
+      const body = await resp.json();
+      body.results.forEach((result, i) => finish(batch[i], result));
+      return;
+    }
+    const problem = await readProblem(resp);
+    // Put a batch back in front of the queue, unless "Clear" removed it meanwhile.
+    const retry = () => state.queue.unshift(...batch.filter((item) => state.items.includes(item)));
+    if (resp.status === 429) {
+      const wait = Number(resp.headers.get("Retry-After")) || 2;
+      await sleep(Math.min(wait, 60) * 1000);
+      retry();
+    } else if (resp.status === 401) {
+      retry();
+      askForKey();
+    } else if (resp.status === 413 && batch.length > 1) {
+      // Too big together: retry them one per request.
+      batch.forEach((item) => { item.alone = true; });
+      retry();
+    } else {
+      batch.forEach((item) => finishWithError(item, problem));
+    }
+  }
+
+  // ---- results --------------------------------------------------------------------------
+
+  function finish(item, result) {
+    if (result.error) {
+      finishWithError(item, result.error);
+      return;
+    }
+    item.status = "done";
+    item.result = result;
+    const li = item.el;
+    const colour = state.colour.get(result.label) ?? 0;
+    li.classList.remove("pending");
+    li.classList.add("done", `c${colour}`);
+    li.classList.toggle("uncertain", result.uncertain);
+    li.dataset.state = result.uncertain ? "uncertain" : "done";
+    li.dataset.label = result.label;
+    li.querySelector(".label").textContent = result.label;
+    li.querySelector(".badge").hidden = !result.uncertain;
+    const pct = Math.round(result.confidence * 100);
+    const conf = li.querySelector(".confidence");
+    conf.hidden = false;
+    conf.querySelector(".fill").style.width = `${pct}%`;
+    conf.querySelector(".percent").textContent = `${pct}%`;
+    li.title = `${item.name}: ${result.label}, ${pct}% confident${result.uncertain ? " (uncertain)" : ""}`;
+    applyFilterTo(item);
+    update();
+  }
+
+  function finishWithError(item, error) {
+    item.status = "error";
+    item.error = { code: error.code || "", title: error.title || "Error", detail: error.detail || "" };
+    const li = item.el;
+    li.classList.remove("pending");
+    li.classList.add("error");
+    li.dataset.state = "error";
+    li.querySelector(".label").textContent = item.error.title;
+    const detail = li.querySelector(".error-detail");
+    detail.textContent = item.error.detail;
+    detail.hidden = !item.error.detail;
+    applyFilterTo(item);
+    update();
+  }
+
+  // ---- summary, filter, progress --------------------------------------------------------
+
+  function counts() {
+    const c = { all: state.items.length, uncertain: 0, error: 0, done: 0 };
+    for (const label of state.labels) c[`label:${label}`] = 0;
+    for (const item of state.items) {
+      if (item.status === "error") c.error += 1;
+      if (item.status === "done") {
+        c.done += 1;
+        c[`label:${item.result.label}`] = (c[`label:${item.result.label}`] || 0) + 1;
+        if (item.result.uncertain) c.uncertain += 1;
+      }
+    }
+    return c;
+  }
+
+  function renderFilters() {
+    els.filters.replaceChildren();
+    const add = (key, text, colour) => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "chip";
+      b.dataset.filter = key;
+      if (colour !== undefined) {
+        b.classList.add(`c${colour}`);
+        const sw = document.createElement("span");
+        sw.className = "swatch";
+        sw.setAttribute("aria-hidden", "true");
+        b.appendChild(sw);
+      }
+      const name = document.createElement("span");
+      name.className = "chip-name";
+      name.textContent = text;
+      const count = document.createElement("span");
+      count.className = "count";
+      count.textContent = "0";
+      b.append(name, count);
+      b.setAttribute("aria-pressed", String(state.filter === key));
+      b.addEventListener("click", () => {
+        state.filter = state.filter === key && key !== "all" ? "all" : key;
+        applyFilter();
+      });
+      els.filters.appendChild(b);
+    };
+    add("all", "All");
+    state.labels.forEach((label) => add(`label:${label}`, label, state.colour.get(label)));
+    add("uncertain", "Uncertain");
+    add("error", "Errors");
+    update();
+  }
+
+  function matches(item) {
+    const f = state.filter;
+    if (f === "all") return true;
+    if (f === "error") return item.status === "error";
+    if (f === "uncertain") return item.status === "done" && item.result.uncertain;
+    return item.status === "done" && `label:${item.result.label}` === f;
+  }
+
+  function applyFilterTo(item) {
+    item.el.hidden = !matches(item);
+  }
+
+  function applyFilter() {
+    for (const b of els.filters.querySelectorAll(".chip")) {
+      b.setAttribute("aria-pressed", String(b.dataset.filter === state.filter));
+    }
+    state.items.forEach(applyFilterTo);
+    els.emptyFilter.hidden = state.items.some(matches) || !state.items.length;
+  }
+
+  function update() {
+    const c = counts();
+    for (const b of els.filters.querySelectorAll(".chip")) {
+      b.querySelector(".count").textContent = String(c[b.dataset.filter] || 0);
+    }
+    const finished = c.done + c.error;
+    const total = c.all;
+    els.progressBar.style.width = total ? `${(100 * finished) / total}%` : "0%";
+    const text = total
+      ? `${finished} of ${total} photos sorted` + (c.error ? ` · ${c.error} could not be read` : "")
+        + (finished === total ? " — done." : "…")
+      : "";
+    els.progressText.textContent = text;
+    els.emptyFilter.hidden = state.items.some(matches) || !state.items.length;
+    // Screen readers hear progress at most every few seconds, and always the end.
+    const now = Date.now();
+    if (finished === total || now - state.lastAnnounce > 3000) {
+      state.lastAnnounce = now;
+      els.live.textContent = text;
+    }
+  }
+
+  // ---- export ---------------------------------------------------------------------------
+
+  function rows() {
+    return state.items.map((item) => ({
+      filename: item.name,
+      label: item.result ? item.result.label : null,
+      confidence: item.result ? item.result.confidence : null,
+      uncertain: item.result ? item.result.uncertain : null,
+      probabilities: item.result ? item.result.probabilities : null,
+      sha256: item.result ? item.result.sha256 : null,
+      error: item.error,
+    }));
+  }
+
+  function csvCell(value) {
+    let s = value === null || value === undefined ? "" : String(value);
+    if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;  // keep spreadsheets from running formulas
+    return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  }
+
+  function toCsv() {
+    const head = ["filename", "label", "confidence", "uncertain", ...state.labels.map((l) => `p_${l}`),
+      "error_code", "error", "sha256"];
+    const lines = [head.map(csvCell).join(",")];
+    for (const r of rows()) {
+      lines.push([
+        r.filename, r.label, r.confidence, r.uncertain,
+        ...state.labels.map((l) => (r.probabilities ? r.probabilities[l] : "")),
+        r.error ? r.error.code : "", r.error ? r.error.detail || r.error.title : "", r.sha256,
+      ].map(csvCell).join(","));
+    }
+    return lines.join("\r\n") + "\r\n";
+  }
+
+  function download(text, type, name) {
+    const url = URL.createObjectURL(new Blob([text], { type }));
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = name;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  }
+
+  const stamp = () => new Date().toISOString().slice(0, 19).replace(/[:T]/g, "-");
+
+  els.exportCsv.addEventListener("click", () => download(toCsv(), "text/csv", `smart-album-${stamp()}.csv`));
+  els.exportJson.addEventListener("click", () => download(
+    JSON.stringify({ model: state.model && { name: state.model.name, version: state.model.version, head: state.model.default_head },
+      exported: new Date().toISOString(), results: rows() }, null, 2),
+    "application/json", `smart-album-${stamp()}.json`));
+
+  els.clear.addEventListener("click", () => {
+    state.queue.length = 0;
+    for (const item of state.items) URL.revokeObjectURL(item.url);
+    state.items = [];
+    els.results.replaceChildren();
+    state.filter = "all";
+    applyFilter();
+    update();
+    els.overview.hidden = true;
+  });
+
+  function formatMb(bytes) {
+    return `${Math.round(bytes / (1024 * 1024))} MB`;
+  }
+
+  loadModel();
+})();

@@ -1,0 +1,114 @@
+"""Serving with waitress, and the ``serve`` command."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import click
+import pytest
+import requests
+from click.testing import CliRunner
+
+from smartalbum.model.bundle import BundleError
+from smartalbum.web import server as server_mod
+from smartalbum.web.server import register, serve, server_url
+
+
+def test_live_server_classifies_over_http(live_server, photo) -> None:
+    resp = requests.post(
+        f"{live_server}/api/v1/classify",
+        files=[
+            ("file", ("a.jpg", photo("blue"), "image/jpeg")),
+            ("file", ("b.png", photo("green", fmt="PNG"), "image/png")),
+        ],
+        timeout=30,
+    )
+    assert resp.status_code == 200
+    assert [r["label"] for r in resp.json()["results"]] == ["blue", "green"]
+    assert resp.headers["Server"] == "smartalbum"
+
+
+def test_live_server_refuses_a_body_over_the_limit_as_a_problem(start_server) -> None:
+    url = start_server(max_upload_mb=0.1) + "/api/v1/classify"
+    resp = requests.post(url, files={"file": ("big.jpg", b"x" * 300_000)}, timeout=30)
+    assert resp.status_code == 413
+    assert resp.headers["Content-Type"] == "application/problem+json"
+
+
+def test_serve_prints_the_url_and_serves_until_closed(make_settings, capsys, monkeypatch):
+    made = []
+    real = server_mod.make_server
+
+    def capture(*args, **kwargs):
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(server_mod, "make_server", capture)
+    thread = threading.Thread(
+        target=serve, args=(make_settings(),), kwargs={"port": 0, "threads": 2}, daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not made and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (server,) = made
+    port = server.effective_port
+    assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json() == {"status": "ok"}
+    server.close()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert f"Smart Album is running at http://127.0.0.1:{port}/" in capsys.readouterr().out
+
+
+def test_server_url_for_ipv6_and_multiple_sockets() -> None:
+    class Multi:
+        effective_listen = [("::1", 5001), ("127.0.0.1", 5001)]
+
+    assert server_url(Multi(), "localhost") == "http://localhost:5001/"
+    assert server_url(Multi(), "::1") == "http://[::1]:5001/"
+
+
+@pytest.fixture
+def cli() -> click.Group:
+    @click.group()
+    def main() -> None:
+        pass
+
+    register(main)
+    return main
+
+
+def test_serve_command_options(cli, monkeypatch) -> None:
+    calls = []
+    monkeypatch.setattr(server_mod, "serve", lambda settings, **kw: calls.append(kw))
+    result = CliRunner().invoke(cli, ["serve", "--port", "8080", "--threads", "3"])
+    assert result.exit_code == 0, result.output
+    assert calls == [{"host": "127.0.0.1", "port": 8080, "threads": 3}]
+    help_text = CliRunner().invoke(cli, ["serve", "--help"]).output
+    for option in ("--host", "--port", "--threads"):
+        assert option in help_text
+
+
+def test_serve_command_reports_a_bad_bundle_without_a_traceback(cli, monkeypatch) -> None:
+    def fail(settings, **kw):
+        raise BundleError("/nowhere is not a model bundle (no bundle.json)")
+
+    monkeypatch.setattr(server_mod, "serve", fail)
+    result = CliRunner().invoke(cli, ["serve"])
+    assert result.exit_code == 2
+    assert "cannot start" in result.output and "Traceback" not in result.output
+
+
+def test_serve_command_reports_a_busy_port(cli, monkeypatch) -> None:
+    def fail(settings, **kw):
+        raise OSError(98, "Address already in use")
+
+    monkeypatch.setattr(server_mod, "serve", fail)
+    result = CliRunner().invoke(cli, ["serve", "--port", "5000"])
+    assert result.exit_code == 1 and "Address already in use" in result.output
+
+
+def test_the_main_cli_has_the_serve_command() -> None:
+    cli_mod = pytest.importorskip("smartalbum.cli")
+    assert "serve" in cli_mod.main.commands
