@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(default_factory=_default_data_dir)
+    database_url: str | None = Field(
+        None,
+        description="catalog database (SMARTALBUM_DATABASE_URL), e.g. postgresql://user@host/db; "
+        "default: SQLite at data_dir/catalog.sqlite3",
+    )
     imaging: ImagingSettings = ImagingSettings()
     model: ModelSettings = ModelSettings()
     web: WebSettings = WebSettings()

@@ -120,3 +120,39 @@ def test_stored_embeddings_reclassify_without_backbone(tmp_path: Path):
     emb = engine.embed([solid((5, 240, 5))])
     assert engine.classify_embeddings(emb)[0].label == "green"
     assert engine.classify_embeddings(emb, "strict")[0].uncertain
+
+
+def test_concept_head_needs_and_uses_the_imagenet_classifier():
+    from smartalbum.model.concepts import CONCEPTS, concept_matrix, concept_scores
+
+    rng = np.random.default_rng(0)
+    d = 16
+    fc = (rng.normal(size=(d, 1000)).astype(np.float32), np.zeros(1000, np.float32))
+    emb = rng.normal(size=(30, d)).astype(np.float32)
+    scores = concept_scores(emb, fc, concept_matrix(CONCEPTS))
+    assert scores.shape == (30, len(CONCEPTS)) and np.all(scores <= 0)
+    y = (scores[:, 1] > np.median(scores[:, 1])).astype(int)  # learnable from concepts
+    from smartalbum.model.heads import fit_logistic_head
+
+    head = fit_logistic_head("c", ["lo", "hi"], emb, y, c=100.0, concepts=CONCEPTS,
+                             concept_fc=fc, concept_scale=1.0)
+    assert head.input_dim == d
+    acc = np.mean([p.label == ["lo", "hi"][t] for p, t in zip(head.predict(emb), y, strict=True)])
+    assert acc >= 0.9
+    again = Head.from_dict(head.to_dict())
+    with pytest.raises(ValueError, match="concepts"):
+        again.predict(emb)  # no classifier attached: a clear error, not a wrong answer
+    again.concept_fc = fc
+    np.testing.assert_allclose(again.probabilities(emb), head.probabilities(emb), rtol=1e-5)
+
+
+def test_fit_logistic_head_handles_two_and_missing_labels():
+    from smartalbum.model.heads import fit_logistic_head
+
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.normal(1, 0.3, (20, 8)), rng.normal(-1, 0.3, (20, 8))])
+    y = np.array([0] * 20 + [2] * 20)  # label 1 has no examples
+    head = fit_logistic_head("h", ["a", "b", "c"], x.astype(np.float32), y)
+    labels = [p.label for p in head.predict(x.astype(np.float32))]
+    assert labels[:20] == ["a"] * 20 and labels[20:] == ["c"] * 20
+    assert all(p.probabilities["b"] < 1e-3 for p in head.predict(x.astype(np.float32)))

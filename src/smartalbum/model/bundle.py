@@ -23,10 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from smartalbum.imaging.preprocess import PreprocessSpec
 from smartalbum.model.heads import Head
 
 BUNDLE_FORMAT = "smartalbum-bundle/1"
+IMAGENET_FC = "imagenet_fc.npz"  # the backbone's ImageNet classifier, for concept features
 DEFAULT_BUNDLE_DIR = Path(__file__).resolve().parent / "default"
 
 
@@ -74,7 +77,10 @@ class Bundle:
     def version(self) -> str:
         """Content hash (16 hex digits) of what determines predictions."""
         h = hashlib.sha256()
-        for rel in ["bundle.json", "preprocess.json", self.manifest["backbone"]["file"]]:
+        files = ["bundle.json", "preprocess.json", self.manifest["backbone"]["file"]]
+        if (self.path / IMAGENET_FC).is_file():
+            files.append(IMAGENET_FC)
+        for rel in files:
             h.update(rel.encode())
             h.update(_file_digest(self.path / rel))
         for name in sorted(self.heads):
@@ -100,10 +106,26 @@ class Bundle:
         metrics_path = root / "metrics.json"
         metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
         spec = PreprocessSpec.from_json(root / "preprocess.json")
+        fc_path = root / IMAGENET_FC
+        if fc_path.is_file():
+            with np.load(fc_path) as npz:
+                fc = (npz["weight"].astype(np.float32), npz["bias"].astype(np.float32))
+            for head in heads.values():
+                head.concept_fc = fc
+        missing = [h.name for h in heads.values() if h.concepts and h.concept_fc is None]
+        if missing:
+            raise BundleError(f"{root}: heads {missing} need {IMAGENET_FC}, which is missing")
         return cls(path=root, manifest=manifest, preprocess=spec, heads=heads, metrics=metrics)
+
+    @property
+    def concept_fc(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The ImageNet classifier, when the bundle carries one (for concept heads)."""
+        return next((h.concept_fc for h in self.heads.values() if h.concept_fc), None)
 
     def save_head(self, head: Head) -> None:
         """Add or replace one head in place (atomic per file)."""
+        if head.concepts and head.concept_fc is None:
+            head.concept_fc = self.concept_fc
         (self.path / "heads").mkdir(exist_ok=True)
         head.save(self.path / "heads" / f"{head.name}.json")
         self.heads[head.name] = head

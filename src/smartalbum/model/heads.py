@@ -4,9 +4,11 @@ Everything that sorts photos is a head over the frozen backbone's embedding. A h
 tiny (a linear layer, or a small MLP), so it is stored as JSON beside the backbone, runs
 without torch, and can be re-fitted in seconds from stored embeddings.
 
-A head turns an embedding into calibrated probabilities: optional L2 normalisation and
-standardisation of the input, the layers (ReLU between them), then softmax of
-``logits / temperature``. ``threshold`` marks a prediction ``uncertain`` when the top
+A head turns an embedding into calibrated probabilities: its input features are the L2
+normalised embedding, optionally followed by a few ImageNet *concept* scores (see
+model/concepts.py; computed from the same embedding through the backbone's ImageNet
+classifier, which the bundle carries), then optional standardisation, the layers (ReLU
+between them), and softmax of ``logits / temperature``. ``threshold`` marks a prediction ``uncertain`` when the top
 probability is below it: such photos go to review instead of a wrong folder.
 """
 
@@ -19,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from smartalbum.model.concepts import concept_matrix, concept_scores
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,11 @@ class Head:
     threshold: float = 0.5
     metrics: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    concepts: dict[str, list[int]] | None = None
+    concept_scale: float = 0.1
+    # The backbone's ImageNet classifier (weight D x 1000, bias); attached by Bundle.load
+    # from imagenet_fc.npz, never serialised with the head.
+    concept_fc: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if len(self.weights) != len(self.biases) or not self.weights:
@@ -81,15 +90,27 @@ class Head:
 
     @property
     def input_dim(self) -> int:
-        return int(self.weights[0].shape[0])
+        """The embedding size this head takes (its first layer minus concept features)."""
+        return int(self.weights[0].shape[0]) - (len(self.concepts) if self.concepts else 0)
+
+    def features(self, embeddings: np.ndarray) -> np.ndarray:
+        """Embeddings -> the head's input features (before standardisation)."""
+        raw = np.asarray(embeddings, dtype=np.float32)
+        if raw.ndim != 2 or raw.shape[1] != self.input_dim:
+            raise ValueError(f"expected N x {self.input_dim} embeddings, got {raw.shape}")
+        x = l2_normalize(raw) if self.l2_normalize else raw
+        if self.concepts:
+            if self.concept_fc is None:
+                raise ValueError(
+                    f"head {self.name!r} uses ImageNet concepts but no classifier is attached"
+                )
+            scores = concept_scores(raw, self.concept_fc, concept_matrix(self.concepts))
+            x = np.concatenate([x, self.concept_scale * scores], axis=1)
+        return x
 
     def logits(self, embeddings: np.ndarray) -> np.ndarray:
         """Raw scores (N x labels) before temperature and softmax."""
-        x = np.asarray(embeddings, dtype=np.float32)
-        if x.ndim != 2 or x.shape[1] != self.input_dim:
-            raise ValueError(f"expected N x {self.input_dim} embeddings, got {x.shape}")
-        if self.l2_normalize:
-            x = l2_normalize(x)
+        x = self.features(embeddings)
         if self.mean is not None:
             x = x - self.mean
         if self.scale is not None:
@@ -141,6 +162,8 @@ class Head:
             ],
             "temperature": float(self.temperature),
             "threshold": float(self.threshold),
+            "concepts": self.concepts,
+            "concept_scale": float(self.concept_scale),
             "metrics": self.metrics,
         }
 
@@ -163,6 +186,8 @@ class Head:
             biases=[np.asarray(layer["bias"], dtype=np.float32) for layer in d["layers"]],
             temperature=float(d.get("temperature", 1.0)),
             threshold=float(d.get("threshold", 0.5)),
+            concepts=d.get("concepts"),
+            concept_scale=float(d.get("concept_scale", 0.1)),
             metrics=dict(d.get("metrics", {})),
         )
 
@@ -181,3 +206,53 @@ class Head:
         """A short content hash: changes whenever weights, labels or calibration change."""
         payload = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def fit_logistic_head(
+    name: str,
+    labels: list[str],
+    embeddings: np.ndarray,
+    y: np.ndarray,
+    *,
+    c: float = 1.0,
+    concepts: dict[str, list[int]] | None = None,
+    concept_fc: tuple[np.ndarray, np.ndarray] | None = None,
+    concept_scale: float = 0.1,
+    class_weighted: bool = True,
+    description: str = "",
+) -> Head:
+    """Fit a multinomial logistic-regression head on embeddings, without torch.
+
+    Seconds on tens of thousands of embeddings (L-BFGS), which is what makes teaching a
+    category or re-training from corrections instant. ``y`` holds label indices. The
+    caller calibrates ``temperature``/``threshold`` on held-out data.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    head = Head(
+        name=name,
+        labels=list(labels),
+        weights=[np.zeros((embeddings.shape[1] + (len(concepts) if concepts else 0),
+                           len(labels)), np.float32)],
+        biases=[np.zeros(len(labels), np.float32)],
+        concepts=concepts,
+        concept_fc=concept_fc,
+        concept_scale=concept_scale,
+        description=description,
+    )
+    x = head.features(embeddings)
+    clf = LogisticRegression(
+        C=c, max_iter=3000, class_weight="balanced" if class_weighted else None
+    ).fit(x, y)
+    coef, bias = clf.coef_, clf.intercept_
+    if len(clf.classes_) == 2:  # sklearn stores one row for two classes: make it symmetric
+        coef = np.vstack([-coef[0] / 2, coef[0] / 2])
+        bias = np.array([-bias[0] / 2, bias[0] / 2])
+    present = list(clf.classes_)
+    w = np.zeros((x.shape[1], len(labels)), np.float32)
+    b = np.full(len(labels), -1e4, np.float32)  # a label without examples is never chosen
+    for row, k in enumerate(present):
+        w[:, k] = coef[row]
+        b[k] = bias[row]
+    head.weights, head.biases = [w], [b]
+    return head
