@@ -67,7 +67,8 @@ def run_decode_only(paths: list[Path], workers: int, max_side: int) -> dict:
     from smartalbum.imaging import load_photo
 
     def one(p: Path) -> tuple[int, int]:
-        return load_photo(p, max_side=max_side).image.shape[:2]
+        # the same decode as classify's: reduced size, no SHA-256 (classify skips it too)
+        return load_photo(p, max_side=max_side, digest=False).image.shape[:2]
 
     one(paths[0])  # warm the imports and the decoder
     t0 = time.perf_counter()

@@ -105,7 +105,9 @@ def classify(
     counts: Counter[str] = Counter()
     failed = 0
     bar = tqdm(total=len(files), unit="photo", disable=not sys.stderr.isatty(), file=sys.stderr)
-    for result in classify_files(files, engine, head=head_obj.name, workers=workers):
+    for result in classify_files(
+        files, engine, head=head_obj.name, workers=workers, hash_files=False
+    ):
         bar.update(1)
         p = result.prediction
         if p is None:

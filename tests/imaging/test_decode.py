@@ -653,3 +653,18 @@ def test_edge_case_derived_variants_agree(edge_cases):
     wrong_ext = photos.get("derived_wrong_extension_png.jpg")
     if wrong_ext is not None:
         assert wrong_ext.facts.format == "PNG"
+
+
+def test_digest_option_skips_or_reuses_the_hash(tmp_path):
+    import hashlib
+
+    from PIL import Image
+
+    from smartalbum.imaging import load_photo
+
+    path = tmp_path / "p.png"
+    Image.new("RGB", (20, 10), (1, 2, 3)).save(path)
+    expected = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert load_photo(path).facts.sha256 == expected
+    assert load_photo(path, digest=False).facts.sha256 is None
+    assert load_photo(path, digest="cafe").facts.sha256 == "cafe"

@@ -80,7 +80,7 @@ class PhotoFacts:
     format: str  # Pillow format name: "JPEG", "PNG", "HEIF", "WEBP", "TIFF", "BMP", "GIF", "MPO"
     width: int  # original size, upright (after EXIF orientation)
     height: int
-    sha256: str  # hex SHA-256 of the file bytes
+    sha256: str | None  # hex SHA-256 of the file bytes (None when load_photo was told not to)
     size_bytes: int
     orientation: int  # EXIF orientation tag (1 when absent)
     mode: str  # original Pillow mode ("RGB", "CMYK", "I;16", "P", "RGBA", ...)
@@ -104,6 +104,7 @@ def load_photo(
     max_side: int | None = None,
     max_pixels: int | None = None,
     name: str | None = None,
+    digest: bool | str = True,
 ) -> Photo:
     """Read, hash and decode a photo from a path or from its bytes.
 
@@ -115,6 +116,11 @@ def load_photo(
 
     ``name`` labels the photo in error messages and ``PhotoError.source`` (e.g. an upload's
     file name when ``source`` is bytes); default: the path, or ``"<bytes>"``.
+
+    ``digest``: True hashes the bytes (SHA-256, ~8 ms for a 4 MB photo); a hex string is a
+    hash the caller already computed (the web cache does) and is used as is; False skips
+    hashing (``facts.sha256`` is None) for callers that never look at it, such as
+    ``smartalbum classify``.
 
     Raises only :class:`PhotoError` subclasses for bad input: FileReadError, EmptyFileError,
     NotAnImageError, UnsupportedFormatError, TooManyPixelsError, CorruptImageError.
@@ -128,7 +134,7 @@ def load_photo(
     data, name = _read(source, name)
     if not data:
         raise EmptyFileError(f"{name}: the file is empty (0 bytes)", source=name)
-    sha = hashlib.sha256(data).hexdigest()
+    sha = hashlib.sha256(data).hexdigest() if digest is True else (digest or None)
 
     im = _open(data, name)
     try:

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -52,9 +53,9 @@ def working_side(engine: Engine) -> int:
     return 2 * engine.bundle.preprocess.size
 
 
-def _decode(path: Path, max_side: int) -> Photo | PhotoError:
+def _decode(path: Path, max_side: int, digest: bool = True) -> Photo | PhotoError:
     try:
-        return load_photo(path, max_side=max_side)
+        return load_photo(path, max_side=max_side, digest=digest)
     except PhotoError as exc:
         return exc
 
@@ -68,9 +69,16 @@ def classify_files(
     batch_size: int | None = None,
     max_side: int | None = None,
     keep_embeddings: bool = False,
-    decode: Callable[[Path, int], Photo | PhotoError] = _decode,
+    hash_files: bool = True,
+    decode: Callable[[Path, int], Photo | PhotoError] | None = None,
 ) -> Iterator[FileResult]:
-    """Yield one :class:`FileResult` per path, in order, decoding ``workers`` files at once."""
+    """Yield one :class:`FileResult` per path, in order, decoding ``workers`` files at once.
+
+    ``hash_files=False`` skips the SHA-256 of each file (``facts.sha256`` is None) when the
+    caller never needs it; ``decode`` replaces :func:`load_photo` (tests, custom readers).
+    """
+    if decode is None:
+        decode = partial(_decode, digest=hash_files)
     head_obj = engine.head(head)  # fail fast on an unknown head, before any decoding
     batch_size = batch_size or engine.batch_size
     side = max_side or working_side(engine)

@@ -61,7 +61,8 @@ class ItemResult:
 def _decode(data: bytes, filename: str, max_side: int, max_pixels: int) -> np.ndarray:
     """Upright RGB at working size; any decoder failure becomes a typed PhotoError."""
     try:
-        return load_photo(data, max_side=max_side, max_pixels=max_pixels).image
+        # the cache key already hashed these bytes: don't hash them twice
+        return load_photo(data, max_side=max_side, max_pixels=max_pixels, digest=False).image
     except PhotoError:
         raise
     except Exception as exc:  # a decoder bug must not turn bad input into a 500
