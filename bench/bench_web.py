@@ -37,9 +37,9 @@ REPO_ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
 
 from common import generate_photos  # noqa: E402
+from seed import SEED_LABELS, resnet18, seed_classify  # noqa: E402
 
 DEFAULT_BUNDLE = REPO_ROOT / "src" / "smartalbum" / "model" / "default"
-SEED_LABELS = ["landscape", "people", "architecture"]
 
 
 # -- servers (run in subprocesses) ----------------------------------------------------------
@@ -53,68 +53,21 @@ def serve_smartalbum(port: int) -> None:
     serve(Settings(), host="127.0.0.1", port=port)
 
 
-def _resnet18(num_classes: int):
-    """torchvision's ResNet-18 layout in plain torch (torchvision is not a dependency)."""
-    from torch import nn
-
-    class Block(nn.Module):
-        def __init__(self, cin: int, cout: int, stride: int) -> None:
-            super().__init__()
-            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(cout)
-            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(cout)
-            self.relu = nn.ReLU(inplace=True)
-            self.down = None
-            if stride != 1 or cin != cout:
-                self.down = nn.Sequential(
-                    nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
-                )
-
-        def forward(self, x):
-            out = self.relu(self.bn1(self.conv1(x)))
-            out = self.bn2(self.conv2(out))
-            return self.relu(out + (x if self.down is None else self.down(x)))
-
-    layers = [
-        nn.Conv2d(3, 64, 7, 2, 3, bias=False),
-        nn.BatchNorm2d(64),
-        nn.ReLU(inplace=True),
-        nn.MaxPool2d(3, 2, 1),
-    ]
-    cin = 64
-    for cout, stride in [(64, 1), (128, 2), (256, 2), (512, 2)]:
-        layers += [Block(cin, cout, stride), Block(cout, cout, 1)]
-        cin = cout
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, num_classes)]
-    return nn.Sequential(*layers).eval()
-
-
 def serve_seed(port: int) -> None:
     """The seed's request path, as it was: no batching, full decode, eager torch."""
     import logging
 
-    import cv2
-    import numpy as np
     import torch
     from flask import Flask, jsonify, request
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     torch.manual_seed(0)
-    model = _resnet18(len(SEED_LABELS))
+    model = resnet18(len(SEED_LABELS))
     app = Flask("seed")
 
     @app.post("/classify")
     def classify():
-        data = np.frombuffer(request.files["file"].read(), np.uint8)
-        image = cv2.imdecode(data, cv2.IMREAD_COLOR)  # the whole 12 MP image
-        image = cv2.resize(image, (224, 224))
-        ycc = cv2.cvtColor(image, cv2.COLOR_BGR2YCrCb)
-        ycc[:, :, 0] = cv2.equalizeHist(ycc[:, :, 0])
-        image = cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB)
-        x = torch.from_numpy(image).permute(2, 0, 1).float().div(255).unsqueeze(0)
-        with torch.no_grad():
-            label = SEED_LABELS[int(model(x).argmax())]
+        label = seed_classify(request.files["file"].read(), model)
         return jsonify({"class": label})
 
     @app.get("/healthz")
