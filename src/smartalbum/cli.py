@@ -223,6 +223,9 @@ def _register_plugins() -> None:
 
     register_training(main)
     register_web(main)
+    from smartalbum.library.cli import register as register_library
+
+    register_library(main)
 
 
 _register_plugins()

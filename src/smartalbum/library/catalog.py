@@ -1,0 +1,526 @@
+"""Reading the catalog: plain photo records for the duplicates, trips, organise, review and
+web layers, plus corrections, errors and the model-version keys.
+
+Callers get :class:`PhotoRecord` objects (plain dataclasses, detached from any session),
+so pure logic over records never has to know SQLAlchemy. Records are loaded in chunks of
+a few hundred photos with one query per related table, so iterating 50,000 photos costs
+a few hundred queries, not 200,000.
+
+Which label counts: the latest :class:`~smartalbum.library.schema.Correction` of a photo
+wins over any prediction, everywhere (:attr:`PhotoRecord.label`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from smartalbum.library.db import insert_ignore
+from smartalbum.library.schema import (
+    FILE_MISSING,
+    FILE_PRESENT,
+    Correction,
+    Embedding,
+    File,
+    IndexErrorRecord,
+    Photo,
+    Prediction,
+    to_unsigned64,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    from smartalbum.model.bundle import Bundle
+    from smartalbum.model.engine import Engine
+
+CHUNK = 500
+
+
+# --------------------------------------------------------------------------- versions
+
+
+def backbone_version(bundle: Bundle) -> str:
+    """What determines embeddings: the backbone weights and the preprocessing (16 hex).
+
+    Narrower than ``Bundle.version`` on purpose: adding or re-fitting a head changes the
+    bundle but not a single embedding, so stored embeddings stay valid and only the new
+    head's predictions are computed (from the embeddings, without decoding anything).
+    """
+    h = hashlib.sha256()
+    for rel in ("preprocess.json", bundle.manifest["backbone"]["file"]):
+        h.update(rel.encode())
+        with (bundle.path / rel).open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ModelKey:
+    """Which stored results belong to the running model: backbone version + head version."""
+
+    backbone_version: str
+    head: str
+    head_version: str
+
+
+_backbone_versions: dict[tuple[str, str], str] = {}
+
+
+def model_key(engine: Engine, head: str | None = None) -> ModelKey:
+    """The :class:`ModelKey` of ``engine``'s head (default head when None); cached per bundle."""
+    cache_key = (str(engine.bundle.path), engine.version)
+    bv = _backbone_versions.get(cache_key)
+    if bv is None:
+        bv = _backbone_versions[cache_key] = backbone_version(engine.bundle)
+    h = engine.head(head)
+    return ModelKey(backbone_version=bv, head=h.name, head_version=h.version)
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class PredictionRecord:
+    label: str
+    confidence: float
+    uncertain: bool
+    probabilities: dict[str, float]
+    head: str
+    head_version: str
+    backbone_version: str
+    created_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "confidence": round(self.confidence, 6),
+            "uncertain": self.uncertain,
+            "probabilities": {k: round(float(v), 6) for k, v in self.probabilities.items()},
+        }
+
+
+@dataclass
+class PhotoRecord:
+    """One photo as the rest of Smart Album sees it (no SQLAlchemy attached)."""
+
+    id: int
+    sha256: str
+    size: int
+    format: str
+    width: int
+    height: int
+    taken_at: datetime | None
+    taken_at_source: str | None
+    tz_offset_min: int | None
+    camera_make: str | None
+    camera_model: str | None
+    latitude: float | None
+    longitude: float | None
+    altitude: float | None
+    city: str | None
+    region: str | None
+    country: str | None
+    blur: float | None
+    exposure_mean: float | None
+    exposure_dark: float | None
+    exposure_bright: float | None
+    exposure_verdict: str | None
+    phash: int | None  # unsigned 64-bit (ready for imaging.hashing.hamming)
+    dhash: int | None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    paths: list[str] = field(default_factory=list)  # present copies, oldest first
+    missing_paths: list[str] = field(default_factory=list)
+    embedding: np.ndarray | None = None
+    prediction: PredictionRecord | None = None
+    correction: str | None = None  # the latest user correction's label
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (no embedding; times as ISO 8601, taken_at in local time)."""
+        out: dict[str, Any] = {
+            k: getattr(self, k) for k in _PHOTO_COLUMNS if k not in ("created_at", "updated_at")
+        }
+        for key in ("taken_at", "created_at", "updated_at"):
+            value = getattr(self, key)
+            out[key] = value.isoformat() if value is not None else None
+        for key in ("phash", "dhash"):
+            out[key] = f"{out[key]:016x}" if out[key] is not None else None
+        out.update(
+            paths=list(self.paths),
+            missing_paths=list(self.missing_paths),
+            camera=self.camera,
+            label=self.label,
+            uncertain=self.uncertain,
+            correction=self.correction,
+            prediction=self.prediction.to_dict() if self.prediction else None,
+        )
+        return out
+
+    @property
+    def path(self) -> str | None:
+        """The first present copy (None when every copy is missing)."""
+        return self.paths[0] if self.paths else None
+
+    @property
+    def gps(self) -> tuple[float, float] | None:
+        if self.latitude is None or self.longitude is None:
+            return None
+        return (self.latitude, self.longitude)
+
+    @property
+    def label(self) -> str | None:
+        """The label that counts: the user's correction, else the prediction's label."""
+        if self.correction is not None:
+            return self.correction
+        return self.prediction.label if self.prediction else None
+
+    @property
+    def uncertain(self) -> bool:
+        """A corrected photo is never uncertain; an unpredicted one is."""
+        if self.correction is not None:
+            return False
+        return self.prediction.uncertain if self.prediction else True
+
+    @property
+    def taken_at_utc(self) -> datetime | None:
+        """Capture time in UTC (naive) when the offset is known, else None."""
+        if self.taken_at is None or self.tz_offset_min is None:
+            return None
+        return self.taken_at - timedelta(minutes=self.tz_offset_min)
+
+    @property
+    def camera(self) -> str | None:
+        """``"NIKON COOLPIX P6000"``: make and model, without repeating the make."""
+        make, model = self.camera_make or "", self.camera_model or ""
+        if make and model.lower().startswith(make.split()[0].lower()):
+            return model
+        return " ".join(p for p in (make, model) if p) or None
+
+
+_PHOTO_COLUMNS = [c.key for c in Photo.__table__.columns]
+
+
+def _record(photo: Photo) -> PhotoRecord:
+    values = {k: getattr(photo, k) for k in _PHOTO_COLUMNS}
+    for key in ("phash", "dhash"):
+        if values[key] is not None:
+            values[key] = to_unsigned64(values[key])
+    return PhotoRecord(**values)
+
+
+def iter_photos(
+    session: Session,
+    *,
+    backbone_version: str | None = None,
+    head: str | None = None,
+    head_version: str | None = None,
+    include_missing: bool = False,
+    ids: Iterable[int] | None = None,
+    with_embeddings: bool | None = None,
+    chunk_size: int = CHUNK,
+) -> Iterator[PhotoRecord]:
+    """Photos in id order, with their copies, prediction, correction and embedding.
+
+    * ``include_missing=False`` (default) yields only photos with at least one present file.
+    * ``backbone_version``: attach that version's embedding (``with_embeddings`` defaults to
+      True when a version is given); it also restricts predictions to that backbone.
+    * ``head``: attach that head's prediction — for ``head_version`` when given, else the
+      most recent one. Without ``head`` no prediction is attached.
+    * ``ids``: only these photos.
+    """
+    if with_embeddings is None:
+        with_embeddings = backbone_version is not None
+    options = {
+        "backbone_version": backbone_version,
+        "head": head,
+        "head_version": head_version,
+        "with_embeddings": with_embeddings,
+    }
+    if ids is not None:
+        wanted = sorted(set(ids))
+        for start in range(0, len(wanted), chunk_size):
+            q = select(Photo).where(Photo.id.in_(wanted[start : start + chunk_size]))
+            yield from _load_chunk(session, q, include_missing, options)
+        return
+    last = 0
+    while True:
+        q = select(Photo).where(Photo.id > last).limit(chunk_size)
+        records = _load_chunk(session, q, include_missing, options)
+        if not records:
+            return
+        yield from records
+        last = records[-1].id
+
+
+def _load_chunk(
+    session: Session, q: Any, include_missing: bool, options: dict[str, Any]
+) -> list[PhotoRecord]:
+    if not include_missing:
+        q = q.where(exists().where(and_(File.photo_id == Photo.id, File.status == FILE_PRESENT)))
+    records = [_record(p) for p in session.scalars(q.order_by(Photo.id))]
+    if records:
+        _attach(session, records, **options)
+    return records
+
+
+def get_photo(session: Session, photo_id: int, **options: Any) -> PhotoRecord | None:
+    """One photo (even with every copy missing), or None; options as :func:`iter_photos`."""
+    options.setdefault("include_missing", True)
+    return next(iter_photos(session, ids=[photo_id], **options), None)
+
+
+def photo_id_for_sha256(session: Session, sha256: str) -> int | None:
+    return session.scalar(select(Photo.id).where(Photo.sha256 == sha256))
+
+
+def photo_id_for_path(session: Session, path: str) -> int | None:
+    return session.scalar(select(File.photo_id).where(File.path == str(path)))
+
+
+def count_photos(session: Session, *, include_missing: bool = False) -> int:
+    q = select(func.count(Photo.id))
+    if not include_missing:
+        q = q.where(exists().where(and_(File.photo_id == Photo.id, File.status == FILE_PRESENT)))
+    return int(session.scalar(q) or 0)
+
+
+def _attach(
+    session: Session,
+    records: Sequence[PhotoRecord],
+    *,
+    backbone_version: str | None,
+    head: str | None,
+    head_version: str | None,
+    with_embeddings: bool,
+) -> None:
+    by_id = {r.id: r for r in records}
+    ids = list(by_id)
+    files = session.execute(
+        select(File.photo_id, File.path, File.status)
+        .where(File.photo_id.in_(ids))
+        .order_by(File.photo_id, File.id)
+    )
+    for photo_id, path, status in files:
+        target = by_id[photo_id].paths if status == FILE_PRESENT else by_id[photo_id].missing_paths
+        target.append(path)
+
+    if with_embeddings and backbone_version is not None:
+        rows = session.execute(
+            select(Embedding.photo_id, Embedding.vector).where(
+                Embedding.photo_id.in_(ids), Embedding.backbone_version == backbone_version
+            )
+        )
+        for photo_id, vector in rows:
+            by_id[photo_id].embedding = vector_from_bytes(vector)
+
+    if head is not None:
+        q = select(Prediction).where(Prediction.photo_id.in_(ids), Prediction.head == head)
+        if head_version is not None:
+            q = q.where(Prediction.head_version == head_version)
+        if backbone_version is not None:
+            q = q.where(Prediction.backbone_version == backbone_version)
+        for p in session.scalars(q.order_by(Prediction.id)):  # later rows overwrite: latest wins
+            by_id[p.photo_id].prediction = PredictionRecord(
+                label=p.label,
+                confidence=p.confidence,
+                uncertain=p.uncertain,
+                probabilities=dict(p.probabilities),
+                head=p.head,
+                head_version=p.head_version,
+                backbone_version=p.backbone_version,
+                created_at=p.created_at,
+            )
+
+    for photo_id, label in latest_corrections(session, ids).items():
+        by_id[photo_id].correction = label
+
+
+# --------------------------------------------------------------------------- embeddings
+
+
+def vector_to_bytes(vector: np.ndarray) -> bytes:
+    """float32 little-endian bytes (the stored form)."""
+    return np.ascontiguousarray(vector, dtype="<f4").tobytes()
+
+
+def vector_from_bytes(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, dtype="<f4").astype(np.float32)
+
+
+def load_embeddings(
+    session: Session, photo_ids: Sequence[int], backbone_version: str
+) -> dict[int, np.ndarray]:
+    """Stored embeddings of these photos for one backbone version."""
+    out: dict[int, np.ndarray] = {}
+    for start in range(0, len(photo_ids), CHUNK):
+        chunk = list(photo_ids[start : start + CHUNK])
+        rows = session.execute(
+            select(Embedding.photo_id, Embedding.vector).where(
+                Embedding.photo_id.in_(chunk), Embedding.backbone_version == backbone_version
+            )
+        )
+        out.update({pid: vector_from_bytes(v) for pid, v in rows})
+    return out
+
+
+# --------------------------------------------------------------------------- corrections
+
+
+def add_correction(
+    session: Session,
+    photo_id: int,
+    label: str,
+    *,
+    head: str | None = None,
+    source: str = "user",
+) -> Correction:
+    """Record a user's label for a photo (flushes; the caller commits)."""
+    label = label.strip()
+    if not label:
+        raise ValueError("a correction needs a non-empty label")
+    if session.get(Photo, photo_id) is None:
+        raise LookupError(f"no photo with id {photo_id}")
+    correction = Correction(photo_id=photo_id, label=label, head=head, source=source)
+    session.add(correction)
+    session.flush()
+    return correction
+
+
+def latest_corrections(session: Session, photo_ids: Sequence[int]) -> dict[int, str]:
+    """photo id -> label of its latest correction (highest id), for the photos that have one."""
+    out: dict[int, str] = {}
+    for start in range(0, len(photo_ids), CHUNK):
+        chunk = list(photo_ids[start : start + CHUNK])
+        latest = (
+            select(func.max(Correction.id).label("id"))
+            .where(Correction.photo_id.in_(chunk))
+            .group_by(Correction.photo_id)
+            .subquery()
+        )
+        rows = session.execute(
+            select(Correction.photo_id, Correction.label).join(latest, Correction.id == latest.c.id)
+        )
+        out.update({pid: label for pid, label in rows})
+    return out
+
+
+# --------------------------------------------------------------------------- errors & stats
+
+
+def list_index_errors(session: Session) -> list[IndexErrorRecord]:
+    """Files that could not be indexed, newest first (``smartalbum errors``)."""
+    return list(
+        session.scalars(
+            select(IndexErrorRecord).order_by(
+                IndexErrorRecord.created_at.desc(), IndexErrorRecord.path
+            )
+        )
+    )
+
+
+def stats(session: Session) -> dict[str, int]:
+    """Counts for a dashboard: photos (with a present copy), files, missing files, errors."""
+    return {
+        "photos": count_photos(session),
+        "photos_all": int(session.scalar(select(func.count(Photo.id))) or 0),
+        "files": int(session.scalar(select(func.count(File.id))) or 0),
+        "files_missing": int(
+            session.scalar(select(func.count(File.id)).where(File.status == FILE_MISSING)) or 0
+        ),
+        "errors": int(session.scalar(select(func.count(IndexErrorRecord.id))) or 0),
+        "corrections": int(session.scalar(select(func.count(Correction.id))) or 0),
+    }
+
+
+# --------------------------------------------------------------------------- web result cache
+
+
+class CatalogResultCache:
+    """The web app's :class:`~smartalbum.web.cache.ResultCache` answered from the catalog.
+
+    ``get`` finds a stored prediction for the photo's SHA-256 under the running model's
+    backbone and head versions (the key's ``model_version`` must be the engine's bundle
+    version, so another bundle never hits). ``put`` adds the prediction when the photo is
+    already in the catalog; uploads of photos the catalog does not know go to ``fallback``
+    (e.g. an LRUResultCache), because a prediction alone is not a complete photo row.
+    """
+
+    def __init__(
+        self, factory: sessionmaker[Session], engine: Engine, fallback: Any | None = None
+    ) -> None:
+        self.factory = factory
+        self.engine = engine
+        self.fallback = fallback
+
+    def _key(self, head: str) -> ModelKey | None:
+        try:
+            return model_key(self.engine, head)
+        except KeyError:
+            return None
+
+    def get(self, key: Any) -> dict[str, Any] | None:
+        mk = self._key(key.head) if key.model_version == self.engine.version else None
+        if mk is not None:
+            with self.factory() as session:
+                row = session.execute(
+                    select(Prediction)
+                    .join(Photo, Photo.id == Prediction.photo_id)
+                    .where(
+                        Photo.sha256 == key.sha256,
+                        Prediction.head == mk.head,
+                        Prediction.head_version == mk.head_version,
+                        Prediction.backbone_version == mk.backbone_version,
+                    )
+                ).scalar_one_or_none()
+                if row is not None:
+                    return {
+                        "label": row.label,
+                        "confidence": round(row.confidence, 6),
+                        "uncertain": row.uncertain,
+                        "probabilities": {
+                            k: round(float(v), 6) for k, v in row.probabilities.items()
+                        },
+                    }
+        return self.fallback.get(key) if self.fallback is not None else None
+
+    def put(self, key: Any, value: dict[str, Any]) -> None:
+        mk = self._key(key.head) if key.model_version == self.engine.version else None
+        if mk is not None:
+            with self.factory() as session:
+                photo_id = photo_id_for_sha256(session, key.sha256)
+                if photo_id is not None:
+                    insert_ignore(
+                        session,
+                        Prediction,
+                        {
+                            "photo_id": photo_id,
+                            "head": mk.head,
+                            "head_version": mk.head_version,
+                            "backbone_version": mk.backbone_version,
+                            "label": value["label"],
+                            "confidence": float(value["confidence"]),
+                            "uncertain": bool(value["uncertain"]),
+                            "probabilities": dict(value["probabilities"]),
+                            "created_at": utcnow(),
+                        },
+                        ["photo_id", "head", "head_version", "backbone_version"],
+                    )
+                    session.commit()
+                    return
+        if self.fallback is not None:
+            self.fallback.put(key, value)
+
+
+def utc_naive(when: datetime) -> datetime:
+    """An aware datetime -> naive UTC (how the catalog stores times)."""
+    if when.tzinfo is None:
+        return when
+    return when.astimezone(timezone.utc).replace(tzinfo=None)

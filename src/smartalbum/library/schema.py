@@ -1,0 +1,237 @@
+"""The catalog's tables (SQLAlchemy 2 declarative models), the same on SQLite and PostgreSQL.
+
+Identity is content: a :class:`Photo` is one SHA-256 of bytes, a :class:`File` is one path
+where those bytes were seen (a photo may have several copies, and a moved file keeps its
+photo). What the model computed is stored *per version*, so a new bundle never mixes with
+old results and an unchanged photo is never run through the model twice:
+
+* :class:`Embedding` — one per (photo, backbone version); the vector is float32 bytes.
+* :class:`Prediction` — one per (photo, head name, head version, backbone version): a head's
+  output depends on the embeddings it was given, so the backbone version is part of the key.
+* :class:`Correction` — what the user said; the latest one wins over any prediction.
+
+Choices that keep both backends happy: hashes are hex strings or *signed* 64-bit integers
+(:func:`to_signed64`; SQLite and PostgreSQL BIGINT are both signed), times are naive UTC
+except ``Photo.taken_at``, which is the camera's local wall-clock time with its UTC offset
+stored beside it (``tz_offset_min``, NULL when unknown) — what a person means by "taken on
+24 May at 9:00", whatever time zone the catalog is read in.
+
+Changing a model here requires a new Alembic revision in ``library/migrations/versions``;
+``tests/library/test_schema.py`` fails when the migrations and these models disagree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+#: Constraint names are spelled out so migrations can refer to them on both backends.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+FILE_PRESENT = "present"
+FILE_MISSING = "missing"
+TAKEN_FROM_EXIF = "exif"
+TAKEN_FROM_FILE = "file"
+
+
+def utcnow() -> datetime:
+    """Naive UTC now (both backends store it as is; no driver time-zone surprises)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def to_signed64(value: int) -> int:
+    """An unsigned 64-bit hash -> the signed integer stored in a BIGINT column."""
+    value = int(value) & 0xFFFFFFFFFFFFFFFF
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def to_unsigned64(value: int) -> int:
+    """The stored signed BIGINT -> the unsigned 64-bit hash (what ``hamming`` expects)."""
+    return int(value) & 0xFFFFFFFFFFFFFFFF
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Photo(Base):
+    """One picture, identified by the SHA-256 of its bytes."""
+
+    __tablename__ = "photos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    format: Mapped[str] = mapped_column(String(16))
+    width: Mapped[int] = mapped_column(Integer)  # upright (after EXIF orientation)
+    height: Mapped[int] = mapped_column(Integer)
+
+    # When: camera local time + offset; source "exif" (DateTimeOriginal) or "file" (mtime).
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    taken_at_source: Mapped[str | None] = mapped_column(String(8))
+    tz_offset_min: Mapped[int | None] = mapped_column(Integer)
+
+    camera_make: Mapped[str | None] = mapped_column(String(128))
+    camera_model: Mapped[str | None] = mapped_column(String(128))
+
+    # Where: WGS-84 decimal degrees, altitude in metres; place reverse-geocoded offline.
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    altitude: Mapped[float | None] = mapped_column(Float)
+    city: Mapped[str | None] = mapped_column(String(200))
+    region: Mapped[str | None] = mapped_column(String(200))
+    country: Mapped[str | None] = mapped_column(String(2), index=True)  # ISO 3166 alpha-2
+
+    # Quality (imaging.quality): Laplacian variance; exposure mean/clipping and verdict.
+    blur: Mapped[float | None] = mapped_column(Float)
+    exposure_mean: Mapped[float | None] = mapped_column(Float)
+    exposure_dark: Mapped[float | None] = mapped_column(Float)
+    exposure_bright: Mapped[float | None] = mapped_column(Float)
+    exposure_verdict: Mapped[str | None] = mapped_column(String(8))
+
+    # Perceptual hashes (imaging.hashing), stored signed: see to_signed64 / to_unsigned64.
+    phash: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    dhash: Mapped[int | None] = mapped_column(BigInteger)
+
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    files: Mapped[list[File]] = relationship(back_populates="photo", passive_deletes=True)
+    embeddings: Mapped[list[Embedding]] = relationship(back_populates="photo", passive_deletes=True)
+    predictions: Mapped[list[Prediction]] = relationship(
+        back_populates="photo", passive_deletes=True
+    )
+    corrections: Mapped[list[Correction]] = relationship(
+        back_populates="photo", passive_deletes=True
+    )
+
+
+class File(Base):
+    """A path where a photo's bytes were seen; ``status`` says whether it is still there."""
+
+    __tablename__ = "files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(Text, unique=True)  # absolute
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(8), default=FILE_PRESENT, index=True)
+    first_seen: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    photo: Mapped[Photo] = relationship(back_populates="files")
+
+
+class Embedding(Base):
+    """A photo's backbone embedding for one backbone version (float32 little-endian bytes)."""
+
+    __tablename__ = "embeddings"
+    __table_args__ = (UniqueConstraint("photo_id", "backbone_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"))
+    backbone_version: Mapped[str] = mapped_column(String(32), index=True)
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    photo: Mapped[Photo] = relationship(back_populates="embeddings")
+
+
+class Prediction(Base):
+    """A head's output for a photo, for one (head, head version, backbone version)."""
+
+    __tablename__ = "predictions"
+    __table_args__ = (
+        UniqueConstraint("photo_id", "head", "head_version", "backbone_version"),
+        Index("ix_predictions_head_label", "head", "head_version", "label"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"))
+    head: Mapped[str] = mapped_column(String(64))
+    head_version: Mapped[str] = mapped_column(String(32))
+    backbone_version: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(String(128))
+    confidence: Mapped[float] = mapped_column(Float)
+    uncertain: Mapped[bool] = mapped_column(Boolean)
+    probabilities: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    photo: Mapped[Photo] = relationship(back_populates="predictions")
+
+
+class Correction(Base):
+    """A label the user gave a photo. Kept as history; the latest (highest id) wins."""
+
+    __tablename__ = "corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(128))
+    head: Mapped[str | None] = mapped_column(String(64))  # which head's label set, if known
+    source: Mapped[str] = mapped_column(String(16), default="user")  # "user", "web", "cli"
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    photo: Mapped[Photo] = relationship(back_populates="corrections")
+
+
+class IndexErrorRecord(Base):
+    """The latest failure to index one path (listed by ``smartalbum errors``).
+
+    ``size``/``mtime_ns`` let a re-index skip an unchanged bad file without reading it
+    again; the row is deleted once the path indexes fine or disappears.
+    """
+
+    __tablename__ = "index_errors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(Text, unique=True)
+    code: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class IndexRun(Base):
+    """One ``smartalbum index`` run: what it was asked, with which model, what it did.
+
+    A run killed mid-way keeps ``finished_at`` NULL and ``status`` "running".
+    """
+
+    __tablename__ = "index_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    roots: Mapped[list[str]] = mapped_column(JSON)
+    backbone_version: Mapped[str | None] = mapped_column(String(32))
+    head: Mapped[str | None] = mapped_column(String(64))
+    head_version: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
