@@ -52,6 +52,19 @@ class WebSettings(BaseModel):
     cache_size: int = Field(4096, ge=0, description="results kept in the in-memory cache")
 
 
+class TripSettings(BaseModel):
+    """``smartalbum trips``: where home is and what counts as a trip (see library/trips.py)."""
+
+    home: str | None = Field(
+        None,
+        pattern=r"^\s*-?\d+(\.\d+)?\s*,\s*-?\d+(\.\d+)?\s*$",
+        description='home as "LAT,LON" (decimal degrees); default: learned from the catalog',
+    )
+    radius_km: float = Field(50.0, gt=0, description="farther than this from home is away")
+    gap_hours: float = Field(36.0, gt=0, description="longer without a far photo ends a trip")
+    min_photos: int = Field(3, ge=1, description="fewer located photos are not a trip")
+
+
 class Settings(BaseSettings):
     """All settings; build with ``Settings()`` (env) or ``get_settings()`` (cached)."""
 
@@ -68,6 +81,7 @@ class Settings(BaseSettings):
     imaging: ImagingSettings = ImagingSettings()
     model: ModelSettings = ModelSettings()
     web: WebSettings = WebSettings()
+    trips: TripSettings = TripSettings()
 
 
 @lru_cache(maxsize=1)

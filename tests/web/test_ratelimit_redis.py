@@ -7,7 +7,6 @@ import os
 import socket
 
 import pytest
-
 from test_api import assert_problem
 
 REDIS = ("127.0.0.1", 6379)
