@@ -36,7 +36,10 @@ class ModelSettings(BaseModel):
 
     bundle: Path | None = Field(None, description="model bundle directory; default: the shipped one")
     head: str | None = Field(None, description="head name; default: the bundle's default head")
-    threads: int = Field(0, ge=0, description="intra-op threads for ONNX Runtime; 0 = all cores")
+    threads: int = Field(
+        1, ge=0, description="intra-op threads for ONNX Runtime (0 = all cores); 1 leaves the "
+        "other cores to JPEG decoding, the real bottleneck (docs/benchmarks.md)"
+    )
     batch_size: int = Field(16, ge=1, le=512)
 
 
