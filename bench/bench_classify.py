@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -32,7 +31,7 @@ from seed import resnet18, seed_classify  # noqa: E402
 
 
 def run_classify(paths: list[Path], workers: int) -> dict:
-    """The CLI as a user runs it; RSS from the kernel's accounting of the child."""
+    """The CLI as a user runs it; peak RSS from the kernel's accounting of that child."""
     cmd = [sys.executable, "-m", "smartalbum.cli", "classify", "--format", "json",
            "--workers", str(workers), *map(str, paths)]
     t0 = time.perf_counter()
@@ -47,9 +46,9 @@ def run_classify(paths: list[Path], workers: int) -> dict:
             first = time.perf_counter()
         n += 1
         errors += json.loads(line)["error"] is not None
-    proc.wait()
+    _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS
     end = time.perf_counter()
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     steady = (n - 1) / (end - first) if first and n > 1 else None
     return {
         "photos": n,
@@ -99,6 +98,9 @@ def main() -> None:
     ap.add_argument("--seed-photos", type=int, default=30, help="photos for the slow seed path")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, default=BENCH / "out" / "photos-12mp")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="alternating rounds; the best rate of each path is kept (other "
+                         "processes on a small machine only ever slow a round down)")
     args = ap.parse_args()
 
     paths = generate_photos(args.out, n=args.photos)
@@ -106,9 +108,17 @@ def main() -> None:
 
     bundle = Bundle.load(os.environ.get("SMARTALBUM_MODEL__BUNDLE") or None)
     side = 2 * bundle.preprocess.size  # what classify decodes at (model.pipeline.working_side)
-    classify = run_classify(paths, args.workers)  # first child: its RSS is ru_maxrss
-    decode = run_decode_only(paths, args.workers, side)
-    seed = run_seed(paths[: args.seed_photos])
+    rounds = []
+    for _ in range(max(1, args.rounds)):
+        rounds.append((
+            run_classify(paths, args.workers),
+            run_decode_only(paths, args.workers, side),
+            run_seed(paths[: args.seed_photos]),
+        ))
+    classify = max((r[0] for r in rounds),
+                   key=lambda c: c["photos_per_s_steady"] or c["photos_per_s_total"])
+    decode = max((r[1] for r in rounds), key=lambda d: d["photos_per_s"])
+    seed = max((r[2] for r in rounds), key=lambda d: d["photos_per_s"])
     rate = classify["photos_per_s_steady"] or classify["photos_per_s_total"]
     result = {
         "benchmark": "classify_12mp",
@@ -119,6 +129,7 @@ def main() -> None:
         "classify": classify,
         "decode_only": decode,
         "seed": seed,
+        "rounds": args.rounds,
         "speedup_vs_seed": round(rate / seed["photos_per_s"], 2),
         "share_of_decode_rate": round(rate / decode["photos_per_s"], 3),
         "targets": {"speedup_vs_seed": ">= 5", "share_of_decode_rate": ">= 0.8"},
