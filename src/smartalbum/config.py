@@ -51,7 +51,10 @@ class WebSettings(BaseModel):
     rate_limit: str = Field("600 per minute", description="flask-limiter syntax; '' disables")
     rate_limit_storage: str = Field("memory://", description="memory:// or redis://host:port")
     api_key: str | None = Field(None, description="when set, clients send it as X-API-Key")
-    threads: int = Field(8, ge=1, description="WSGI server threads")
+    threads: int = Field(8, ge=1, description="WSGI server threads (per process)")
+    processes: int = Field(
+        0, ge=0, description="server processes; 0 = one per core (1 = waitress, >1 = gunicorn)"
+    )
     cache_size: int = Field(4096, ge=0, description="results kept in the in-memory cache")
 
 

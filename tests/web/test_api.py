@@ -203,7 +203,9 @@ def test_large_parts_spool_only_into_the_private_upload_dir(app, photo) -> None:
     with app.app_context():
         upload_dir: Path = get_state().upload_dir
     assert stat.S_IMODE(upload_dir.stat().st_mode) == 0o700
-    big = os.urandom(2 * 1024 * 1024)
+    from smartalbum.web.uploads import SPOOL_MAX_BYTES
+
+    big = os.urandom(SPOOL_MAX_BYTES + 1024 * 1024)
     with app.test_request_context(
         "/api/v1/classify", method="POST", data={"file": (io.BytesIO(big), "big.jpg")}
     ):

@@ -46,7 +46,10 @@ def test_serve_prints_the_url_and_serves_until_closed(make_settings, capsys, mon
 
     monkeypatch.setattr(server_mod, "make_server", capture)
     thread = threading.Thread(
-        target=serve, args=(make_settings(),), kwargs={"port": 0, "threads": 2}, daemon=True
+        target=serve,
+        args=(make_settings(),),
+        kwargs={"port": 0, "threads": 2, "processes": 1},
+        daemon=True,
     )
     thread.start()
     deadline = time.monotonic() + 30
@@ -82,11 +85,13 @@ def cli() -> click.Group:
 def test_serve_command_options(cli, monkeypatch) -> None:
     calls = []
     monkeypatch.setattr(server_mod, "serve", lambda settings, **kw: calls.append(kw))
-    result = CliRunner().invoke(cli, ["serve", "--port", "8080", "--threads", "3"])
+    result = CliRunner().invoke(
+        cli, ["serve", "--port", "8080", "--threads", "3", "--processes", "2"]
+    )
     assert result.exit_code == 0, result.output
-    assert calls == [{"host": "127.0.0.1", "port": 8080, "threads": 3}]
+    assert calls == [{"host": "127.0.0.1", "port": 8080, "threads": 3, "processes": 2}]
     help_text = CliRunner().invoke(cli, ["serve", "--help"]).output
-    for option in ("--host", "--port", "--threads"):
+    for option in ("--host", "--port", "--threads", "--processes"):
         assert option in help_text
 
 
@@ -112,3 +117,48 @@ def test_serve_command_reports_a_busy_port(cli, monkeypatch) -> None:
 def test_the_main_cli_has_the_serve_command() -> None:
     cli_mod = pytest.importorskip("smartalbum.cli")
     assert "serve" in cli_mod.main.commands
+
+
+def test_serve_with_several_processes_runs_gunicorn_workers(tmp_path, photo) -> None:
+    """`smartalbum serve --processes 2`: one engine per worker process, one port."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from bundles import make_tiny_bundle
+
+    make_tiny_bundle(tmp_path / "bundle")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "SMARTALBUM_MODEL__BUNDLE": str(tmp_path / "bundle"),
+           "SMARTALBUM_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smartalbum.cli", "serve", "--port", str(port),
+         "--processes", "2", "--threads", "2"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base}/healthz", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.2)
+        for _ in range(4):  # whichever worker answers, it has its own loaded engine
+            resp = requests.post(f"{base}/api/v1/classify",
+                                 files={"file": ("r.jpg", photo("red"), "image/jpeg")},
+                                 timeout=30)
+            assert resp.status_code == 200
+            assert resp.json()["results"][0]["label"] == "red"
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        assert len(children) == 2
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert f"Smart Album is running at http://127.0.0.1:{port}/ (2 processes x 2 threads)" in out

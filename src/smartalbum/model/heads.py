@@ -203,9 +203,21 @@ class Head:
 
     @property
     def version(self) -> str:
-        """A short content hash: changes whenever weights, labels or calibration change."""
-        payload = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(payload.encode()).hexdigest()[:12]
+        """A short content hash: changes whenever weights, labels or calibration change.
+
+        Hashes the arrays' raw bytes (tens of microseconds) rather than their JSON form:
+        the web cache asks for it on every request.
+        """
+        h = hashlib.sha256()
+        meta = {
+            "name": self.name, "labels": self.labels, "l2": self.l2_normalize,
+            "t": float(self.temperature), "th": float(self.threshold),
+            "concepts": self.concepts, "cs": float(self.concept_scale),
+        }
+        h.update(json.dumps(meta, sort_keys=True).encode())
+        for a in [*self.weights, *self.biases, self.mean, self.scale]:
+            h.update(b"-" if a is None else np.ascontiguousarray(a, dtype=np.float32).tobytes())
+        return h.hexdigest()[:12]
 
 
 def fit_logistic_head(

@@ -8,6 +8,7 @@ never shows tracebacks to clients.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -45,6 +46,10 @@ def make_server(
         + BODY_LIMIT_MARGIN_BYTES,
         ident="smartalbum",
         clear_untrusted_proxy_headers=True,
+        # Photos are megabytes: read the socket in large chunks and keep bodies up to
+        # 16 MB in memory instead of waitress's 512 kB spill-to-temp-file default.
+        recv_bytes=256 * 1024,
+        inbuf_overflow=16 * 1024 * 1024,
     )
 
 
@@ -62,11 +67,22 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 5000,
     threads: int | None = None,
+    processes: int | None = None,
 ) -> None:
-    """Load the model, bind, print the URL, and serve until interrupted."""
+    """Load the model, bind, print the URL, and serve until interrupted.
+
+    One process runs waitress; several (``SMARTALBUM_WEB__PROCESSES``, default one per
+    core) run gunicorn's threaded workers, each with its own engine: request parsing and
+    the web framework hold Python's GIL, so one process cannot keep two cores busy
+    (measured in docs/benchmarks.md).
+    """
+    settings = settings or get_settings()
+    processes = processes or settings.web.processes or (os.cpu_count() or 1)
+    if processes > 1:
+        _serve_gunicorn(settings, host, port, threads or settings.web.threads, processes)
+        return
     from smartalbum.web import create_app
 
-    settings = settings or get_settings()
     app = create_app(settings)
     server = make_server(app, settings, host=host, port=port, threads=threads)
     print(f"Smart Album is running at {server_url(server, host)}", flush=True)
@@ -76,6 +92,44 @@ def serve(
         pass
     finally:
         server.close()
+
+
+def _serve_gunicorn(settings: Settings, host: str, port: int, threads: int, workers: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    from smartalbum.model.bundle import Bundle
+
+    Bundle.load(settings.model.bundle)  # fail here, with a clear message, not in each worker
+    shown = f"[{host}]" if ":" in host else host
+
+    class SmartAlbumServer(BaseApplication):  # gunicorn's documented embedding API
+        def load_config(self) -> None:
+            options = {
+                "bind": f"{shown}:{port}",
+                "workers": workers,
+                "worker_class": "gthread",
+                "threads": threads,
+                "timeout": 120,
+                "graceful_timeout": 10,
+                "accesslog": None,
+                "errorlog": "-",
+                "loglevel": "warning",
+                "proc_name": "smartalbum",
+                "when_ready": lambda _server: print(
+                    f"Smart Album is running at http://{shown}:{port}/ "
+                    f"({workers} processes x {threads} threads)",
+                    flush=True,
+                ),
+            }
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            from smartalbum.web import create_app
+
+            return create_app(settings)  # in each worker, after the fork
+
+    SmartAlbumServer().run()
 
 
 def register(cli: click.Group) -> None:
@@ -93,14 +147,20 @@ def register(cli: click.Group) -> None:
         "--threads",
         type=click.IntRange(1, 256),
         default=None,
-        help="Request threads (default: SMARTALBUM_WEB__THREADS, 8).",
+        help="Request threads per process (default: SMARTALBUM_WEB__THREADS, 8).",
     )
-    def serve_command(host: str, port: int, threads: int | None) -> None:
+    @click.option(
+        "--processes",
+        type=click.IntRange(1, 64),
+        default=None,
+        help="Server processes (default: SMARTALBUM_WEB__PROCESSES, else one per core).",
+    )
+    def serve_command(host: str, port: int, threads: int | None, processes: int | None) -> None:
         """Run the web page and JSON API (http://127.0.0.1:5000/ by default)."""
         from smartalbum.model.bundle import BundleError
 
         try:
-            serve(get_settings(), host=host, port=port, threads=threads)
+            serve(get_settings(), host=host, port=port, threads=threads, processes=processes)
         except (BundleError, ValueError) as exc:
             raise click.UsageError(f"cannot start: {exc}") from exc
         except OSError as exc:
