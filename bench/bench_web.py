@@ -20,6 +20,7 @@ the first run also makes the photos, about 1 s each, cached in bench/out/photos-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -95,10 +96,8 @@ def _tree(pid: int) -> list[int]:
     while todo:
         p = todo.pop()
         pids.append(p)
-        try:
+        with contextlib.suppress(OSError):
             todo += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
-        except OSError:
-            pass
     return pids
 
 

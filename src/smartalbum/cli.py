@@ -219,12 +219,15 @@ def _metric(metrics: dict, key: str) -> float | None:
 def _register_plugins() -> None:
     """Attach the commands owned by the sub-packages (each keeps torch and heavy imports
     inside its command bodies, so start-up stays fast)."""
+    from smartalbum.jobs.cli import register as register_jobs
     from smartalbum.library.cli import register as register_library
     from smartalbum.library.cli_tools import register as register_library_tools
     from smartalbum.training.cli import register as register_training
     from smartalbum.web.server import register as register_web
 
-    for register in (register_training, register_web, register_library, register_library_tools):
+    for register in (
+        register_training, register_web, register_library, register_library_tools, register_jobs
+    ):
         register(main)
 
 

@@ -71,6 +71,26 @@ class TripSettings(BaseModel):
     min_photos: int = Field(3, ge=1, description="fewer located photos are not a trip")
 
 
+class JobSettings(BaseModel):
+    """Background jobs (smartalbum.jobs): how work is cut up and when a worker is presumed dead."""
+
+    chunk_size: int = Field(
+        64, ge=1, le=10_000, description="photos per indexing chunk (more in very large jobs)"
+    )
+    stale_after_s: float = Field(
+        120.0, gt=0, description="a chunk not heartbeated for this long is given to another worker"
+    )
+    max_attempts: int = Field(
+        3, ge=1, description="claims of one chunk before its items are failed (a crashing photo)"
+    )
+    concurrency: int = Field(1, ge=1, le=64, description="tasks at once per `smartalbum worker`")
+    roots: list[Path] = Field(
+        default_factory=list,
+        description="folders the web API may index (SMARTALBUM_JOBS__ROOTS='[\"/photos\"]'); "
+        "empty: any folder the server can read",
+    )
+
+
 class Settings(BaseSettings):
     """All settings; build with ``Settings()`` (env) or ``get_settings()`` (cached)."""
 
@@ -84,10 +104,16 @@ class Settings(BaseSettings):
         description="catalog database (SMARTALBUM_DATABASE_URL), e.g. postgresql://user@host/db; "
         "default: SQLite at data_dir/catalog.sqlite3",
     )
+    broker_url: str | None = Field(
+        None,
+        description="Celery broker (SMARTALBUM_BROKER_URL), e.g. redis://host:6379/0; default: "
+        "an embedded broker (SQLite file in data_dir) that needs no server",
+    )
     imaging: ImagingSettings = ImagingSettings()
     model: ModelSettings = ModelSettings()
     web: WebSettings = WebSettings()
     trips: TripSettings = TripSettings()
+    jobs: JobSettings = JobSettings()
 
 
 @lru_cache(maxsize=1)

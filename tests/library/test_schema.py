@@ -29,6 +29,9 @@ TABLES = {
     "corrections",
     "index_errors",
     "index_runs",
+    "jobs",
+    "job_chunks",
+    "job_item_errors",
 }
 
 

@@ -8,6 +8,7 @@ predictions without the trained default model.
 from __future__ import annotations
 
 import io
+import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,8 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from bundles import make_tiny_bundle
+from library.catalogs import BACKENDS, temporary_catalog
+from library.photos import Library, make_library
 from smartalbum.config import ModelSettings, Settings, WebSettings
 from smartalbum.web import create_app
 from smartalbum.web.server import make_server
@@ -37,17 +40,25 @@ def tiny_bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def make_settings(tiny_bundle_dir: Path, tmp_path: Path) -> Callable[..., Settings]:
-    """``make_settings(max_files=2, ...)``: settings with these web fields, tiny bundle."""
+def make_settings(tiny_bundle_dir: Path, tmp_path: Path) -> Iterator[Callable[..., Settings]]:
+    """``make_settings(max_files=2, ...)``: settings with these web fields, tiny bundle.
 
-    def make(**web: Any) -> Settings:
+    The catalog is ``database_url`` when given, else SQLite in the test's data dir (never
+    a SMARTALBUM_DATABASE_URL from the environment).
+    """
+
+    def make(database_url: str | None = None, **web: Any) -> Settings:
         return Settings(
             data_dir=tmp_path / "data",
+            database_url=database_url or f"sqlite:///{tmp_path / 'data' / 'catalog.sqlite3'}",
             model=ModelSettings(bundle=tiny_bundle_dir, threads=1),
             web=WebSettings(**web),
         )
 
-    return make
+    yield make
+    from smartalbum.library import db
+
+    db.dispose_all()  # every app opened a catalog: close its connections
 
 
 @pytest.fixture
@@ -100,8 +111,8 @@ def multipart() -> Callable[..., dict[str, Any]]:
 
 @pytest.fixture
 def start_server(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., str]]:
-    """``start_server(api_key="k", ...)`` -> base URL of the real app on waitress (as
-    ``smartalbum serve`` runs it) on a free local port; stopped after the test."""
+    """``start_server(api_key="k", database_url=None, ...)`` -> base URL of the real app on
+    waitress (as ``smartalbum serve`` runs it) on a free local port; stopped after the test."""
     servers = []
 
     def start(**web: Any) -> str:
@@ -123,3 +134,65 @@ def start_server(make_settings: Callable[..., Settings]) -> Iterator[Callable[..
 def live_server(start_server: Callable[..., str]) -> str:
     """Base URL of a live server with default web settings."""
     return start_server()
+
+
+# -- headless Chromium (the page's and the gallery's browser tests) ---------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def browser_unavailable(reason: str) -> None:
+    """Skip, except under CI=true, where a missing browser is a failure: CI must run these."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: browser tests must run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        browser_unavailable(f"Chromium not found at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        browser_unavailable("playwright is not installed")
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield b
+        b.close()
+
+
+# -- the photo library: a real catalog, indexed from generated photos --------------------------
+
+
+@pytest.fixture(params=BACKENDS)
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty catalog on SQLite, then on PostgreSQL (skipped locally when unreachable)."""
+    with temporary_catalog(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def sqlite_catalog_url(tmp_path: Path) -> Iterator[str]:
+    with temporary_catalog("sqlite", tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def photo_library(tmp_path: Path) -> Library:
+    """~20 generated photos (see tests/library/photos.py): red, green and blue ones, two
+    exact duplicates, one with EXIF date, camera and GPS in Arezzo, two unreadable files."""
+    return make_library(tmp_path / "photos")
+
+
+@pytest.fixture
+def make_library_app(make_settings: Callable[..., Settings]) -> Callable[..., Flask]:
+    """``make_library_app(url, **web)``: an app over the catalog at ``url``."""
+
+    def make(url: str, **web: Any) -> Flask:
+        return create_app(make_settings(database_url=url, **web))
+
+    return make

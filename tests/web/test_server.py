@@ -89,7 +89,9 @@ def test_serve_command_options(cli, monkeypatch) -> None:
         cli, ["serve", "--port", "8080", "--threads", "3", "--processes", "2"]
     )
     assert result.exit_code == 0, result.output
-    assert calls == [{"host": "127.0.0.1", "port": 8080, "threads": 3, "processes": 2}]
+    assert calls == [
+        {"host": "127.0.0.1", "port": 8080, "threads": 3, "processes": 2, "worker": True}
+    ]
     help_text = CliRunner().invoke(cli, ["serve", "--help"]).output
     for option in ("--host", "--port", "--threads", "--processes"):
         assert option in help_text
@@ -138,7 +140,7 @@ def test_serve_with_several_processes_runs_gunicorn_workers(tmp_path, photo) -> 
            "SMARTALBUM_DATA_DIR": str(tmp_path / "data")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "smartalbum.cli", "serve", "--port", str(port),
-         "--processes", "2", "--threads", "2"],
+         "--processes", "2", "--threads", "2", "--no-worker"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:

@@ -11,8 +11,10 @@ photos and beyond:
   rather than one ``NULLS LAST`` ordering, which SQLite and PostgreSQL index differently.
 * **The label that counts** is computed in SQL exactly as
   :attr:`smartalbum.library.catalog.PhotoRecord.label` does in Python: the latest
-  correction (highest id) wins, else the latest prediction (highest id) of the head. Both
-  are correlated subqueries on indexed columns, evaluated only for the rows a page scans.
+  correction (highest id) wins, else the latest prediction (highest id) of the head, of
+  any head version. Both are correlated subqueries on indexed columns, evaluated only for
+  the rows a page scans; a rare label is narrowed to its few candidate photos first
+  (:func:`label_candidates`), so its pages do not scan the whole library.
 * **Cursors are opaque** (base64url JSON) and carry a fingerprint of the filters, so a
   cursor cannot silently be replayed against another filter.
 
@@ -26,14 +28,14 @@ import base64
 import binascii
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
+from collections import Counter
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     and_,
-    case,
     exists,
     extract,
     false,
@@ -41,12 +43,14 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    text,
     true,
 )
 from sqlalchemy.orm import Session
 
 from smartalbum.imaging.quality import BLUR_THRESHOLD
 from smartalbum.library.schema import (
+    FILE_MISSING,
     FILE_PRESENT,
     Correction,
     File,
@@ -60,6 +64,9 @@ MAX_LIMIT = 200
 DEFAULT_LIMIT = 60
 #: Exposure verdicts that put a photo on the review list.
 BAD_EXPOSURE = ("under", "over")
+#: A label carried by at most this many predictions is filtered from its own list of
+#: photos rather than by testing photos in date order (see :func:`label_candidates`).
+RARE_LABEL_ROWS = 2000
 #: Largest year a filter accepts (the next year's 1 January must still be a datetime).
 MAX_YEAR = 9998
 DATED, UNDATED = "d", "u"
@@ -138,16 +145,60 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def text_matches(text: str, head: str | None) -> ColumnElement[bool]:
-    """Case-insensitive substring of the place, camera, label or a file path."""
+def text_matches(text: str) -> ColumnElement[bool]:
+    """Case-insensitive substring of the place, the camera or a file path of the photo
+    (paths are matched in one pass over ``files``, an IN list, not photo by photo)."""
     pattern = _like(text)
     columns = [Photo.city, Photo.region, Photo.country, Photo.camera_make, Photo.camera_model]
     tests = [func.lower(c).like(pattern, escape="\\") for c in columns]
-    tests.append(func.lower(effective_label(head)).like(pattern, escape="\\"))
-    tests.append(
-        exists().where(File.photo_id == Photo.id, func.lower(File.path).like(pattern, escape="\\"))
-    )
+    paths = select(File.photo_id).where(func.lower(File.path).like(pattern, escape="\\"))
+    tests.append(Photo.id.in_(paths))
     return or_(*tests)
+
+
+def label_candidates(session: Session, head: str | None, label: str) -> Any | None:
+    """A small superset of the photos whose label that counts is ``label``, or None when
+    the label is common.
+
+    The label filter is exact on its own, but it walks the ``taken_at`` index and tests
+    each photo, which is fast for a common label and slow for a rare one (a page of a
+    label that 0.1 % of 50,000 photos have would test them all). For a rare label (at most
+    :data:`RARE_LABEL_ROWS` predictions of the head carry it) the photos that could have it
+    are few: restricting to them makes the database start from that list instead.
+    """
+    corrections = select(Correction.photo_id).where(Correction.label == label)
+    if head is None:
+        return corrections
+    versions = head_versions(session, head)
+    if versions is None:
+        return None
+    match = (
+        Prediction.head == head,
+        Prediction.head_version.in_(versions),
+        Prediction.label == label,
+    )
+    # With every (head, version) pair named, the (head, head_version, label) index answers
+    # this with a few seeks, reading at most RARE_LABEL_ROWS + 1 entries and no rows.
+    some = select(Prediction.id).where(*match).limit(RARE_LABEL_ROWS + 1).subquery()
+    if (session.scalar(select(func.count()).select_from(some)) or 0) > RARE_LABEL_ROWS:
+        return None
+    return select(Prediction.photo_id).where(*match).union(corrections)
+
+
+def head_versions(session: Session, head: str, most: int = 32) -> list[str] | None:
+    """The head's versions in the catalog, found by index seeks (one per version, a "loose
+    index scan") rather than by reading every prediction; None when there are over ``most``."""
+    found: list[str] = []
+    after = None
+    while len(found) <= most:
+        q = select(func.min(Prediction.head_version)).where(Prediction.head == head)
+        if after is not None:
+            q = q.where(Prediction.head_version > after)
+        after = session.scalar(q)
+        if after is None:
+            return found
+        found.append(after)
+    return None
 
 
 # --------------------------------------------------------------------------- query
@@ -187,11 +238,15 @@ class PhotoQuery:
     def dated_only(self) -> bool:
         return self.year is not None or self.month is not None
 
-    def conditions(self) -> list[ColumnElement[bool]]:
-        """SQL conditions on ``Photo`` (present copies only)."""
-        out: list[ColumnElement[bool]] = [is_present()]
+    def conditions(self, session: Session | None = None) -> list[ColumnElement[bool]]:
+        """SQL conditions on ``Photo`` (present copies only). With a session, a rare label
+        is also narrowed to its candidates (same rows, a faster plan)."""
+        out: list[ColumnElement[bool]] = []
         if self.label is not None:
             out.append(effective_label(self.head) == self.label)
+            candidates = label_candidates(session, self.head, self.label) if session else None
+            if candidates is not None:
+                out.append(Photo.id.in_(candidates))
         flags = [
             (self.uncertain, is_uncertain(self.head)),
             (self.blurry, is_blurry(self.blur_threshold)),
@@ -221,7 +276,8 @@ class PhotoQuery:
         if self.camera is not None:
             out.append(camera_matches(self.camera))
         if self.q:
-            out.append(text_matches(self.q, self.head))
+            out.append(text_matches(self.q))
+        out.append(is_present())  # last: the cheaper tests above rule most rows out first
         return out
 
 
@@ -287,7 +343,9 @@ def page(session: Session, query: PhotoQuery, *, limit: int, cursor: str | None 
         raise ValueError(f"limit must be 1..{MAX_LIMIT}")
     fp = query.fingerprint()
     at = Cursor.decode(cursor, fp) if cursor else None
-    conditions = query.conditions()
+    if session.get_bind().dialect.name == "postgresql":
+        _plan_for_keyset(session)
+    conditions = query.conditions(session)
     ids: list[int] = []
 
     if at is None or at.phase == DATED:
@@ -323,6 +381,19 @@ def page(session: Session, query: PhotoQuery, *, limit: int, cursor: str | None 
     return Page(ids + undated, None)
 
 
+def _plan_for_keyset(session: Session) -> None:
+    """PostgreSQL: walk the ``taken_at`` index in order and stop at the page's end.
+
+    The planner cannot estimate the label subqueries (it guesses 0.5 % of rows match), so
+    deep in the listing it prefers a bitmap scan of every older photo and a sort, testing
+    each of them: 150 ms for a page instead of 10. Bitmap and sequential scans are turned
+    off for this transaction only (a rare label still starts from its candidates), and so
+    is JIT compilation, which those inflated cost estimates switch on for a 5 ms query.
+    """
+    for setting in ("enable_bitmapscan = off", "enable_seqscan = off", "jit = off"):
+        session.execute(text(f"SET LOCAL {setting}"))
+
+
 # --------------------------------------------------------------------------- facets
 
 
@@ -330,122 +401,133 @@ def facets(
     session: Session, head: str | None, *, blur_threshold: float = BLUR_THRESHOLD
 ) -> dict[str, Any]:
     """Counts for the gallery's navigation (photos with a present copy): per label that
-    counts, per year and month, per place, per camera, and per review reason."""
-    present = is_present()
-    flags = (
-        select(
-            Photo.id.label("id"),
-            effective_label(head).label("label"),
-            case((is_uncertain(head), 1), else_=0).label("uncertain"),
-            case((is_blurry(blur_threshold), 1), else_=0).label("blurry"),
-            case((is_badly_exposed(), 1), else_=0).label("bad_exposure"),
+    counts, per year and month, per place, per camera, and per review reason.
+
+    One pass over three plain queries, counted here: at 50,000 photos this is ~4x faster
+    than the same counts grouped in SQL (which needs the correlated label per row), and
+    it has no query plan to go wrong on either backend.
+    """
+    connection = session.connection()  # Core rows: no ORM bookkeeping for 50,000 tuples
+    predicted: dict[int, tuple[str, bool]] = {}
+    if head is not None:
+        rows = connection.execute(
+            select(Prediction.photo_id, Prediction.label, Prediction.uncertain)
+            .where(Prediction.head == head)
+            .order_by(Prediction.id)
         )
-        .where(present)
-        .subquery()
+        predicted = {pid: (label, bool(unc)) for pid, label, unc in rows}  # latest wins
+    corrected = dict(
+        connection.execute(
+            select(Correction.photo_id, Correction.label).order_by(Correction.id)
+        ).all()
     )
-    any_reason = case(
-        (or_(flags.c.uncertain == 1, flags.c.blurry == 1, flags.c.bad_exposure == 1), 1), else_=0
-    )
-    label_rows = session.execute(
-        select(
-            flags.c.label,
-            func.count(),
-            func.sum(flags.c.uncertain),
-            func.sum(flags.c.blurry),
-            func.sum(flags.c.bad_exposure),
-            func.sum(any_reason),
-        ).group_by(flags.c.label)
-    ).all()
-    labels, review = [], {"uncertain": 0, "blurry": 0, "bad_exposure": 0, "any": 0}
-    total = unlabelled = 0
-    for label, count, unc, blur, expo, anyr in label_rows:
-        total += int(count)
-        if label is None:
-            unlabelled += int(count)
-        else:
-            labels.append({"label": label, "count": int(count)})
-        for key, value in zip(review, (unc, blur, expo, anyr), strict=True):
-            review[key] += int(value or 0)
-    labels.sort(key=lambda d: (-d["count"], d["label"]))
-
-    year_col = extract("year", Photo.taken_at)
-    month_col = extract("month", Photo.taken_at)
-    years: dict[int, dict[str, Any]] = {}
-    undated = 0
-    for year, month, count in session.execute(
-        select(year_col, month_col, func.count()).where(present).group_by(year_col, month_col)
-    ):
-        if year is None:
-            undated += int(count)
-            continue
-        entry = years.setdefault(int(year), {"year": int(year), "count": 0, "months": []})
-        entry["count"] += int(count)
-        entry["months"].append({"month": int(month), "count": int(count)})
-    for entry in years.values():
-        entry["months"].sort(key=lambda m: m["month"])
-
-    places, countries = [], {}
-    for country, region, city, count in session.execute(
-        select(Photo.country, Photo.region, Photo.city, func.count())
-        .where(present, Photo.country.is_not(None))
-        .group_by(Photo.country, Photo.region, Photo.city)
-    ):
-        countries[country] = countries.get(country, 0) + int(count)
-        if city:
-            places.append({"country": country, "region": region, "city": city, "count": int(count)})
-    places.sort(key=lambda d: (-d["count"], d["country"], d["city"]))
-
+    labels: Counter[str] = Counter()
+    review: Counter[str] = Counter(dict.fromkeys(("uncertain", "blurry", "bad_exposure", "any"), 0))
+    months: Counter[tuple[int, int]] = Counter()
+    places: Counter[tuple[str, str | None, str]] = Counter()
+    countries: Counter[str] = Counter()
     cameras: dict[str, dict[str, Any]] = {}
-    for make, model, count in session.execute(
-        select(Photo.camera_make, Photo.camera_model, func.count())
-        .where(present, or_(Photo.camera_make.is_not(None), Photo.camera_model.is_not(None)))
-        .group_by(Photo.camera_make, Photo.camera_model)
-    ):
-        key = model or make
-        entry = cameras.setdefault(
-            key, {"camera": key, "make": make, "model": model, "count": 0}
+    total = unlabelled = undated = 0
+    photos = connection.execute(
+        select(
+            Photo.id,
+            Photo.taken_at,
+            Photo.country,
+            Photo.region,
+            Photo.city,
+            Photo.camera_make,
+            Photo.camera_model,
+            Photo.blur,
+            Photo.exposure_verdict,
+        ).where(is_present())
+    )
+    for pid, taken, country, region, city, make, model, blur, verdict in photos:
+        total += 1
+        prediction = predicted.get(pid)
+        if pid in corrected:
+            label: str | None = corrected[pid]
+        else:
+            label = prediction[0] if prediction else None
+        if label is None:
+            unlabelled += 1
+        else:
+            labels[label] += 1
+        flags = (
+            pid not in corrected and prediction is not None and prediction[1],
+            blur is not None and blur < blur_threshold,
+            verdict in BAD_EXPOSURE,
         )
-        entry["count"] += int(count)
+        for name, flagged in zip(("uncertain", "blurry", "bad_exposure"), flags, strict=True):
+            review[name] += flagged
+        review["any"] += any(flags)
+        if taken is None:
+            undated += 1
+        else:
+            months[(taken.year, taken.month)] += 1
+        if country:
+            countries[country] += 1
+            if city:
+                places[(country, region, city)] += 1
+        if make or model:
+            key = model or make
+            entry = cameras.setdefault(
+                key, {"camera": key, "make": make, "model": model, "count": 0}
+            )
+            entry["count"] += 1
 
+    years: dict[int, dict[str, Any]] = {}
+    for (year, month), count in sorted(months.items()):
+        entry = years.setdefault(year, {"year": year, "count": 0, "months": []})
+        entry["count"] += count
+        entry["months"].append({"month": month, "count": count})
     return {
         "photos": total,
-        "labels": labels,
+        "labels": [
+            {"label": k, "count": n}
+            for k, n in sorted(labels.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
         "unlabelled": unlabelled,
         "years": sorted(years.values(), key=lambda y: -y["year"]),
         "undated": undated,
-        "countries": sorted(
-            ({"country": c, "count": n} for c, n in countries.items()),
-            key=lambda d: (-d["count"], d["country"]),
-        ),
-        "places": places,
+        "countries": [
+            {"country": c, "count": n}
+            for c, n in sorted(countries.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
+        "places": [
+            {"country": c, "region": r, "city": city, "count": n}
+            for (c, r, city), n in sorted(
+                places.items(), key=lambda kv: (-kv[1], kv[0][0], kv[0][2])
+            )
+        ],
         "cameras": sorted(cameras.values(), key=lambda d: (-d["count"], d["camera"])),
-        "review": review,
+        "review": {k: int(v) for k, v in review.items()},
     }
 
 
-def catalog_fingerprint(session: Session) -> tuple[Any, ...]:
-    """Changes whenever photos, copies, predictions or corrections are added, a copy goes
-    missing, or an index run starts or ends (moves happen inside runs). Cheap: index
-    maxima and one count on an indexed column. Keys caches of whole-catalog results."""
-    missing = session.scalar(select(func.count(File.id)).where(File.status != FILE_PRESENT))
+def catalog_fingerprint(session: Session, *, labels: bool = True) -> tuple[Any, ...]:
+    """Changes whenever photos or copies are added, a copy goes missing, an index run
+    starts or ends (moves happen inside runs) and, with ``labels``, when a prediction or a
+    correction is added. Cheap (index maxima, one count on an indexed column): it keys
+    caches of whole-catalog results, such as facet counts and duplicate groups (which do
+    not depend on labels, so a correction does not recompute them)."""
+    missing = session.scalar(select(func.count(File.id)).where(File.status == FILE_MISSING))
     last_run = session.execute(
         select(IndexRun.id, IndexRun.status, IndexRun.finished_at)
         .order_by(IndexRun.id.desc())
         .limit(1)
     ).first()
-    return (
+    out: tuple[Any, ...] = (
         session.scalar(select(func.max(Photo.id))),
         session.scalar(select(func.max(File.id))),
-        session.scalar(select(func.max(Prediction.id))),
-        session.scalar(select(func.max(Correction.id))),
         missing,
         tuple(last_run) if last_run else None,
     )
-
-
-def query_fields() -> list[str]:
-    """The names of :class:`PhotoQuery`'s fields (the API's filter parameters)."""
-    return [f.name for f in fields(PhotoQuery)]
+    if labels:
+        out += (
+            session.scalar(select(func.max(Prediction.id))),
+            session.scalar(select(func.max(Correction.id))),
+        )
+    return out
 
 
 def empty_facets() -> dict[str, Any]:

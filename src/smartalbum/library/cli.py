@@ -98,6 +98,12 @@ def register(cli: click.Group) -> None:
         "--strict", is_flag=True, help="Exit 1 when some files under PATHS could not be indexed."
     )
     @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+    @click.option(
+        "--background",
+        is_flag=True,
+        help="Submit a job to the workers (`smartalbum worker`) and print its id.",
+    )
+    @click.option("--wait", is_flag=True, help="With --background: show the job's progress.")
     @_db_option
     def index(
         paths: tuple[Path, ...],
@@ -108,6 +114,8 @@ def register(cli: click.Group) -> None:
         bundle: Path | None,
         strict: bool,
         as_json: bool,
+        background: bool,
+        wait: bool,
         database_url: str | None,
     ) -> None:
         """Index photos under PATHS into the catalog (recursively, incrementally).
@@ -123,6 +131,16 @@ def register(cli: click.Group) -> None:
         for p in paths:
             if not p.exists():
                 raise click.UsageError(f"no such file or directory: {p}")
+        if background or wait:
+            if database_url:
+                raise click.UsageError(
+                    "--background uses the workers' catalog: set SMARTALBUM_DATABASE_URL "
+                    "for this command and the workers instead of --database-url"
+                )
+            from smartalbum.jobs.cli import run_background_index
+
+            run_background_index([str(p) for p in paths], list(heads) or None, wait)
+            return
         engine = _load_engine(bundle, threads)
         settings = get_settings()
         wanted = list(heads) or ([settings.model.head] if settings.model.head else None)

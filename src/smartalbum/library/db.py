@@ -30,8 +30,10 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 CATALOG_FILENAME = "catalog.sqlite3"
 #: The newest migration shipped (tests/library/test_schema.py checks it is Alembic's head).
 #: A catalog already there skips loading Alembic at all: every CLI start saves ~0.3 s.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0005"
 
+#: PostgreSQL advisory lock held while migrating (any constant unique to this app).
+MIGRATION_LOCK = 0x5A1B_0001
 _engines: dict[str, Engine] = {}
 _upgraded: set[str] = set()
 _lock = threading.Lock()
@@ -121,6 +123,13 @@ def upgrade(url_or_engine: str | Engine | None = None, revision: str = "head") -
     )
     cfg = alembic_config()
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Web and workers starting together on a new database (docker compose) would
+            # otherwise race to create the same tables; the loser waits here, then finds
+            # the schema current. Released at commit. (SQLite: its write lock serialises.)
+            from sqlalchemy import text
+
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
 

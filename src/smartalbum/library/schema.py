@@ -235,3 +235,80 @@ class IndexRun(Base):
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+# --------------------------------------------------------------------------- jobs
+# Background work (smartalbum.jobs). The catalog, not the broker, is the truth about a
+# job: a broker may lose a message when a worker is killed, the rows below never do.
+
+JOB_QUEUED = "queued"
+JOB_RUNNING = "running"
+JOB_DONE = "done"
+JOB_FAILED = "failed"
+JOB_CANCELLED = "cancelled"
+JOB_FINISHED = (JOB_DONE, JOB_FAILED, JOB_CANCELLED)
+
+
+class Job(Base):
+    """One piece of background work (kind "index", ...) and its progress.
+
+    ``done``/``total`` count items (photos); ``errors`` the items that failed. Rate and ETA
+    are derived from ``done`` and ``started_at`` when read (smartalbum.jobs.store).
+    """
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # uuid4 hex
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=JOB_QUEUED, index=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    total: Mapped[int | None] = mapped_column(Integer)  # None until planned
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)  # planning step alive
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class JobChunk(Base):
+    """A slice of a job's items that one worker takes at a time (claimed, heartbeated).
+
+    A chunk whose worker stops heartbeating (killed) is sent again; ``attempts`` counts
+    the claims, so a chunk that keeps killing its worker is given up item by item.
+    """
+
+    __tablename__ = "job_chunks"
+    __table_args__ = (UniqueConstraint("job_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    items: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default=JOB_QUEUED)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class JobItemError(Base):
+    """An item of a job that failed (one row per job and item, the latest reason)."""
+
+    __tablename__ = "job_item_errors"
+    __table_args__ = (UniqueConstraint("job_id", "item"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    item: Mapped[str] = mapped_column(Text)
+    code: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# Feature tables live in their own modules; importing them registers them on Base.metadata.
+from smartalbum.library import schema_faces, schema_tags, schema_teach  # noqa: E402, F401

@@ -25,9 +25,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     from flask import Flask
 
     from smartalbum.config import get_settings
+    from smartalbum.library.catalog import CatalogResultCache
     from smartalbum.model.engine import Engine
-    from smartalbum.web import api, ui
-    from smartalbum.web.cache import LRUResultCache
+    from smartalbum.web import api, gallery, jobs_api, library_api, ui
+    from smartalbum.web.cache import LRUResultCache, ResultCache
     from smartalbum.web.problems import register_error_handlers
     from smartalbum.web.security import (
         install_api_key,
@@ -59,16 +60,25 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     upload_dir = make_upload_dir(app)
     app.request_class = private_request_class(upload_dir)
+    # The catalog (created or upgraded here) backs the gallery, and answers uploads of
+    # photos it has already indexed with this model; others go to the in-memory cache.
+    library = library_api.init_library(app, settings)
+    cache: ResultCache = LRUResultCache(web.cache_size)
+    if library.factory is not None:
+        cache = CatalogResultCache(library.factory, engine, fallback=cache)
     app.extensions[EXTENSION_KEY] = WebState(
         settings=settings,
         engine=engine,
-        cache=LRUResultCache(web.cache_size),
+        cache=cache,
         default_head=default_head,
         upload_dir=upload_dir,
     )
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(library_api.bp)
     app.register_blueprint(ui.bp)
+    app.register_blueprint(gallery.bp)
+    app.register_blueprint(jobs_api.bp)
     register_error_handlers(app)
     install_security_headers(app)
     # The limiter's hook runs first, so requests with a wrong key count against the limit too.

@@ -42,7 +42,23 @@ API_KEY_HEADER = "X-API-Key"
 
 # Endpoints any client may call without a key and without counting against the rate limit:
 # probes for orchestrators, the API description, and the page itself.
-PUBLIC_ENDPOINTS = frozenset({"api.healthz", "api.readyz", "api.openapi", "ui.index", "static"})
+PUBLIC_ENDPOINTS = frozenset(
+    {
+        "api.healthz",
+        "api.readyz",
+        "api.openapi",
+        "ui.index",
+        "static",
+        # The gallery's pages are empty shells: their data comes from the (keyed) API.
+        "gallery.browse",
+        "gallery.review",
+        "gallery.duplicates",
+        "gallery.photo",
+    }
+)
+# Not counted against the rate limit (but keyed like the rest): a gallery page shows
+# dozens of thumbnails at once, each made once and then served from disk.
+UNLIMITED_ENDPOINTS = frozenset({"library_api.thumbnail"})
 
 
 def install_security_headers(app: Flask) -> None:
@@ -89,7 +105,7 @@ def install_rate_limit(app: Flask, web: WebSettings) -> Limiter:
         headers_enabled=True,
         enabled=bool(web.rate_limit),
     )
-    for endpoint in PUBLIC_ENDPOINTS:
+    for endpoint in PUBLIC_ENDPOINTS | UNLIMITED_ENDPOINTS:
         view = app.view_functions.get(endpoint)
         if view is not None:
             limiter.exempt(view)

@@ -68,8 +68,12 @@ def serve(
     port: int = 5000,
     threads: int | None = None,
     processes: int | None = None,
+    worker: bool = False,
 ) -> None:
     """Load the model, bind, print the URL, and serve until interrupted.
+
+    ``worker``: also run a background-jobs worker (``smartalbum worker``, smartalbum.jobs)
+    as a child process for as long as the server runs.
 
     One process runs waitress; several (``SMARTALBUM_WEB__PROCESSES``, default one per
     core) run gunicorn's threaded workers, each with its own engine: request parsing and
@@ -77,6 +81,12 @@ def serve(
     (measured in docs/benchmarks.md).
     """
     settings = settings or get_settings()
+    if worker:
+        from smartalbum.jobs.embedded import running_worker
+
+        with running_worker(settings):
+            serve(settings, host=host, port=port, threads=threads, processes=processes)
+        return
     processes = processes or settings.web.processes or (os.cpu_count() or 1)
     if processes > 1:
         _serve_gunicorn(settings, host, port, threads or settings.web.threads, processes)
@@ -155,12 +165,27 @@ def register(cli: click.Group) -> None:
         default=None,
         help="Server processes (default: SMARTALBUM_WEB__PROCESSES, else one per core).",
     )
-    def serve_command(host: str, port: int, threads: int | None, processes: int | None) -> None:
-        """Run the web page and JSON API (http://127.0.0.1:5000/ by default)."""
+    @click.option(
+        "--no-worker",
+        is_flag=True,
+        help="Web side only: background jobs are left to `smartalbum worker` processes.",
+    )
+    def serve_command(
+        host: str, port: int, threads: int | None, processes: int | None, no_worker: bool
+    ) -> None:
+        """Run the web page and JSON API (http://127.0.0.1:5000/ by default), and a
+        background-jobs worker beside it unless --no-worker."""
         from smartalbum.model.bundle import BundleError
 
         try:
-            serve(get_settings(), host=host, port=port, threads=threads, processes=processes)
+            serve(
+                get_settings(),
+                host=host,
+                port=port,
+                threads=threads,
+                processes=processes,
+                worker=not no_worker,
+            )
         except (BundleError, ValueError) as exc:
             raise click.UsageError(f"cannot start: {exc}") from exc
         except OSError as exc:

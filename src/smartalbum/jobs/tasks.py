@@ -1,0 +1,425 @@
+"""The tasks: plan an index job into chunks, index a chunk; and the sweep that re-sends
+the chunks of dead workers.
+
+Indexing a chunk is ``library.indexer.Indexer`` run over the chunk's files (single-file
+roots), so a job indexes exactly like ``smartalbum index``: one transaction per batch,
+``ON CONFLICT DO NOTHING`` everywhere, unchanged files skipped. That is what makes a
+chunk idempotent: run it twice, or kill it half-way and run it again, and every photo is
+in the catalog exactly once, the second run reading only what the first did not commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+from sqlalchemy import and_, select, update
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from smartalbum.config import Settings
+from smartalbum.imaging.files import find_photos
+from smartalbum.jobs import store
+from smartalbum.library.db import open_catalog, session_scope
+from smartalbum.library.indexer import Indexer, IndexSummary, _under_roots
+from smartalbum.library.schema import (
+    FILE_MISSING,
+    FILE_PRESENT,
+    JOB_FAILED,
+    Embedding,
+    File,
+    IndexErrorRecord,
+    Photo,
+)
+
+log = logging.getLogger(__name__)
+
+PLAN_TASK = "smartalbum.index.plan"
+CHUNK_TASK = "smartalbum.index.chunk"
+#: Transient database trouble (a restarted PostgreSQL, a locked SQLite): retried with backoff.
+TRANSIENT = (OperationalError,)
+MAX_CHUNKS = 400
+
+
+class Cancelled(Exception):
+    """Raised from the progress callback to stop a chunk of a cancelled job."""
+
+
+class ChunkIndexer(Indexer):
+    """The library indexer for one chunk: no ``index_runs`` row per chunk (the job row
+    records the run), and only the chunk's own photos preloaded as "known" (the full
+    indexer loads every photo of the catalog, which a chunk of 32 files must not pay for;
+    a copy of a photo outside the chunk is then decoded again, never stored twice)."""
+
+    def __init__(self, *args: Any, paths: Sequence[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._paths = list(paths)
+
+    def _start_run(self, roots: list[Path]) -> int:  # noqa: ARG002
+        return 0
+
+    def _finish_run(self, run_id: int, summary: IndexSummary, status: str = "done") -> None:
+        return None
+
+    def _load_known(self) -> None:
+        with self.factory() as s:
+            rows = s.execute(
+                select(Photo.sha256, Photo.id)
+                .join(File, File.photo_id == Photo.id)
+                .join(
+                    Embedding,
+                    and_(
+                        Embedding.photo_id == Photo.id,
+                        Embedding.backbone_version == self.backbone_version,
+                    ),
+                )
+                .where(File.path.in_(self._paths))
+            )
+            self._known = {sha: pid for sha, pid in rows}
+
+    def _predict_missing(self, summary: IndexSummary) -> None:
+        """Predictions missing for *this chunk's* photos only (the full indexer's query
+        looks at the whole catalog, which every chunk of a large job must not repeat)."""
+        import numpy as np
+
+        from smartalbum.library.catalog import load_embeddings
+        from smartalbum.library.db import insert_ignore_many
+        from smartalbum.library.indexer import PREDICTION_KEY, _prediction_values
+        from smartalbum.library.schema import Prediction, utcnow
+
+        if not self._paths:
+            return
+        for key in self.keys:
+            with session_scope(self.factory) as s:
+                ids = list(
+                    s.scalars(
+                        select(File.photo_id)
+                        .distinct()
+                        .where(File.path.in_(self._paths))
+                        .where(
+                            ~select(Prediction.id)
+                            .where(
+                                Prediction.photo_id == File.photo_id,
+                                Prediction.head == key.head,
+                                Prediction.head_version == key.head_version,
+                                Prediction.backbone_version == key.backbone_version,
+                            )
+                            .exists()
+                        )
+                    )
+                )
+                vectors = load_embeddings(s, ids, key.backbone_version) if ids else {}
+                order = [i for i in ids if i in vectors]
+                if not order:
+                    continue
+                preds = self.engine.classify_embeddings(
+                    np.stack([vectors[i] for i in order]), key.head
+                )
+                now = utcnow()
+                rows = [
+                    _prediction_values(i, key, p, now) for i, p in zip(order, preds, strict=True)
+                ]
+                insert_ignore_many(s, Prediction, rows, PREDICTION_KEY)
+                summary.predicted += len(order)
+
+
+# --------------------------------------------------------------------------- per process
+
+_engines: dict[str, Any] = {}
+_engine_lock = threading.Lock()
+
+
+def model_engine(settings: Settings) -> Any:
+    """The model engine of this worker process (loaded once, on the first task)."""
+    from smartalbum.model.engine import Engine
+
+    key = str(settings.model.bundle or "")
+    with _engine_lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = _engines[key] = Engine.load(
+                settings.model.bundle,
+                threads=settings.model.threads,
+                batch_size=settings.model.batch_size,
+            )
+        return engine
+
+
+def catalog(settings: Settings):  # noqa: ANN201
+    return open_catalog(settings)[1]
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+def bind(app: Celery) -> None:
+    """Register the tasks on ``app`` (one app per settings; see jobs.app.make_celery)."""
+
+    def settings_of(task: Any) -> Settings:
+        return task.app.conf.smartalbum_settings
+
+    @app.task(
+        name=PLAN_TASK,
+        bind=True,
+        autoretry_for=TRANSIENT,
+        retry_backoff=2,
+        retry_backoff_max=60,
+        max_retries=8,
+    )
+    def plan_index(self: Any, job_id: str) -> None:
+        settings = settings_of(self)
+        plan(settings, catalog(settings), job_id, send=lambda cid: chunk_task.delay(job_id, cid))
+
+    @app.task(
+        name=CHUNK_TASK,
+        bind=True,
+        autoretry_for=TRANSIENT,
+        retry_backoff=2,
+        retry_backoff_max=60,
+        max_retries=8,
+    )
+    def chunk_task(self: Any, job_id: str, chunk_id: int) -> None:  # noqa: ARG001
+        settings = settings_of(self)
+        index_chunk(settings, catalog(settings), chunk_id)
+
+    app.conf.smartalbum_tasks = {"plan": plan_index, "chunk": chunk_task}
+
+
+def plan(settings: Settings, factory: store.Factory, job_id: str, send: Any) -> None:
+    """Find the job's photos, cut them into chunks, send a task per unfinished chunk."""
+    job = store.start_planning(factory, job_id)
+    if job is None:
+        return
+    roots = [str(p) for p in job.params.get("paths", [])]
+    try:
+        files = [str(p) for p in find_photos(roots, recursive=True)]
+    except (FileNotFoundError, OSError) as exc:
+        store.fail_job(factory, job_id, str(exc))
+        return
+    size = int(job.params.get("chunk_size") or 0)
+    if not size:
+        # Each chunk pays a pipeline fill and drain (~0.3 s): very large jobs get larger
+        # chunks, so that there are at most MAX_CHUNKS of them.
+        size = max(settings.jobs.chunk_size, min(512, -(-len(files) // MAX_CHUNKS)))
+    chunks = [files[i : i + size] for i in range(0, len(files), size)]
+    for chunk_id in store.add_chunks(factory, job_id, chunks):
+        send(chunk_id)
+    if not chunks:
+        _finish_index_job(factory, job_id)
+
+
+def index_chunk(settings: Settings, factory: store.Factory, chunk_id: int) -> None:
+    """Claim and index one chunk; progress after every committed batch."""
+    claim = store.claim_chunk(factory, chunk_id, settings.jobs.stale_after_s)
+    if claim is None:
+        return
+    if claim.attempts > settings.jobs.max_attempts:
+        # This chunk killed (or hung) its worker every time: a photo in it crashes the
+        # decoder outright. Give up its unfinished items, keep the job going.
+        _fail_unindexed(
+            factory,
+            claim,
+            "worker-lost",
+            f"the worker processing this photo died {claim.attempts - 1} times",
+        )
+        store.finish_chunk(factory, claim)
+        _after_chunk(factory, claim)
+        return
+    present = [p for p in claim.items if os.path.exists(p)]
+    engine = model_engine(settings)
+    heads = claim.params.get("heads") or None
+    indexer = ChunkIndexer(
+        factory,
+        engine,
+        heads=heads,
+        workers=int(claim.params.get("workers") or 2),
+        paths=present,
+    )
+    base = len(claim.items) - len(present)  # vanished since planning: nothing to do
+    state = {"done": base}
+
+    def on_plan(summary: IndexSummary) -> None:
+        state["done"] = base + summary.unchanged + summary.known_errors
+        if not store.chunk_progress(factory, claim, state["done"]):
+            raise Cancelled
+
+    def on_progress(n: int, _summary: IndexSummary) -> None:
+        state["done"] += n
+        if not store.chunk_progress(factory, claim, state["done"]):
+            raise Cancelled
+
+    try:
+        if present:
+            _run_isolating(indexer, present, factory, claim, on_plan, on_progress)
+    except Cancelled:
+        store.finish_chunk(factory, claim, status="cancelled")
+        return
+    _record_errors(factory, claim)
+    store.finish_chunk(factory, claim)
+    _after_chunk(factory, claim)
+
+
+def _run_isolating(indexer, present, factory, claim, on_plan, on_progress) -> None:  # noqa: ANN001
+    """Index the chunk; when something other than a typed photo error escapes (a decoder
+    bug on one photo), index the photos one by one so only the culprit fails."""
+    try:
+        indexer.run(present, on_plan=on_plan, on_progress=on_progress)
+        return
+    except (Cancelled, *TRANSIENT, DBAPIError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - isolate the photo that raised it
+        log.warning("chunk %s failed (%s); indexing its photos one by one", claim.chunk_id, exc)
+    for path in present:
+        try:
+            indexer.run([path])
+        except (Cancelled, *TRANSIENT, DBAPIError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - this photo is the poison
+            _record_failure(factory, path, "decoder-crash", f"{path}: {type(exc).__name__}: {exc}")
+
+
+def _record_failure(factory: store.Factory, path: str, code: str, message: str) -> None:
+    """Write the failure where ``smartalbum errors`` lists it (job errors are read from it)."""
+    from smartalbum.library.db import insert_ignore
+    from smartalbum.library.schema import utcnow
+
+    values = {"code": code, "message": message, "created_at": utcnow()}
+    try:
+        st = os.stat(path)
+        values.update(size=st.st_size, mtime_ns=st.st_mtime_ns)
+    except OSError:
+        pass
+    with session_scope(factory) as s:
+        if not insert_ignore(s, IndexErrorRecord, {"path": path, **values}, ["path"]):
+            s.execute(
+                update(IndexErrorRecord).where(IndexErrorRecord.path == path).values(**values)
+            )
+
+
+def _fail_unindexed(factory: store.Factory, claim: store.Claim, code: str, message: str) -> None:
+    with factory() as s:
+        indexed = set(
+            s.scalars(
+                select(File.path).where(File.path.in_(claim.items), File.status == FILE_PRESENT)
+            )
+        )
+    for path in claim.items:
+        if path not in indexed:
+            _record_failure(factory, path, code, f"{path}: {message}")
+    _record_errors(factory, claim)
+
+
+def _record_errors(factory: store.Factory, claim: store.Claim) -> None:
+    """Copy the chunk's files that could not be indexed into the job's item errors."""
+    with factory() as s:
+        rows = s.execute(
+            select(IndexErrorRecord.path, IndexErrorRecord.code, IndexErrorRecord.message).where(
+                IndexErrorRecord.path.in_(claim.items)
+            )
+        ).all()
+    for path, code, message in rows:
+        store.record_item_error(factory, claim.job_id, path, code, message)
+
+
+def _after_chunk(factory: store.Factory, claim: store.Claim) -> None:
+    _finish_index_job(factory, claim.job_id)
+
+
+def _finish_index_job(factory: store.Factory, job_id: str) -> None:
+    """When every chunk is finished: mark files gone from the roots missing, end the job."""
+    job = store.get_job(factory, job_id)
+    if job is None:
+        return
+    with factory() as s:
+        from smartalbum.library.schema import JobChunk
+
+        open_chunks = s.scalar(
+            select(JobChunk.id)
+            .where(JobChunk.job_id == job_id, JobChunk.status.in_(("queued", "running")))
+            .limit(1)
+        )
+    if open_chunks is not None:
+        return
+    roots = [Path(p) for p in job.params.get("paths", []) if os.path.exists(p)]
+    if roots:
+        with session_scope(factory) as s:
+            rows = s.execute(
+                select(File.id, File.path).where(
+                    _under_roots(File.path, [r.resolve() for r in roots]),
+                    File.status == FILE_PRESENT,
+                )
+            ).all()
+            gone = [fid for fid, path in rows if not os.path.exists(path)]
+            if gone:
+                s.execute(update(File).where(File.id.in_(gone)).values(status=FILE_MISSING))
+    store.maybe_finish_job(factory, job_id)
+
+
+# --------------------------------------------------------------------------- sweeping
+
+
+def sweep(app: Celery) -> int:
+    """Send again the chunks (and plans) whose worker stopped heartbeating; returns how
+    many. Safe to run from every worker at once: the task's claim takes a chunk once."""
+    settings: Settings = app.conf.smartalbum_settings
+    factory = catalog(settings)
+    jobs, chunks = store.stale_work(factory, settings.jobs.stale_after_s)
+    tasks = app.conf.smartalbum_tasks
+    with app.connection_for_write() as conn:
+        for job_id in jobs:
+            tasks["plan"].apply_async((job_id,), connection=conn)
+        for chunk_id in chunks:
+            job_id = _job_of_chunk(factory, chunk_id)
+            tasks["chunk"].apply_async((job_id, chunk_id), connection=conn)
+    _prune_processed(settings)
+    return len(jobs) + len(chunks)
+
+
+def _job_of_chunk(factory: store.Factory, chunk_id: int) -> str:
+    from smartalbum.library.schema import JobChunk
+
+    with factory() as s:
+        return s.scalar(select(JobChunk.job_id).where(JobChunk.id == chunk_id)) or ""
+
+
+def _prune_processed(settings: Settings, older_than_s: float = 300.0) -> None:
+    """The embedded broker keeps consumed messages (see jobs.app); delete old ones."""
+    from smartalbum.jobs.app import is_embedded
+
+    if not is_embedded(settings):
+        return
+    folder = Path(settings.data_dir).expanduser() / "broker" / "processed"
+    limit = time.time() - older_than_s
+    for entry in folder.glob("*.msg"):
+        try:
+            if entry.stat().st_mtime < limit:
+                entry.unlink()
+        except OSError:
+            pass
+
+
+def start_sweeper(app: Celery, stop: threading.Event) -> threading.Thread:
+    """A daemon thread that sweeps every half ``stale_after_s`` until ``stop`` is set."""
+    settings: Settings = app.conf.smartalbum_settings
+    interval = max(0.5, settings.jobs.stale_after_s / 2)
+
+    def loop() -> None:
+        while not stop.wait(interval):
+            try:
+                n = sweep(app)
+                if n:
+                    log.warning("re-sent %d stalled chunk(s)", n)
+            except Exception:  # noqa: BLE001 - a sweep must never kill the worker
+                log.exception("sweep failed")
+
+    thread = threading.Thread(target=loop, name="smartalbum-sweeper", daemon=True)
+    thread.start()
+    return thread
+
+
+__all__ = ["ChunkIndexer", "index_chunk", "plan", "sweep", "start_sweeper", "JOB_FAILED"]

@@ -1,0 +1,107 @@
+"""The serverless shape: a function handler that classifies one image from an event.
+
+Works with AWS Lambda (a function URL or API Gateway proxy event: the image is the
+request body, base64-encoded as those services deliver binary bodies) and with a direct
+invocation (``{"image": "<base64>", "filename": "a.jpg", "head": "album6"}``); other
+function platforms wrap the same ``handler(event, context)`` in a line or two. The model
+is loaded once per container (on the first event; a cold start) and reused by every
+later event. Settings come from the environment as everywhere (SMARTALBUM_MODEL__BUNDLE,
+SMARTALBUM_MODEL__HEAD, SMARTALBUM_IMAGING__MAX_PIXELS, SMARTALBUM_WEB__MAX_UPLOAD_MB).
+
+The response is a proxy response: ``statusCode``, JSON ``body`` — the same result object
+as ``POST /api/v1/classify``'s, or an RFC 9457 problem document for a bad event.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import threading
+from typing import Any
+
+from smartalbum.config import get_settings
+
+_engine: Any = None
+_lock = threading.Lock()
+
+
+def _get_engine() -> Any:
+    global _engine
+    with _lock:
+        if _engine is None:
+            from smartalbum.model.engine import Engine
+
+            settings = get_settings()
+            _engine = Engine.load(
+                settings.model.bundle,
+                threads=settings.model.threads,
+                batch_size=settings.model.batch_size,
+            )
+        return _engine
+
+
+def _response(status: int, body: dict[str, Any], problem: bool = False) -> dict[str, Any]:
+    kind = "application/problem+json" if problem else "application/json"
+    return {"statusCode": status, "headers": {"Content-Type": kind}, "body": json.dumps(body)}
+
+
+def _problem(status: int, title: str, detail: str, code: str) -> dict[str, Any]:
+    body = {
+        "type": f"urn:smartalbum:problem:{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    return _response(status, body, problem=True)
+
+
+def _image_from(event: dict[str, Any]) -> tuple[bytes, str, str | None]:
+    """(bytes, filename, head) from a direct or an HTTP proxy event; ValueError if none."""
+    query = event.get("queryStringParameters") or {}
+    if "image" in event:
+        data = base64.b64decode(event["image"], validate=True)
+        return data, str(event.get("filename") or "image"), event.get("head")
+    if "body" in event and event["body"] is not None:
+        body = event["body"]
+        if event.get("isBase64Encoded"):
+            data = base64.b64decode(body, validate=True)
+        else:
+            data = body.encode("latin-1") if isinstance(body, str) else bytes(body)
+        return data, str(query.get("filename") or "image"), query.get("head")
+    raise ValueError("the event has no image: send it as the body, or as 'image' (base64)")
+
+
+def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:  # noqa: ARG001
+    """Classify the event's image; a proxy response (see the module docstring)."""
+    from smartalbum.web.cache import LRUResultCache
+    from smartalbum.web.classify import classify_uploads
+    from smartalbum.web.problems import PHOTO_ERROR_DEFAULT_STATUS, PHOTO_ERROR_STATUS
+
+    settings = get_settings()
+    if not isinstance(event, dict):
+        return _problem(400, "Bad Request", "the event must be a JSON object", "bad_event")
+    try:
+        data, filename, head = _image_from(event)
+    except (ValueError, binascii.Error, TypeError) as exc:
+        return _problem(400, "Bad Request", str(exc), "no_file")
+    if len(data) > settings.web.max_upload_mb * 1024 * 1024:
+        return _problem(413, "Too large", "the image is over the upload limit", "too_large")
+    engine = _get_engine()
+    head = head or settings.model.head or engine.bundle.default_head
+    if head not in engine.bundle.heads:
+        detail = f"unknown head {head!r} (available: {', '.join(engine.bundle.heads)})"
+        return _problem(400, "Bad Request", detail, "unknown_head")
+    (result,) = classify_uploads(
+        [(filename, data)],
+        engine=engine,
+        head=head,
+        cache=LRUResultCache(0),
+        max_pixels=settings.imaging.max_pixels,
+    )
+    if result.error is not None:
+        status = PHOTO_ERROR_STATUS.get(result.error.code, PHOTO_ERROR_DEFAULT_STATUS)
+        out = result.to_dict()["error"]
+        return _problem(status, out["title"], out["detail"], out["code"])
+    return _response(200, {"head": head, **result.to_dict()})

@@ -1,0 +1,317 @@
+"""Background jobs over HTTP: start an index of a server-side folder, list jobs, read one
+job's progress, cancel it. The job rows in the catalog are the truth (smartalbum.jobs);
+this blueprint only validates, submits and reads them.
+
+Paths are *server-side* folders (the workers read them from the shared photo mount).
+``SMARTALBUM_JOBS__ROOTS`` limits them to given folders; by default any folder the
+server can read may be indexed (the app listens on 127.0.0.1 unless told otherwise).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, render_template, request
+
+from smartalbum.web.problems import ProblemError
+from smartalbum.web.state import get_state
+
+bp = Blueprint("jobs_api", __name__)
+
+JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+MAX_PATHS = 100
+STATUSES = ("queued", "running", "done", "failed", "cancelled")
+
+
+def _factory() -> Any:
+    from smartalbum.web.library_api import get_library
+
+    library = get_library()
+    if library.factory is None:
+        raise ProblemError(503, "Catalog unavailable", library.error or "no catalog")
+    return library.factory
+
+
+def _bad(detail: str, code: str = "bad_request") -> ProblemError:
+    return ProblemError(400, "Bad Request", detail, code=code)
+
+
+def _check_paths(raw: Any, allowed: list[Path]) -> list[str]:
+    if not isinstance(raw, list) or not raw or len(raw) > MAX_PATHS:
+        raise _bad(f"'paths' must be a list of 1 to {MAX_PATHS} server-side folders or files")
+    out = []
+    for item in raw:
+        if not isinstance(item, str) or not item or "\x00" in item or len(item) > 4096:
+            raise _bad("every path must be a non-empty string")
+        path = Path(item)
+        if not path.is_absolute():
+            raise _bad(f"{item!r} is not an absolute path on the server", "bad_path")
+        resolved = path.resolve()
+        if allowed and not any(resolved.is_relative_to(r.resolve()) for r in allowed):
+            raise _bad(f"{item!r} is outside the folders this server indexes", "path_not_allowed")
+        if not resolved.exists() or not os.access(resolved, os.R_OK):
+            raise _bad(f"{item!r} does not exist or cannot be read on the server", "bad_path")
+        out.append(str(resolved))
+    return out
+
+
+@bp.get("/jobs")
+def page() -> str:
+    """The jobs page: start an index of a server folder, watch every job's progress."""
+    return render_template("jobs.html")
+
+
+@bp.post("/api/v1/jobs")
+def create_job() -> tuple[Response, int, dict[str, str]]:
+    """Start a job; 202 with the job (its progress at ``Location``)."""
+    from smartalbum.jobs import store
+    from smartalbum.jobs.submit import submit_index
+
+    body = request.get_json(silent=True) if request.is_json else None
+    if not isinstance(body, dict):
+        raise _bad('Send a JSON object: {"kind": "index", "paths": ["/photos"]}')
+    unknown = set(body) - {"kind", "paths", "chunk_size"}
+    if unknown:
+        raise _bad(f"unknown field(s): {', '.join(sorted(unknown))}")
+    if body.get("kind") not in store.KINDS:
+        raise _bad(f"'kind' must be one of: {', '.join(store.KINDS)}", "unknown_kind")
+    chunk_size = body.get("chunk_size")
+    if chunk_size is not None and (
+        not isinstance(chunk_size, int)
+        or isinstance(chunk_size, bool)
+        or not 1 <= chunk_size <= 10_000
+    ):
+        raise _bad("'chunk_size' must be an integer from 1 to 10000")
+    settings = get_state().settings
+    paths = _check_paths(body.get("paths"), list(settings.jobs.roots))
+    factory = _factory()
+    job_id = submit_index(settings, factory, paths, chunk_size=chunk_size)
+    job = store.get_job(factory, job_id)
+    return jsonify(store.job_to_dict(job)), 202, {"Location": f"/api/v1/jobs/{job_id}"}
+
+
+@bp.get("/api/v1/jobs")
+def list_jobs() -> Response:
+    """The newest jobs first (``limit``, optional ``status``)."""
+    from smartalbum.jobs import store
+
+    unknown = set(request.args) - {"limit", "status"}
+    if unknown:
+        raise _bad(f"unknown parameter(s): {', '.join(sorted(unknown))}")
+    try:
+        limit = int(request.args.get("limit", "50"))
+    except ValueError:
+        raise _bad("'limit' must be an integer") from None
+    if not 1 <= limit <= 200:
+        raise _bad("'limit' must be from 1 to 200")
+    status = request.args.get("status")
+    if status is not None and status not in STATUSES:
+        raise _bad(f"'status' must be one of: {', '.join(STATUSES)}")
+    jobs = store.list_jobs(_factory(), limit=limit, status=status)
+    return jsonify({"jobs": [store.job_to_dict(j) for j in jobs]})
+
+
+def _job_or_404(job_id: str) -> Any:
+    from smartalbum.jobs import store
+
+    job = store.get_job(_factory(), job_id) if JOB_ID.match(job_id) else None
+    if job is None:
+        raise ProblemError(404, "Not Found", f"no job {job_id!r}", code="no_job")
+    return job
+
+
+@bp.get("/api/v1/jobs/<job_id>")
+def get_job(job_id: str) -> Response:
+    """One job with its progress and its first failed items."""
+    from smartalbum.jobs import store
+
+    job = _job_or_404(job_id)
+    out = store.job_to_dict(job)
+    out["failed_items"] = [
+        {"item": e.item, "code": e.code, "message": e.message}
+        for e in store.item_errors(_factory(), job.id, limit=100)
+    ]
+    return jsonify(out)
+
+
+@bp.delete("/api/v1/jobs/<job_id>")
+def cancel_job(job_id: str) -> Response:
+    """Cancel a job (workers stop after their current batch); a finished job is unchanged."""
+    from smartalbum.jobs import store
+
+    job = _job_or_404(job_id)
+    return jsonify(store.job_to_dict(store.cancel_job(_factory(), job.id)))
+
+
+# --------------------------------------------------------------------------- OpenAPI
+
+
+def openapi_schemas() -> dict[str, Any]:
+    """Component schemas of the jobs API (merged into web/openapi.py's document)."""
+    nullable_int = {"type": "integer", "nullable": True}
+    nullable_num = {"type": "number", "nullable": True}
+    nullable_str = {"type": "string", "nullable": True}
+    job = {
+        "type": "object",
+        "required": ["id", "kind", "status", "total", "done", "errors"],
+        "properties": {
+            "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+            "kind": {"type": "string", "enum": ["index"]},
+            "status": {"type": "string", "enum": list(STATUSES)},
+            "params": {"type": "object"},
+            "total": {**nullable_int, "description": "items to do (null until planned)"},
+            "done": {"type": "integer", "description": "items finished (only grows)"},
+            "errors": {"type": "integer", "description": "items that failed"},
+            "rate": {**nullable_num, "description": "items per second since the start"},
+            "eta_s": {**nullable_num, "description": "seconds left at that rate"},
+            "message": nullable_str,
+            "result": {"type": "object", "nullable": True},
+            "created_at": nullable_str,
+            "started_at": nullable_str,
+            "finished_at": nullable_str,
+            "failed_items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "item": {"type": "string"},
+                        "code": {"type": "string"},
+                        "message": {"type": "string"},
+                    },
+                },
+            },
+        },
+    }
+    return {
+        "Job": job,
+        "JobList": {
+            "type": "object",
+            "required": ["jobs"],
+            "properties": {
+                "jobs": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}
+            },
+        },
+    }
+
+
+def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[str, Any]:
+    """The jobs API's operations; ``problem(description)`` makes a problem response."""
+
+    def job_json(description: str, name: str = "Job") -> dict[str, Any]:
+        schema = {"$ref": f"#/components/schemas/{name}"}
+        return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+    def errors(*statuses: int) -> dict[str, Any]:
+        text = {
+            400: "A bad body or parameter (unknown kind, a path that is not an absolute, "
+            "readable server path, or one outside SMARTALBUM_JOBS__ROOTS).",
+            401: "Missing or wrong X-API-Key.",
+            404: "No such job.",
+            429: "Rate limited per client address.",
+            503: "The catalog is not available.",
+        }
+        out = {str(s): problem(text[s]) for s in statuses if s != 401 or keyed}
+        out["default"] = problem("Any other error, as a problem document.")
+        return out
+
+    job_id = {
+        "name": "job_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+    }
+    return {
+        "/api/v1/jobs": {
+            "post": {
+                "operationId": "createJob",
+                "summary": "Start a background job: index server-side folders",
+                "description": "Returns 202 at once; workers (`smartalbum worker`, or the one "
+                "`smartalbum serve` runs) do the work in chunks. Poll the job for progress.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["kind", "paths"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "kind": {"type": "string", "enum": ["index"]},
+                                    "paths": {
+                                        "type": "array",
+                                        "minItems": 1,
+                                        "maxItems": MAX_PATHS,
+                                        "items": {"type": "string", "minLength": 1},
+                                        "description": "absolute folders or files on the "
+                                        "server (the workers' shared photo mount)",
+                                    },
+                                    "chunk_size": {
+                                        "type": "integer",
+                                        "minimum": 1,
+                                        "maximum": 10000,
+                                        "description": "photos per chunk (default: settings)",
+                                    },
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "202": {
+                        **job_json("The job, queued"),
+                        "headers": {"Location": {"schema": {"type": "string"}}},
+                    },
+                    **errors(400, 401, 429, 503),
+                },
+                **guarded,
+            },
+            "get": {
+                "operationId": "listJobs",
+                "summary": "Jobs, newest first, with their progress",
+                "parameters": [
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                    },
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": list(STATUSES)},
+                    },
+                ],
+                "responses": {
+                    "200": job_json("The jobs", "JobList"),
+                    **errors(400, 401, 429, 503),
+                },
+                **guarded,
+            },
+        },
+        "/api/v1/jobs/{job_id}": {
+            "get": {
+                "operationId": "getJob",
+                "summary": "One job: status, done/total, rate, ETA, failed items",
+                "parameters": [job_id],
+                "responses": {
+                    "200": job_json("The job"),
+                    **errors(401, 404, 429, 503),
+                },
+                **guarded,
+            },
+            "delete": {
+                "operationId": "cancelJob",
+                "summary": "Cancel a job (workers stop after their current batch)",
+                "parameters": [job_id],
+                "responses": {
+                    "200": job_json("The job, cancelled (or already finished)"),
+                    **errors(401, 404, 429, 503),
+                },
+                **guarded,
+            },
+        },
+    }

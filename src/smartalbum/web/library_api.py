@@ -1,0 +1,649 @@
+"""The library API: photos of the catalog, their thumbnails, corrections, duplicates, stats.
+
+Registered by :func:`smartalbum.web.create_app`, which opens (and upgrades) the catalog
+once at start-up through :func:`init_library`. When the catalog cannot be opened the app
+still starts — classifying uploads needs no catalog — and these endpoints answer as for an
+empty library (empty lists, 404 for a photo), while ``GET /api/v1/stats`` says why.
+
+Which label counts: the latest correction, else the latest prediction of the head (the
+``head`` parameter, default the app's head), as everywhere in Smart Album. A correction
+(``PATCH``) must be one of that head's labels: corrections are training data for the head
+in a later issue, and a label outside its set could never be learned (nor told from a
+typo). Categories of one's own come with custom heads, not with free-text corrections.
+
+Whole-catalog answers (stats, duplicate groups) are kept per catalog fingerprint
+(:func:`smartalbum.library.browse.catalog_fingerprint`), so they are computed again only
+after the catalog changed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_file, url_for
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from smartalbum.config import Settings
+from smartalbum.library import browse
+from smartalbum.library.catalog import (
+    PhotoRecord,
+    add_correction,
+    iter_photos,
+    load_embeddings,
+    model_key,
+)
+from smartalbum.library.catalog import stats as catalog_stats
+from smartalbum.library.review import review_reasons
+from smartalbum.library.schema import FILE_PRESENT, Correction, Embedding, File, Photo, Prediction
+from smartalbum.library.thumbnails import Source, ThumbnailStore, ThumbnailUnavailableError
+from smartalbum.model.engine import Engine
+from smartalbum.web.problems import ProblemError
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("library_api", __name__)
+
+EXTENSION_KEY = "smartalbum.library"
+#: Photo ids are 32-bit in the schema; larger path values are answered 404 without a query.
+MAX_PHOTO_ID = 2**31 - 1
+#: A thumbnail never changes (it is named by the photo's hash): cache it for a year.
+THUMBNAIL_MAX_AGE = 365 * 24 * 3600
+DUPLICATES_LIMIT = 50
+LIST_PARAMS = {
+    "head",
+    "label",
+    "uncertain",
+    "blurry",
+    "bad_exposure",
+    "review",
+    "year",
+    "month",
+    "country",
+    "place",
+    "camera",
+    "q",
+    "limit",
+    "cursor",
+}
+
+
+# --------------------------------------------------------------------------- state
+
+
+@dataclass
+class LibraryState:
+    """The catalog as the web app sees it (``factory`` None: not available, see ``error``)."""
+
+    factory: sessionmaker[Session] | None
+    error: str | None
+    thumbnails: ThumbnailStore
+    url: str
+    results: _ResultCache = field(default_factory=lambda: _ResultCache())
+
+
+class _ResultCache:
+    """A few whole-catalog results keyed by (what, catalog fingerprint); computing one
+    holds a lock, so concurrent first requests wait for one computation."""
+
+    def __init__(self, maxsize: int = 16) -> None:
+        self.maxsize = maxsize
+        self._data: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self._compute = threading.Lock()
+
+    def get_or_compute(self, key: Any, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        with self._compute:
+            with self._lock:
+                if key in self._data:
+                    return self._data[key]
+            value = compute()
+            with self._lock:
+                self._data[key] = value
+                while len(self._data) > self.maxsize:
+                    self._data.popitem(last=False)
+            return value
+
+
+def init_library(app: Flask, settings: Settings) -> LibraryState:
+    """Open the catalog (creating or upgrading its schema) and keep it on ``app``.
+
+    A catalog that cannot be opened is logged and reported by ``/api/v1/stats``; the app
+    starts anyway (see the module docstring).
+    """
+    from sqlalchemy.engine import make_url
+
+    from smartalbum.library.db import default_url, open_catalog
+
+    url = default_url(settings)
+    safe_url = make_url(url).render_as_string(hide_password=True)
+    factory, error = None, None
+    try:
+        _, factory = open_catalog(settings, url=url)
+    except (SQLAlchemyError, OSError) as exc:
+        error = f"cannot open the catalog at {safe_url}: {type(exc).__name__}"
+        log.error("%s: %s", error, exc)
+    thumbnails = ThumbnailStore(
+        settings.data_dir / "thumbnails", max_pixels=settings.imaging.max_pixels
+    )
+    state = LibraryState(factory=factory, error=error, thumbnails=thumbnails, url=safe_url)
+    app.extensions[EXTENSION_KEY] = state
+    return state
+
+
+def get_library() -> LibraryState:
+    return current_app.extensions[EXTENSION_KEY]
+
+
+def _engine_and_head() -> tuple[Engine, str]:
+    from smartalbum.web.state import get_state
+
+    state = get_state()
+    return state.engine, state.default_head
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def _bad(name: str, detail: str) -> ProblemError:
+    return ProblemError(400, "Bad Request", detail, code="bad_parameter", parameter=name)
+
+
+def _check_params(allowed: set[str]) -> None:
+    unknown = sorted(set(request.args) - allowed)
+    if unknown:
+        raise ProblemError(
+            400,
+            "Bad Request",
+            f"Unknown parameter(s): {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}.",
+            code="unknown_parameter",
+        )
+    for name in request.args:
+        if len(request.args.getlist(name)) > 1:
+            raise _bad(name, f"Give {name!r} once.")
+
+
+def _arg_str(name: str, max_len: int = 200) -> str | None:
+    value = request.args.get(name)
+    if value is None:
+        return None
+    if not value or len(value) > max_len:
+        raise _bad(name, f"{name!r} must be 1 to {max_len} characters.")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        # Never useful, and PostgreSQL refuses NUL in text: a 400 here, not a 500 there.
+        raise _bad(name, f"{name!r} must not contain control characters.")
+    return value
+
+
+def _arg_int(name: str, lo: int, hi: int, default: int | None = None) -> int | None:
+    value = request.args.get(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise _bad(name, f"{name!r} must be an integer.") from None
+    if not lo <= number <= hi:
+        raise _bad(name, f"{name!r} must be between {lo} and {hi}.")
+    return number
+
+
+def _arg_bool(name: str) -> bool | None:
+    value = request.args.get(name)
+    if value is None:
+        return None
+    lowered = value.lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise _bad(name, f"{name!r} must be true or false.")
+
+
+def _head(engine: Engine, default_head: str, given: str | None) -> str:
+    heads = engine.bundle.heads
+    if given is None:
+        return default_head
+    if given not in heads:
+        raise ProblemError(
+            400,
+            "Unknown head",
+            f"No head {given!r}; available: {', '.join(heads)}.",
+            code="unknown_head",
+            available=list(heads),
+        )
+    return given
+
+
+def _photo_query(head: str) -> browse.PhotoQuery:
+    try:
+        return browse.PhotoQuery(
+            head=head,
+            label=_arg_str("label"),
+            uncertain=_arg_bool("uncertain"),
+            blurry=_arg_bool("blurry"),
+            bad_exposure=_arg_bool("bad_exposure"),
+            review=_arg_bool("review"),
+            year=_arg_int("year", 1, browse.MAX_YEAR),
+            month=_arg_int("month", 1, 12),
+            country=_arg_str("country", 2),
+            place=_arg_str("place"),
+            camera=_arg_str("camera"),
+            q=_arg_str("q"),
+        )
+    except ValueError as exc:  # pragma: no cover - the parsers above check the same ranges
+        raise _bad("query", str(exc)) from exc
+
+
+def _not_found(photo_id: int, lib: LibraryState) -> ProblemError:
+    detail = f"No photo with id {photo_id} in the catalog."
+    if lib.error:
+        detail += f" ({lib.error})"
+    return ProblemError(404, "Not Found", detail, code="photo_not_found")
+
+
+# --------------------------------------------------------------------------- JSON shapes
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def photo_item(record: PhotoRecord) -> dict[str, Any]:
+    """A photo in a list: what a gallery tile shows."""
+    p = record.prediction
+    corrected = record.correction is not None
+    return {
+        "id": record.id,
+        "sha256": record.sha256,
+        "path": record.path,
+        "taken_at": _iso(record.taken_at),
+        "taken_at_source": record.taken_at_source,
+        "width": record.width,
+        "height": record.height,
+        "format": record.format,
+        "size": record.size,
+        "camera": record.camera,
+        "city": record.city,
+        "region": record.region,
+        "country": record.country,
+        "label": record.label,
+        "label_source": "correction" if corrected else ("prediction" if p else None),
+        "confidence": None if p is None else round(p.confidence, 6),
+        "uncertain": bool(p is not None and p.uncertain and not corrected),
+        "review": review_reasons(record),
+        "thumbnail": url_for("library_api.thumbnail", photo_id=record.id),
+    }
+
+
+def _photo_detail(session: Session, record: PhotoRecord) -> dict[str, Any]:
+    """Everything the catalog holds on one photo (but the embedding)."""
+    out = photo_item(record)
+    files = session.execute(
+        select(File.path, File.status, File.size, File.mtime_ns, File.first_seen, File.last_seen)
+        .where(File.photo_id == record.id)
+        .order_by(File.id)
+    ).all()
+    out["files"] = [
+        {
+            "path": f.path,
+            "status": f.status,
+            "size": f.size,
+            "mtime_ns": f.mtime_ns,
+            "first_seen": _iso(f.first_seen),
+            "last_seen": _iso(f.last_seen),
+        }
+        for f in files
+    ]
+    out["metadata"] = {
+        "taken_at": _iso(record.taken_at),
+        "taken_at_source": record.taken_at_source,
+        "tz_offset_min": record.tz_offset_min,
+        "camera_make": record.camera_make,
+        "camera_model": record.camera_model,
+        "format": record.format,
+        "width": record.width,
+        "height": record.height,
+        "size": record.size,
+        "phash": f"{record.phash:016x}" if record.phash is not None else None,
+        "dhash": f"{record.dhash:016x}" if record.dhash is not None else None,
+    }
+    out["place"] = {
+        "latitude": record.latitude,
+        "longitude": record.longitude,
+        "altitude": record.altitude,
+        "city": record.city,
+        "region": record.region,
+        "country": record.country,
+    }
+    out["quality"] = {
+        "blur": record.blur,
+        "blurry": "blurry" in out["review"],
+        "exposure_mean": record.exposure_mean,
+        "exposure_dark": record.exposure_dark,
+        "exposure_bright": record.exposure_bright,
+        "exposure_verdict": record.exposure_verdict,
+    }
+    out["prediction"] = (
+        None
+        if record.prediction is None
+        else {
+            **record.prediction.to_dict(),
+            "head": record.prediction.head,
+            "head_version": record.prediction.head_version,
+        }
+    )
+    out["predictions"] = [
+        {
+            "head": p.head,
+            "head_version": p.head_version,
+            "backbone_version": p.backbone_version,
+            "label": p.label,
+            "confidence": round(p.confidence, 6),
+            "uncertain": p.uncertain,
+            "probabilities": {k: round(float(v), 6) for k, v in p.probabilities.items()},
+            "created_at": _iso(p.created_at),
+        }
+        for p in session.scalars(
+            select(Prediction)
+            .where(Prediction.photo_id == record.id)
+            .order_by(Prediction.id.desc())
+        )
+    ]
+    out["corrections"] = [
+        {
+            "id": c.id,
+            "label": c.label,
+            "head": c.head,
+            "source": c.source,
+            "created_at": _iso(c.created_at),
+        }
+        for c in session.scalars(
+            select(Correction)
+            .where(Correction.photo_id == record.id)
+            .order_by(Correction.id.desc())
+        )
+    ]
+    return out
+
+
+def _load(session: Session, ids: list[int], head: str) -> list[PhotoRecord]:
+    """Records of ``ids`` in that order (with the head's prediction and corrections)."""
+    by_id = {r.id: r for r in iter_photos(session, ids=ids, head=head, include_missing=True)}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+# --------------------------------------------------------------------------- photos
+
+
+@bp.get("/api/v1/photos")
+def list_photos() -> Response:
+    lib = get_library()
+    engine, default_head = _engine_and_head()
+    _check_params(LIST_PARAMS)
+    head = _head(engine, default_head, _arg_str("head"))
+    query = _photo_query(head)
+    limit = _arg_int("limit", 1, browse.MAX_LIMIT, browse.DEFAULT_LIMIT)
+    assert limit is not None
+    cursor = _arg_str("cursor", 1000)
+    if lib.factory is None:
+        if cursor:
+            raise _bad("cursor", "The catalog is not available; start without a cursor.")
+        return jsonify(items=[], next_cursor=None, limit=limit, head=head)
+    with lib.factory() as session:
+        try:
+            page = browse.page(session, query, limit=limit, cursor=cursor)
+        except browse.CursorError as exc:
+            raise _bad("cursor", str(exc)) from None
+        items = [photo_item(r) for r in _load(session, page.ids, head)]
+    return jsonify(items=items, next_cursor=page.next_cursor, limit=limit, head=head)
+
+
+def _record_or_404(session: Session, lib: LibraryState, photo_id: int, head: str) -> PhotoRecord:
+    if photo_id > MAX_PHOTO_ID:
+        raise _not_found(photo_id, lib)
+    records = _load(session, [photo_id], head)
+    if not records:
+        raise _not_found(photo_id, lib)
+    return records[0]
+
+
+@bp.get("/api/v1/photos/<int:photo_id>")
+def photo_detail(photo_id: int) -> Response:
+    lib = get_library()
+    engine, default_head = _engine_and_head()
+    _check_params({"head"})
+    head = _head(engine, default_head, _arg_str("head"))
+    if lib.factory is None:
+        raise _not_found(photo_id, lib)
+    with lib.factory() as session:
+        record = _record_or_404(session, lib, photo_id, head)
+        return jsonify(_photo_detail(session, record))
+
+
+@bp.patch("/api/v1/photos/<int:photo_id>")
+def correct_photo(photo_id: int) -> Response:
+    """Store a correction (``{"label": ..., "head"?: ...}``); it wins from now on."""
+    lib = get_library()
+    engine, default_head = _engine_and_head()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("label"), str):
+        raise ProblemError(
+            400,
+            "Bad Request",
+            'Send a JSON object {"label": "..."} (optionally with "head").',
+            code="invalid_body",
+        )
+    unknown = sorted(set(body) - {"label", "head"})
+    if unknown:
+        raise ProblemError(
+            400, "Bad Request", f"Unknown field(s): {', '.join(unknown)}.", code="invalid_body"
+        )
+    given_head = body.get("head")
+    if given_head is not None and not isinstance(given_head, str):
+        raise ProblemError(400, "Bad Request", '"head" must be a string.', code="invalid_body")
+    head = _head(engine, default_head, given_head)
+    labels = list(engine.bundle.heads[head].labels)
+    label = body["label"].strip()
+    if label not in labels:
+        raise ProblemError(
+            400,
+            "Unknown label",
+            f"{body['label']!r} is not a label of head {head!r}; available: {', '.join(labels)}.",
+            code="unknown_label",
+            available=labels,
+        )
+    if lib.factory is None or photo_id > MAX_PHOTO_ID:
+        raise _not_found(photo_id, lib)
+    with lib.factory() as session:
+        try:
+            add_correction(session, photo_id, label, head=head, source="web")
+        except LookupError:
+            raise _not_found(photo_id, lib) from None
+        session.commit()
+        record = _record_or_404(session, lib, photo_id, head)
+        return jsonify(_photo_detail(session, record))
+
+
+@bp.get("/api/v1/photos/<int:photo_id>/thumbnail")
+def thumbnail(photo_id: int) -> Response:
+    """The photo's JPEG thumbnail: made on first request, then served from disk."""
+    lib = get_library()
+    _check_params(set())
+    if lib.factory is None or photo_id > MAX_PHOTO_ID:
+        raise _not_found(photo_id, lib)
+    with lib.factory() as session:
+        sha256 = session.scalar(select(Photo.sha256).where(Photo.id == photo_id))
+        if sha256 is None:
+            raise _not_found(photo_id, lib)
+        sources = [
+            Source(path, size, mtime_ns)
+            for path, size, mtime_ns in session.execute(
+                select(File.path, File.size, File.mtime_ns)
+                .where(File.photo_id == photo_id, File.status == FILE_PRESENT)
+                .order_by(File.id)
+            )
+        ]
+    if sha256 in request.if_none_match:
+        # The client already holds exactly this picture: no disk access at all.
+        resp = Response(status=304)
+        resp.set_etag(sha256)
+        _cache_forever(resp)
+        return resp
+    try:
+        path = lib.thumbnails.get(sha256, sources)
+    except ThumbnailUnavailableError as exc:
+        raise ProblemError(
+            404,
+            "Thumbnail unavailable",
+            f"No readable copy of photo {photo_id}: {exc}",
+            code="thumbnail_unavailable",
+        ) from None
+    resp = send_file(
+        path, mimetype="image/jpeg", etag=sha256, conditional=True, max_age=THUMBNAIL_MAX_AGE
+    )
+    _cache_forever(resp)
+    return resp
+
+
+def _cache_forever(resp: Response) -> None:
+    """A year, in the browser only (private: behind an API key, shared caches must not
+    keep photos); immutable: no revalidation even on reload."""
+    resp.cache_control.public = False
+    resp.cache_control.private = True
+    resp.cache_control.max_age = THUMBNAIL_MAX_AGE
+    resp.cache_control.immutable = True
+    resp.headers.pop("Expires", None)
+
+
+# --------------------------------------------------------------------------- duplicates
+
+
+def _backbone_version(session: Session, engine: Engine, head: str) -> str | None:
+    """The running backbone's version when the catalog has its embeddings, else the
+    version with the most embeddings (a catalog indexed with another bundle)."""
+    version = model_key(engine, head).backbone_version
+    if session.scalar(select(Embedding.id).where(Embedding.backbone_version == version).limit(1)):
+        return version
+    return session.scalar(
+        select(Embedding.backbone_version)
+        .group_by(Embedding.backbone_version)
+        .order_by(func.count(Embedding.id).desc())
+        .limit(1)
+    )
+
+
+def _duplicate_groups(lib: LibraryState, near: bool) -> list[dict[str, Any]]:
+    from smartalbum.library.duplicates import exact_groups, near_groups
+
+    factory = lib.factory
+    assert factory is not None
+    engine, head = _engine_and_head()
+    with factory() as session:
+        key = ("duplicates", near, browse.catalog_fingerprint(session, labels=False))
+
+    def compute() -> list[dict[str, Any]]:
+        with factory() as session:
+            photos = list(iter_photos(session))
+            version = _backbone_version(session, engine, head) if near else None
+        groups = exact_groups(photos)
+        if near:
+
+            def embeddings(ids: list[int]) -> dict[int, Any]:
+                if version is None:
+                    return {}
+                with factory() as session:
+                    return load_embeddings(session, ids, version)
+
+            groups += near_groups(photos, embeddings=embeddings)
+        return [g.to_dict() for g in groups]
+
+    return lib.results.get_or_compute(key, compute)
+
+
+def _offset_cursor(token: str | None, near: bool) -> int:
+    if not token:
+        return 0
+    try:
+        body = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        offset = body["o"]
+        if body.get("n") != near or not isinstance(offset, int) or offset < 0:
+            raise ValueError
+        return offset
+    except (binascii.Error, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        raise _bad("cursor", "Not a cursor of this listing; start again without it.") from None
+
+
+def _encode_offset(offset: int, near: bool) -> str:
+    raw = json.dumps({"o": offset, "n": near}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@bp.get("/api/v1/duplicates")
+def duplicates() -> Response:
+    """Groups of exact (same bytes) and near (resized, re-encoded) copies; the first member
+    of each group is the suggested copy to keep. Nothing is ever deleted."""
+    lib = get_library()
+    _check_params({"near", "limit", "cursor"})
+    near = _arg_bool("near")
+    near = True if near is None else near
+    limit = _arg_int("limit", 1, browse.MAX_LIMIT, DUPLICATES_LIMIT)
+    assert limit is not None
+    offset = _offset_cursor(_arg_str("cursor", 1000), near)
+    groups = _duplicate_groups(lib, near) if lib.factory is not None else []
+    chunk = groups[offset : offset + limit]
+    out = []
+    for number, group in enumerate(chunk, offset + 1):
+        members = [
+            {**m, "thumbnail": url_for("library_api.thumbnail", photo_id=m["photo_id"])}
+            for m in group["members"]
+        ]
+        keep = {**group["keep"], "thumbnail": members[0]["thumbnail"]}
+        out.append({"group": number, **group, "keep": keep, "members": members})
+    more = offset + limit < len(groups)
+    return jsonify(
+        groups=out,
+        total=len(groups),
+        next_cursor=_encode_offset(offset + limit, near) if more else None,
+    )
+
+
+# --------------------------------------------------------------------------- stats
+
+
+@bp.get("/api/v1/stats")
+def stats() -> Response:
+    """Counts per label (that counts), year and month, place, camera and review reason."""
+    lib = get_library()
+    engine, default_head = _engine_and_head()
+    _check_params({"head"})
+    head = _head(engine, default_head, _arg_str("head"))
+    catalog = {"available": lib.factory is not None, "error": lib.error}
+    if lib.factory is None:
+        counts = dict.fromkeys(
+            ("photos", "photos_all", "files", "files_missing", "errors", "corrections"), 0
+        )
+        return jsonify(head=head, catalog=catalog, counts=counts, **browse.empty_facets())
+    factory = lib.factory
+    with factory() as session:
+        key = ("stats", head, browse.catalog_fingerprint(session))
+
+    def compute() -> dict[str, Any]:
+        with factory() as session:
+            return {"counts": catalog_stats(session), **browse.facets(session, head)}
+
+    result = lib.results.get_or_compute(key, compute)
+    return jsonify(head=head, catalog=catalog, **result)

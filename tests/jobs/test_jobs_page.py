@@ -1,0 +1,102 @@
+"""The jobs page in headless Chromium: start an index of a server folder, watch the job's
+progress bar and counts, cancel a queued job. Jobs run inline (Celery eager mode)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from smartalbum.config import ModelSettings, Settings
+from smartalbum.jobs import store
+from smartalbum.jobs.app import make_celery, reset
+from smartalbum.library.db import open_catalog
+from smartalbum.web import create_app
+from smartalbum.web.server import make_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    reason = None
+    if not CHROMIUM.exists():
+        reason = f"Chromium not found at {CHROMIUM}"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        reason = "playwright is not installed"
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI=true: browser tests must run)")
+        pytest.skip(reason)
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def live(tmp_path: Path, tiny_bundle_dir: Path) -> Iterator[tuple[str, Settings]]:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=f"sqlite:///{tmp_path / 'data' / 'catalog.sqlite3'}",
+        model=ModelSettings(bundle=tiny_bundle_dir, threads=1, batch_size=4),
+        web={"rate_limit": ""},
+        jobs={"chunk_size": 4},
+    )
+    app = create_app(settings)
+    make_celery(settings).conf.task_always_eager = True
+    server = make_server(app, settings, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}", settings
+    server.close()
+    thread.join(timeout=10)
+    reset()
+
+
+def test_start_an_index_and_watch_it_finish(browser, live, library) -> None:
+    base, _ = live
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(f"{base}/jobs")
+    assert page.locator("#jobs-empty").is_visible()
+    page.fill("#folder", str(library.root))
+    page.click("button[type=submit]")
+    page.wait_for_selector("#start-status:has-text('Job started')")
+    job = page.locator(".job").first
+    job.locator(".job-status:has-text('done')").wait_for(timeout=20_000)
+    files = len(library.photos) + len(library.bad)
+    bar = job.locator("progress")
+    assert float(bar.get_attribute("value")) == float(bar.get_attribute("max")) == files
+    assert f"{files} / {files} photos" in job.locator(".job-stats").inner_text()
+    assert f"{len(library.bad)} could not be indexed" in job.locator(".job-errors").inner_text()
+    assert not job.locator(".job-cancel").is_visible()
+    assert not page.locator("#jobs-empty").is_visible()
+    page.fill("#folder", "relative/folder")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#start-status:has-text('not an absolute path')")
+    assert errors == [] or all("400" in e for e in errors)  # only the refused request
+    page.close()
+
+
+def test_cancel_a_queued_job_from_the_page(browser, live, library) -> None:
+    base, settings = live
+    _, factory = open_catalog(settings)
+    job_id = store.create_job(factory, "index", {"paths": [str(library.root)]})
+    page = browser.new_page()
+    page.goto(f"{base}/jobs")
+    card = page.locator(f"#job-{job_id}")
+    card.locator(".job-status:has-text('queued')").wait_for()
+    card.locator(".job-cancel").click()
+    card.locator(".job-status:has-text('cancelled')").wait_for(timeout=10_000)
+    assert store.get_job(factory, job_id).status == "cancelled"
+    page.close()

@@ -1,0 +1,266 @@
+"""The gallery pages: served, self-contained and CSP-safe, and working in headless Chromium
+against the real app on waitress over an indexed catalog (browse, correct in one click,
+infinite scroll, review, duplicates, one photo).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+from gallery_catalog import index_into
+
+import smartalbum.web
+from library.photos import Library, encode
+
+WEB = Path(smartalbum.web.__file__).parent
+TEMPLATES = [
+    WEB / "templates" / "_nav.html",
+    *sorted((WEB / "templates" / "gallery").glob("*.html")),
+]
+PAGES = {
+    "/gallery": ["facet-labels", "facet-dates", "facet-places", "photos", "load-more", "sentinel"],
+    "/gallery/review": ["review-tabs", "photos", "load-more"],
+    "/gallery/duplicates": ["groups", "group-template", "member-template", "load-more"],
+    "/gallery/photos/7": ["photo", "photo-fix", "photo-facts", "photo-files"],
+}
+
+
+# -- pages and their files -------------------------------------------------------------------
+
+
+def test_gallery_pages_are_served_with_their_assets(client) -> None:
+    for url, ids in PAGES.items():
+        resp = client.get(url)
+        assert resp.status_code == 200 and resp.mimetype == "text/html", url
+        assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+        html = resp.get_data(as_text=True)
+        for element in ids:
+            assert f'id="{element}"' in html, (url, element)
+        assets = set(re.findall(r'(?:src|href)="(/static/[^"]+)"', html))
+        assert {"/static/gallery.js", "/static/gallery.css", "/static/app.css"} <= assets
+        for asset in assets:
+            got = client.get(asset)
+            assert got.status_code == 200, asset
+            got.close()
+    assert 'data-photo-id="7"' in client.get("/gallery/photos/7").get_data(as_text=True)
+    assert client.get("/gallery/photos/x").status_code == 404
+
+
+def test_every_page_links_the_sections_and_marks_its_own(client) -> None:
+    for url, current in [
+        ("/", "/"),
+        ("/gallery", "/gallery"),
+        ("/gallery/review", "/gallery/review"),
+        ("/gallery/duplicates", "/gallery/duplicates"),
+        ("/gallery/photos/3", "/gallery"),
+    ]:
+        html = client.get(url).get_data(as_text=True)
+        nav = re.search(r'<nav class="topnav".*?</nav>', html, flags=re.S).group(0)
+        links = re.findall(r'<a href="([^"]+)"', nav)
+        assert links == ["/", "/gallery", "/gallery/review", "/gallery/duplicates", "/jobs"], url
+        assert re.findall(r'<a href="([^"]+)" aria-current="page"', nav) == [current], url
+
+
+def test_no_inline_script_or_style_and_nothing_from_elsewhere() -> None:
+    for path in TEMPLATES:
+        html = path.read_text()
+        for body in re.findall(r"<script[^>]*>(.*?)</script>", html, flags=re.S):
+            assert body.strip() == "", f"inline script in {path.name}"
+        assert "<style" not in html and " style=" not in html, path.name
+        assert not re.search(r"\son[a-z]+=", html), f"inline event handler in {path.name}"
+    for path in [*TEMPLATES, WEB / "static" / "gallery.js", WEB / "static" / "gallery.css"]:
+        assert not re.search(r"https?://|//cdn|@import", path.read_text()), path.name
+
+
+def test_gallery_script_never_inserts_html() -> None:
+    js = (WEB / "static" / "gallery.js").read_text()
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+        assert sink not in js, sink
+
+
+def test_pages_are_public_but_their_data_needs_the_key(make_app) -> None:
+    client = make_app(api_key="s3cret").test_client()
+    for url in PAGES:
+        assert client.get(url).status_code == 200, url
+    for url in ("/api/v1/photos", "/api/v1/stats", "/api/v1/duplicates", "/api/v1/photos/1"):
+        assert client.get(url).status_code == 401, url
+    assert client.get("/api/v1/photos/1/thumbnail").status_code == 401
+    ok = client.get("/api/v1/photos", headers={"X-API-Key": "s3cret"})
+    assert ok.status_code == 200
+
+
+def test_thumbnails_do_not_count_against_the_rate_limit(make_app) -> None:
+    client = make_app(rate_limit="2 per minute").test_client()
+    for _ in range(5):
+        assert client.get("/api/v1/photos/1/thumbnail").status_code == 404
+    assert [client.get("/api/v1/photos").status_code for _ in range(3)] == [200, 200, 429]
+
+
+# -- in the browser --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def gallery(browser, start_server, photo_library, tiny_bundle_dir, tmp_path) -> Iterator:
+    """``gallery(path, *extra_folders)``: a page of a live server over the generated
+    library (and the extra folders), indexed into a fresh SQLite catalog. After the test,
+    fails on any script error, CSP violation or console error."""
+    opened = []
+
+    def open_(path: str, *extra: Path):
+        url = f"sqlite:///{tmp_path / 'gallery.sqlite3'}"
+        index_into(url, tiny_bundle_dir, photo_library.root, *extra)
+        base = start_server(database_url=url)
+        context = browser.new_context(
+            reduced_motion="reduce", viewport={"width": 1200, "height": 800}
+        )
+        page = context.new_page()
+        problems: list[str] = []
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+        page.goto(base + path)
+        page.base = base
+        opened.append((context, problems))
+        return page
+
+    yield open_
+    for context, problems in opened:
+        context.close()
+        assert problems == []
+
+
+def wait_for_tiles(page, count: int) -> None:
+    page.wait_for_function(
+        "n => document.querySelectorAll('#photos .tile').length === n", arg=count, timeout=20_000
+    )
+
+
+def tiles(page) -> list[dict]:
+    return page.evaluate(
+        """() => [...document.querySelectorAll('#photos .tile')].map(t => ({
+               id: Number(t.dataset.id), label: t.querySelector('.label').textContent,
+               source: t.dataset.source, thumb: t.querySelector('img').naturalWidth,
+               uncertain: !t.querySelector('.badge').hidden,
+           }))"""
+    )
+
+
+def facet_count(page, name: str) -> int:
+    return page.evaluate(
+        """name => Number([...document.querySelectorAll('#facet-labels .facet')]
+               .find(a => a.querySelector('.facet-name').textContent === name)
+               .querySelector('.count').textContent)""",
+        name,
+    )
+
+
+@pytest.mark.browser
+def test_browse_and_correct_a_label_in_one_click(gallery, photo_library: Library) -> None:
+    page = gallery("/gallery")
+    wait_for_tiles(page, photo_library.distinct)
+    page.wait_for_function("() => document.querySelectorAll('#facet-labels .facet').length === 4")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#photos img')].every(i => i.complete && i.naturalWidth)"
+    )
+    shown = tiles(page)
+    assert {t["label"] for t in shown} == {"red", "green", "blue"}
+    assert all(t["thumb"] > 0 and t["source"] == "prediction" for t in shown)
+    blue_before = facet_count(page, "blue")
+
+    red = next(t for t in shown if t["label"] == "red")
+    tile = page.locator(f'#photos .tile[data-id="{red["id"]}"]')
+    tile.locator('.fix-button[data-label="blue"]').click()
+    page.wait_for_function(
+        """id => { const t = document.querySelector(`#photos .tile[data-id="${id}"]`);
+                   return t.dataset.source === 'correction'
+                       && t.querySelector('.label').textContent === 'blue'; }""",
+        arg=red["id"],
+    )
+    assert tile.locator('.fix-button[data-label="blue"]').get_attribute("aria-pressed") == "true"
+    assert tile.locator('.fix-button[data-label="red"]').get_attribute("aria-pressed") == "false"
+    detail = requests.get(f"{page.base}/api/v1/photos/{red['id']}", timeout=10).json()
+    assert (detail["label"], detail["label_source"]) == ("blue", "correction")
+    page.wait_for_function(
+        """n => [...document.querySelectorAll('#facet-labels .facet')].some(a =>
+               a.querySelector('.facet-name').textContent === 'blue'
+               && Number(a.querySelector('.count').textContent) === n)""",
+        arg=blue_before + 1,
+    )
+
+    # a category link filters the grid without a page load, and the URL says so
+    page.click("#facet-labels .facet >> text=blue")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#photos .tile').length > 0 && "
+        "[...document.querySelectorAll('#photos .tile .label')].every(l => l.textContent === 'blue')"
+    )
+    assert page.url.endswith("/gallery?label=blue")
+    assert red["id"] in {t["id"] for t in tiles(page)}
+    assert page.text_content("#view-title") == "blue"
+
+
+@pytest.mark.browser
+def test_scrolling_down_loads_every_page(gallery, photo_library: Library, tmp_path) -> None:
+    extra = tmp_path / "more"
+    extra.mkdir()
+    rng = np.random.default_rng(3)
+    for n in range(110):
+        pixels = rng.integers(0, 256, size=(24, 32, 3), dtype=np.uint8)
+        (extra / f"noise_{n:03d}.jpg").write_bytes(encode(pixels))
+    total = photo_library.distinct + 110
+    page = gallery("/gallery", extra)
+    wait_for_tiles(page, 60)  # the first page only
+    for _ in range(20):
+        page.locator("#sentinel").scroll_into_view_if_needed()
+        if page.evaluate("() => document.querySelectorAll('#photos .tile').length") == total:
+            break
+        page.wait_for_timeout(300)
+    wait_for_tiles(page, total)
+    ids = [t["id"] for t in tiles(page)]
+    assert len(set(ids)) == total
+    assert page.is_hidden("#load-more") and page.is_hidden("#empty")
+
+
+@pytest.mark.browser
+def test_review_duplicates_and_photo_pages(gallery, photo_library: Library) -> None:
+    page = gallery("/gallery/duplicates")
+    page.wait_for_function("() => document.querySelectorAll('.dup-group').length === 2")
+    groups = page.evaluate(
+        """() => [...document.querySelectorAll('.dup-group')].map(g => ({
+               members: g.querySelectorAll('.dup-member').length,
+               keep: [...g.querySelectorAll('.dup-member')].map(m => !m.querySelector('.keep-mark').hidden),
+               title: g.querySelector('.dup-title').textContent,
+           }))"""
+    )
+    assert groups == [
+        {"members": 2, "keep": [True, False], "title": "2 identical copies"},
+        {"members": 2, "keep": [True, False], "title": "2 identical copies"},
+    ]
+
+    stats = requests.get(f"{page.base}/api/v1/stats", timeout=10).json()
+    page.goto(f"{page.base}/gallery/review?reason=bad_exposure")
+    wait_for_tiles(page, stats["review"]["bad_exposure"])
+    assert page.get_attribute('#review-tabs [data-reason="bad_exposure"]', "aria-pressed") == "true"
+    page.wait_for_function(
+        "n => document.querySelector('#review-tabs [data-reason=\"review\"] .count').textContent === String(n)",
+        arg=stats["review"]["any"],
+    )
+    reasons = page.evaluate(
+        "() => [...document.querySelectorAll('#photos .tile .reasons')].map(r => r.textContent)"
+    )
+    assert reasons and set(reasons) == {"badly exposed"}
+
+    items = requests.get(f"{page.base}/api/v1/photos?country=IT", timeout=10).json()["items"]
+    (arezzo,) = items
+    page.goto(f"{page.base}/gallery/photos/{arezzo['id']}")
+    page.wait_for_selector("#photo:not([hidden])")
+    facts = page.text_content("#photo-facts")
+    assert "NIKON COOLPIX P6000" in facts and "Arezzo" in facts and "Italy" in facts
+    assert page.text_content("#photo-label") == "green"
+    page.click('#photo-fix .fix-button[data-label="red"]')
+    page.wait_for_function("() => document.querySelector('#photo-label').textContent === 'red'")
+    assert page.text_content("#photo-source") == "your label"
+    assert page.text_content("#photo-corrections").startswith("red")
