@@ -100,3 +100,41 @@ def test_cancel_a_queued_job_from_the_page(browser, live, library) -> None:
     card.locator(".job-status:has-text('cancelled')").wait_for(timeout=10_000)
     assert store.get_job(factory, job_id).status == "cancelled"
     page.close()
+
+
+def test_a_large_drop_on_the_classify_page_is_queued_as_jobs(browser, live) -> None:
+    """More than 40 photos: the page uploads them as classify jobs (50 per job) and fills
+    every tile from the finished jobs' results."""
+    from library.photos import COLOURS, encode, picture
+
+    base, settings = live
+    colours = [list(COLOURS)[i % 3] for i in range(45)]
+    files = [
+        {
+            "name": f"p{i:02d}.jpg",
+            "mimeType": "image/jpeg",
+            "buffer": encode(picture(COLOURS[c], i)),
+        }
+        for i, c in enumerate(colours)
+    ]
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(f"{base}/")
+    page.wait_for_function("() => document.querySelectorAll('#filters .chip').length > 0")
+    page.set_input_files("#file-input", files)
+    page.wait_for_function(
+        "() => document.querySelectorAll('.tile').length === 45"
+        " && document.querySelectorAll('.tile.pending').length === 0",
+        timeout=30_000,
+    )
+    labels = page.evaluate(
+        "() => [...document.querySelectorAll('.tile')].map(t => "
+        "[t.querySelector('.filename').textContent, t.dataset.label])"
+    )
+    assert dict(labels) == {f"p{i:02d}.jpg": c for i, c in enumerate(colours)}
+    _, factory = open_catalog(settings)
+    jobs = store.list_jobs(factory)
+    assert [j.kind for j in jobs] == ["classify"] and jobs[0].total == 45
+    assert errors == []
+    page.close()

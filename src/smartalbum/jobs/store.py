@@ -33,7 +33,14 @@ from smartalbum.library.schema import (
 )
 
 Factory = sessionmaker[Session]
-KINDS = ("index",)
+KINDS = ("index",)  # chunked over many workers (jobs.tasks); whole-job kinds: jobs.kinds
+
+
+def known_kinds() -> tuple[str, ...]:
+    """Every job kind a worker can run: the chunked ``index`` plus the registered ones."""
+    from smartalbum.jobs.kinds import load_kinds
+
+    return KINDS + tuple(sorted(load_kinds()))
 
 
 def worker_name() -> str:
@@ -43,8 +50,8 @@ def worker_name() -> str:
 
 def create_job(factory: Factory, kind: str, params: dict[str, Any]) -> str:
     """A new queued job; returns its id."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown job kind {kind!r} (known: {', '.join(KINDS)})")
+    if kind not in known_kinds():
+        raise ValueError(f"unknown job kind {kind!r} (known: {', '.join(known_kinds())})")
     job_id = uuid.uuid4().hex
     with session_scope(factory) as s:
         s.add(
@@ -301,7 +308,7 @@ def stale_work(factory: Factory, stale_after_s: float) -> tuple[list[str], list[
                 s.scalars(
                     select(Job.id).where(
                         Job.status.in_((JOB_QUEUED, JOB_RUNNING)),
-                        Job.total.is_(None),
+                        Job.total.is_(None) | (Job.kind != "index"),
                         func.coalesce(Job.heartbeat_at, Job.created_at) < stale,
                     )
                 )

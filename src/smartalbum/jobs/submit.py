@@ -36,6 +36,25 @@ def submit_index(
     return job_id
 
 
+def submit_job(
+    settings: Settings,
+    factory: store.Factory,
+    kind: str,
+    params: dict[str, Any],
+    *,
+    app: Any = None,
+) -> str:
+    """Create a whole-job ``kind`` job (see jobs.kinds) and send its task; returns its id."""
+    from smartalbum.jobs.app import make_celery
+
+    if kind == "index":
+        return submit_index(settings, factory, params.get("paths", []), app=app)
+    job_id = store.create_job(factory, kind, params)
+    app = app or make_celery(settings)
+    app.conf.smartalbum_tasks["run"].delay(job_id)
+    return job_id
+
+
 def wait(
     factory: store.Factory,
     job_id: str,

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 PLAN_TASK = "smartalbum.index.plan"
 CHUNK_TASK = "smartalbum.index.chunk"
+RUN_TASK = "smartalbum.job.run"  # whole-job kinds (jobs.kinds)
 #: Transient database trouble (a restarted PostgreSQL, a locked SQLite): retried with backoff.
 TRANSIENT = (OperationalError,)
 MAX_CHUNKS = 400
@@ -81,6 +82,9 @@ class ChunkIndexer(Indexer):
                 .where(File.path.in_(self._paths))
             )
             self._known = {sha: pid for sha, pid in rows}
+
+    def _tag_scope(self) -> list[str] | None:
+        return self._paths  # this chunk's photos only, like _predict_missing
 
     def _predict_missing(self, summary: IndexSummary) -> None:
         """Predictions missing for *this chunk's* photos only (the full indexer's query
@@ -187,7 +191,21 @@ def bind(app: Celery) -> None:
         settings = settings_of(self)
         index_chunk(settings, catalog(settings), chunk_id)
 
-    app.conf.smartalbum_tasks = {"plan": plan_index, "chunk": chunk_task}
+    @app.task(
+        name=RUN_TASK,
+        bind=True,
+        autoretry_for=TRANSIENT,
+        retry_backoff=2,
+        retry_backoff_max=60,
+        max_retries=8,
+    )
+    def run_job(self: Any, job_id: str) -> None:
+        from smartalbum.jobs.kinds import run
+
+        settings = settings_of(self)
+        run(settings, catalog(settings), job_id)
+
+    app.conf.smartalbum_tasks = {"plan": plan_index, "chunk": chunk_task, "run": run_job}
 
 
 def plan(settings: Settings, factory: store.Factory, job_id: str, send: Any) -> None:
@@ -372,12 +390,20 @@ def sweep(app: Celery) -> int:
     tasks = app.conf.smartalbum_tasks
     with app.connection_for_write() as conn:
         for job_id in jobs:
-            tasks["plan"].apply_async((job_id,), connection=conn)
+            task = tasks["plan"] if _kind_of(factory, job_id) == "index" else tasks["run"]
+            task.apply_async((job_id,), connection=conn)
         for chunk_id in chunks:
             job_id = _job_of_chunk(factory, chunk_id)
             tasks["chunk"].apply_async((job_id, chunk_id), connection=conn)
     _prune_processed(settings)
     return len(jobs) + len(chunks)
+
+
+def _kind_of(factory: store.Factory, job_id: str) -> str:
+    from smartalbum.library.schema import Job
+
+    with factory() as s:
+        return s.scalar(select(Job.kind).where(Job.id == job_id)) or ""
 
 
 def _job_of_chunk(factory: store.Factory, chunk_id: int) -> str:

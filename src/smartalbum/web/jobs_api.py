@@ -64,31 +64,119 @@ def page() -> str:
     return render_template("jobs.html")
 
 
+#: Fields each built-in kind takes in ``POST /api/v1/jobs`` (besides ``kind``).
+KIND_FIELDS: dict[str, set[str]] = {
+    "index": {"paths", "chunk_size"},
+    "classify": {"paths", "head"},
+    "rehead": {"head"},
+    "organize": {"into", "mode", "layout", "xmp", "head"},
+}
+ORGANIZE_MODES = ("copy", "link", "move")
+
+
 @bp.post("/api/v1/jobs")
 def create_job() -> tuple[Response, int, dict[str, str]]:
     """Start a job; 202 with the job (its progress at ``Location``)."""
     from smartalbum.jobs import store
-    from smartalbum.jobs.submit import submit_index
+    from smartalbum.jobs.submit import submit_index, submit_job
 
     body = request.get_json(silent=True) if request.is_json else None
     if not isinstance(body, dict):
         raise _bad('Send a JSON object: {"kind": "index", "paths": ["/photos"]}')
-    unknown = set(body) - {"kind", "paths", "chunk_size"}
-    if unknown:
-        raise _bad(f"unknown field(s): {', '.join(sorted(unknown))}")
-    if body.get("kind") not in store.KINDS:
-        raise _bad(f"'kind' must be one of: {', '.join(store.KINDS)}", "unknown_kind")
-    chunk_size = body.get("chunk_size")
-    if chunk_size is not None and (
-        not isinstance(chunk_size, int)
-        or isinstance(chunk_size, bool)
-        or not 1 <= chunk_size <= 10_000
-    ):
-        raise _bad("'chunk_size' must be an integer from 1 to 10000")
+    kind = body.get("kind")
+    kinds = store.known_kinds()
+    if kind not in kinds:
+        raise _bad(f"'kind' must be one of: {', '.join(kinds)}", "unknown_kind")
+    allowed = KIND_FIELDS.get(kind)
+    if allowed is not None:
+        unknown = set(body) - allowed - {"kind"}
+        if unknown:
+            raise _bad(f"unknown field(s) for {kind!r}: {', '.join(sorted(unknown))}")
     settings = get_state().settings
-    paths = _check_paths(body.get("paths"), list(settings.jobs.roots))
     factory = _factory()
-    job_id = submit_index(settings, factory, paths, chunk_size=chunk_size)
+    params = {k: v for k, v in body.items() if k != "kind"}
+    if kind == "index":
+        chunk_size = body.get("chunk_size")
+        if chunk_size is not None and (
+            not isinstance(chunk_size, int)
+            or isinstance(chunk_size, bool)
+            or not 1 <= chunk_size <= 10_000
+        ):
+            raise _bad("'chunk_size' must be an integer from 1 to 10000")
+        paths = _check_paths(body.get("paths"), list(settings.jobs.roots))
+        job_id = submit_index(settings, factory, paths, chunk_size=chunk_size)
+    else:
+        if "head" in params:
+            _check_head(params["head"])
+        if kind == "classify":
+            params["paths"] = _check_paths(body.get("paths"), list(settings.jobs.roots))
+        elif kind == "organize":
+            params = _check_organize(params)
+        job_id = submit_job(settings, factory, kind, params)
+    job = store.get_job(factory, job_id)
+    return jsonify(store.job_to_dict(job)), 202, {"Location": f"/api/v1/jobs/{job_id}"}
+
+
+def _check_head(head: Any) -> None:
+    heads = get_state().engine.bundle.heads
+    if not isinstance(head, str) or head not in heads:
+        raise _bad(f"'head' must be one of: {', '.join(heads)}", "unknown_head")
+
+
+def _check_organize(params: dict[str, Any]) -> dict[str, Any]:
+    """organize's options, checked here so a bad one is a 400, not a failed job."""
+    from smartalbum.library.organize import OrganizeError, validate_layout
+
+    into = params.get("into")
+    if not isinstance(into, str) or not into or "\x00" in into or not Path(into).is_absolute():
+        raise _bad("'into' must be an absolute folder on the server", "bad_path")
+    mode = params.get("mode", "copy")
+    if mode not in ORGANIZE_MODES:
+        raise _bad(f"'mode' must be one of: {', '.join(ORGANIZE_MODES)}")
+    layout = params.get("layout")
+    if layout is not None:
+        if not isinstance(layout, str):
+            raise _bad("'layout' must be a string such as '{label}/{year}/{month}'")
+        try:
+            validate_layout(layout)
+        except OrganizeError as exc:
+            raise _bad(str(exc), "bad_layout") from None
+    if not isinstance(params.get("xmp", False), bool):
+        raise _bad("'xmp' must be true or false")
+    return {**params, "into": str(Path(into).resolve()), "mode": mode}
+
+
+@bp.post("/api/v1/jobs/classify")
+def upload_classify_job() -> tuple[Response, int, dict[str, str]]:
+    """Queue uploaded photos as a classify job (the page does this for large drops):
+    the parts are saved to a private spool folder that the job deletes when it ends."""
+    import uuid
+
+    from smartalbum.jobs import store
+    from smartalbum.jobs.submit import submit_job
+    from smartalbum.web.api import _file_parts, _resolve_head
+
+    state = get_state()
+    files = _file_parts(state)
+    head = _resolve_head(state)
+    factory = _factory()
+    spool = Path(state.settings.data_dir).expanduser() / "uploads" / uuid.uuid4().hex
+    spool.mkdir(parents=True, mode=0o700)
+    paths, names = [], []
+    try:
+        for i, part in enumerate(files):
+            path = spool / f"{i:05d}"
+            part.save(path)
+            part.close()
+            paths.append(str(path))
+            names.append(part.filename or f"photo {i + 1}")
+        params = {"paths": paths, "names": names, "head": head, "spool": str(spool)}
+        job_id = submit_job(state.settings, factory, "classify", params)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(spool, ignore_errors=True)
+        raise
     job = store.get_job(factory, job_id)
     return jsonify(store.job_to_dict(job)), 202, {"Location": f"/api/v1/jobs/{job_id}"}
 
@@ -159,7 +247,7 @@ def openapi_schemas() -> dict[str, Any]:
         "required": ["id", "kind", "status", "total", "done", "errors"],
         "properties": {
             "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
-            "kind": {"type": "string", "enum": ["index"]},
+            "kind": {"type": "string"},
             "status": {"type": "string", "enum": list(STATUSES)},
             "params": {"type": "object"},
             "total": {**nullable_int, "description": "items to do (null until planned)"},
@@ -236,10 +324,14 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                         "application/json": {
                             "schema": {
                                 "type": "object",
-                                "required": ["kind", "paths"],
-                                "additionalProperties": False,
+                                "required": ["kind"],
                                 "properties": {
-                                    "kind": {"type": "string", "enum": ["index"]},
+                                    "kind": {
+                                        "type": "string",
+                                        "description": "index (paths, chunk_size), classify "
+                                        "(paths, head), rehead (head), organize (into, mode, "
+                                        "layout, xmp, head), or a kind a feature registers",
+                                    },
                                     "paths": {
                                         "type": "array",
                                         "minItems": 1,
@@ -254,6 +346,11 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                                         "maximum": 10000,
                                         "description": "photos per chunk (default: settings)",
                                     },
+                                    "head": {"type": "string"},
+                                    "into": {"type": "string"},
+                                    "mode": {"type": "string", "enum": list(ORGANIZE_MODES)},
+                                    "layout": {"type": "string"},
+                                    "xmp": {"type": "boolean"},
                                 },
                             }
                         }
@@ -287,6 +384,42 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                 ],
                 "responses": {
                     "200": job_json("The jobs", "JobList"),
+                    **errors(400, 401, 429, 503),
+                },
+                **guarded,
+            },
+        },
+        "/api/v1/jobs/classify": {
+            "post": {
+                "operationId": "createClassifyJob",
+                "summary": "Queue uploaded photos as a classify job",
+                "description": "For large batches: the photos are stored in a private spool "
+                "folder, classified by a worker, and deleted when the job ends; the results "
+                "are in the finished job's `result.results` (one per photo, in order).",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["file"],
+                                "properties": {
+                                    "file": {
+                                        "type": "array",
+                                        "items": {"type": "string", "format": "binary"},
+                                    },
+                                    "head": {"type": "string"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "202": {
+                        **job_json("The job, queued"),
+                        "headers": {"Location": {"schema": {"type": "string"}}},
+                    },
+                    "413": problem("Too many files or too large a body."),
                     **errors(400, 401, 429, 503),
                 },
                 **guarded,

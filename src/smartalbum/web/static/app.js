@@ -10,6 +10,12 @@
   const MAX_IN_FLIGHT = 4;        // concurrent requests
   const BATCH_FILES = 4;          // photos per request
   const BATCH_BYTES = 24 << 20;   // and at most this many bytes per request
+  // A drop of more than JOB_THRESHOLD photos is queued as background jobs (POST
+  // /api/v1/jobs/classify, JOB_FILES photos each) and the jobs are polled, instead of
+  // hundreds of synchronous requests.
+  const JOB_THRESHOLD = 40;
+  const JOB_FILES = 50;
+  const JOB_POLL_MS = 700;
   const PALETTE_SIZE = 8;         // .c0 … .c7 in app.css
   const IMAGE_EXT = /\.(jpe?g|png|webp|gif|bmp|tiff?|heic|heif|avif)$/i;
 
@@ -37,6 +43,7 @@
     apiKey: sessionStorage.getItem("smartalbum-api-key") || "",
     waitingForKey: false,
     lastAnnounce: 0,
+    useJobs: null,         // null: decide on the next drop; false once jobs are unavailable
   };
 
   // ---- server ---------------------------------------------------------------------------
@@ -220,7 +227,7 @@
   function nextBatch() {
     const batch = [];
     let bytes = 0;
-    const maxFiles = Math.min(BATCH_FILES, state.maxFiles);
+    const maxFiles = Math.min(state.jobMode ? JOB_FILES : BATCH_FILES, state.maxFiles);
     const maxBytes = Math.min(BATCH_BYTES, state.maxBytes);
     while (state.queue.length && batch.length < maxFiles) {
       const size = state.queue[0].file.size;
@@ -234,10 +241,12 @@
 
   function pump() {
     if (!state.model || state.waitingForKey) return;
-    while (state.inFlight < MAX_IN_FLIGHT && state.queue.length) {
+    if (!state.inFlight) state.jobMode = state.useJobs !== false && state.queue.length > JOB_THRESHOLD;
+    const limit = state.jobMode ? 2 : MAX_IN_FLIGHT;
+    while (state.inFlight < limit && state.queue.length) {
       const batch = nextBatch();
       state.inFlight += 1;
-      send(batch).finally(() => {
+      (state.jobMode ? sendAsJob(batch) : send(batch)).finally(() => {
         state.inFlight -= 1;
         pump();
       });
@@ -280,6 +289,71 @@
       retry();
     } else {
       batch.forEach((item) => finishWithError(item, problem));
+    }
+  }
+
+  // A batch as a background job: upload, then poll the job until it ends.
+  async function sendAsJob(batch) {
+    const form = new FormData();
+    for (const item of batch) {
+      item.status = "sending";
+      form.append("file", item.file, item.name);
+    }
+    let resp;
+    try {
+      resp = await fetch(`${API}/jobs/classify`, { method: "POST", body: form, headers: headers() });
+    } catch {
+      batch.forEach((item) => finishWithError(item, { title: "Network error", detail: "The server could not be reached.", code: "network" }));
+      return;
+    }
+    const retry = () => state.queue.unshift(...batch.filter((item) => state.items.includes(item)));
+    if (resp.status === 404 || resp.status === 503) {
+      state.useJobs = false;  // no catalog / no jobs here: classify directly
+      state.jobMode = false;
+      retry();
+      return;
+    }
+    if (resp.status !== 202) {
+      const problem = await readProblem(resp);
+      if (resp.status === 429) {
+        await sleep(Math.min(Number(resp.headers.get("Retry-After")) || 2, 60) * 1000);
+        retry();
+      } else if (resp.status === 401) {
+        retry();
+        askForKey();
+      } else if (resp.status === 413 && batch.length > 1) {
+        batch.forEach((item) => { item.alone = true; });
+        retry();
+      } else {
+        batch.forEach((item) => finishWithError(item, problem));
+      }
+      return;
+    }
+    const location = resp.headers.get("Location");
+    batch.forEach((item) => { item.status = "queued"; });
+    for (;;) {
+      await sleep(JOB_POLL_MS);
+      let job;
+      try {
+        const r = await fetch(location, { headers: headers() });
+        if (!r.ok) continue;
+        job = await r.json();
+      } catch {
+        continue;
+      }
+      if (job.status === "done") {
+        const results = (job.result && job.result.results) || [];
+        batch.forEach((item, i) => {
+          if (!state.items.includes(item)) return;
+          if (results[i]) finish(item, results[i]);
+          else finishWithError(item, { title: "No result", detail: "The job returned no result for this photo.", code: "no_result" });
+        });
+        return;
+      }
+      if (job.status === "failed" || job.status === "cancelled") {
+        batch.forEach((item) => finishWithError(item, { title: `Job ${job.status}`, detail: job.message || "", code: `job_${job.status}` }));
+        return;
+      }
     }
   }
 

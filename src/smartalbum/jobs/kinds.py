@@ -1,0 +1,306 @@
+"""Whole-job kinds: work that runs as one task on one worker, with progress in the job row.
+
+Indexing is cut into chunks that many workers share (jobs.tasks); the other kinds are
+short enough, or sequential enough, to run as one task: classify a batch of files,
+re-run a head over the catalog from stored embeddings, organise the catalog's photos.
+A kind is a function registered with :func:`job_kind`; it receives a
+:class:`JobContext` and returns the job's result (a JSON-able dict).
+
+Reliability: the task is ``acks_late``, the context heartbeats the job on every
+:meth:`JobContext.progress`, and the worker sweep (tasks.sweep) re-sends a running job
+whose heartbeat went stale — so a runner must be *idempotent*: running it again from the
+start must leave the catalog right (upserts, ``ON CONFLICT DO NOTHING``, journals).
+``ctx.rerun`` tells the runner it is a second attempt (organise then resumes its journal).
+Cancelling a job makes the next ``progress`` call raise :class:`Cancelled`.
+
+Other packages register their kinds the same way (faces scanning, category re-sorting):
+importing the module that holds the ``@job_kind`` functions is enough, as long as it is
+listed in :data:`KIND_MODULES` (so a worker process imports it before taking tasks).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import shutil
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select, update
+
+from smartalbum.config import Settings
+from smartalbum.library.db import default_url, session_scope
+from smartalbum.library.schema import (
+    JOB_FINISHED,
+    JOB_RUNNING,
+    Embedding,
+    Job,
+    Prediction,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+Runner = Callable[["JobContext"], dict[str, Any] | None]
+
+#: Kinds that run as one task (name -> runner), filled by :func:`job_kind`.
+RUNNERS: dict[str, Runner] = {}
+
+#: Modules whose import registers more kinds; imported lazily by :func:`load_kinds`.
+KIND_MODULES: list[str] = ["smartalbum.tags.jobs"]
+
+#: Largest number of per-photo results kept in a classify job's result.
+MAX_RESULTS = 10_000
+
+
+class Cancelled(Exception):
+    """The job was cancelled while it ran."""
+
+
+def job_kind(name: str) -> Callable[[Runner], Runner]:
+    """Register ``fn`` as the runner of job kind ``name``."""
+
+    def register(fn: Runner) -> Runner:
+        RUNNERS[name] = fn
+        return fn
+
+    return register
+
+
+def load_kinds() -> dict[str, Runner]:
+    """Every registered kind (imports :data:`KIND_MODULES` once)."""
+    for module in KIND_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:  # a feature that is not installed offers no kind
+            log.debug("job kinds of %s unavailable: %s", module, exc)
+    return RUNNERS
+
+
+@dataclass
+class JobContext:
+    """What a runner gets: settings, the catalog, its job's params, and progress."""
+
+    settings: Settings
+    factory: Any
+    job_id: str
+    params: dict[str, Any]
+    rerun: bool = False
+    done: int = 0
+    errors: int = 0
+    _engine: Any = field(default=None, repr=False)
+
+    def engine(self) -> Any:
+        """The worker's model engine (loaded once per process)."""
+        from smartalbum.jobs.tasks import model_engine
+
+        return model_engine(self.settings)
+
+    def total(self, total: int) -> None:
+        """Announce how many items the job has (shown as done/total, rate, ETA)."""
+        with session_scope(self.factory) as s:
+            s.execute(
+                update(Job).where(Job.id == self.job_id).values(total=total, heartbeat_at=utcnow())
+            )
+
+    def progress(self, n: int = 1) -> None:
+        """``n`` more items done; raises :class:`Cancelled` when the job was cancelled."""
+        self.done += n
+        with session_scope(self.factory) as s:
+            changed = s.execute(
+                update(Job)
+                .where(Job.id == self.job_id, Job.status == JOB_RUNNING)
+                .values(done=self.done, heartbeat_at=utcnow())
+            ).rowcount
+        if not changed:
+            raise Cancelled
+
+    def item_error(self, item: str, code: str, message: str) -> None:
+        """One item failed (the job goes on); listed by the API's ``failed_items``."""
+        from smartalbum.jobs import store
+
+        self.errors += 1
+        store.record_item_error(self.factory, self.job_id, item, code, message)
+        with session_scope(self.factory) as s:
+            s.execute(update(Job).where(Job.id == self.job_id).values(errors=self.errors))
+
+
+def start(factory: Any, job_id: str) -> tuple[Job | None, bool]:
+    """Mark the job running; (job, rerun) — job None when finished or unknown."""
+    now = utcnow()
+    with session_scope(factory) as s:
+        job = s.get(Job, job_id)
+        if job is None or job.status in JOB_FINISHED:
+            return None, False
+        rerun = job.started_at is not None
+        job.status = JOB_RUNNING
+        job.started_at = job.started_at or now
+        job.heartbeat_at = now
+        s.flush()
+        s.expunge(job)
+        return job, rerun
+
+
+def finish(factory: Any, job_id: str, result: dict[str, Any] | None) -> None:
+    """Mark a running job done with its result (a cancelled job stays cancelled)."""
+    with session_scope(factory) as s:
+        s.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JOB_RUNNING)
+            .values(status="done", result=result, finished_at=utcnow())
+        )
+
+
+def run(settings: Settings, factory: Any, job_id: str) -> None:
+    """Run one whole-job kind to the end (the body of the ``run_job`` task)."""
+    from smartalbum.jobs import store
+
+    job, rerun = start(factory, job_id)
+    if job is None:
+        return
+    runner = load_kinds().get(job.kind)
+    if runner is None:
+        store.fail_job(factory, job_id, f"no worker here knows job kind {job.kind!r}")
+        return
+    ctx = JobContext(settings, factory, job_id, dict(job.params or {}), rerun=rerun)
+    try:
+        result = runner(ctx)
+    except Cancelled:
+        return
+    except (ValueError, OSError, LookupError) as exc:
+        store.fail_job(factory, job_id, f"{type(exc).__name__}: {exc}")
+        return
+    finish(factory, job_id, result)
+
+
+# --------------------------------------------------------------------------- built-in kinds
+
+
+@job_kind("classify")
+def classify_batch(ctx: JobContext) -> dict[str, Any]:
+    """Classify a batch of files (``paths``; optional ``head``, ``names``, ``spool``).
+
+    Results go into the job's result (one per file, in order). ``spool`` is a folder of
+    uploaded copies that the job owns: it is deleted when the job ends, never a user's folder.
+    """
+    from smartalbum.model.pipeline import classify_files
+
+    paths = [str(p) for p in ctx.params.get("paths", [])]
+    names = list(ctx.params.get("names") or [Path(p).name for p in paths])
+    head = ctx.params.get("head")
+    ctx.total(len(paths))
+    engine = ctx.engine()
+    results: list[dict[str, Any]] = []
+    counts: Counter[str] = Counter()
+    try:
+        files = [Path(p) for p in paths]
+        for i, item in enumerate(classify_files(files, engine, head=head, hash_files=False)):
+            out = item.to_dict()
+            out["path"] = names[i] if i < len(names) else out.get("path")
+            if item.error is not None:
+                ctx.item_error(names[i], item.error.code, str(item.error))
+            elif out.get("label"):
+                counts[out["label"]] += 1
+            if len(results) < MAX_RESULTS:
+                results.append(out)
+            ctx.progress(1)
+    finally:
+        spool = ctx.params.get("spool")
+        if spool:
+            shutil.rmtree(spool, ignore_errors=True)
+    return {"head": engine.head(head).name, "counts": dict(counts), "results": results}
+
+
+@job_kind("rehead")
+def rerun_head(ctx: JobContext) -> dict[str, Any]:
+    """Compute a head's predictions for every stored embedding that lacks one (no decode,
+    no backbone run): what a new or retrained head needs to re-sort the catalog."""
+    import numpy as np
+
+    from smartalbum.library.catalog import load_embeddings, model_key
+    from smartalbum.library.db import insert_ignore_many
+    from smartalbum.library.indexer import CHUNK, PREDICTION_KEY, _prediction_values
+
+    engine = ctx.engine()
+    key = model_key(engine, ctx.params.get("head"))
+    missing = ~exists().where(
+        and_(
+            Prediction.photo_id == Embedding.photo_id,
+            Prediction.head == key.head,
+            Prediction.head_version == key.head_version,
+            Prediction.backbone_version == key.backbone_version,
+        )
+    )
+    mine = Embedding.backbone_version == key.backbone_version
+    with ctx.factory() as s:
+        ctx.total(int(s.scalar(select(func.count()).select_from(Embedding).where(mine, missing))))
+    while True:
+        with session_scope(ctx.factory) as s:
+            ids = list(
+                s.scalars(
+                    select(Embedding.photo_id)
+                    .where(mine, missing)
+                    .order_by(Embedding.photo_id)
+                    .limit(CHUNK)
+                )
+            )
+            if not ids:
+                break
+            vectors = load_embeddings(s, ids, key.backbone_version)
+            order = [i for i in ids if i in vectors]
+            preds = engine.classify_embeddings(np.stack([vectors[i] for i in order]), key.head)
+            now = utcnow()
+            rows = [
+                _prediction_values(p, key, pred, now) for p, pred in zip(order, preds, strict=True)
+            ]
+            insert_ignore_many(s, Prediction, rows, PREDICTION_KEY)
+        ctx.progress(len(order))
+    return {"head": key.head, "head_version": key.head_version, "predicted": ctx.done}
+
+
+@job_kind("organize")
+def organize_catalog(ctx: JobContext) -> dict[str, Any]:
+    """Organise the catalog's photos into ``into`` (``mode``, ``layout``, ``xmp``, ``head``),
+    exactly like ``smartalbum organize``; a re-run resumes the journal it left."""
+    from smartalbum.library import organize as org
+    from smartalbum.library.cli_tools import _sync_catalog, load_photos
+
+    into = Path(ctx.params["into"])
+    tick = _OrganizeTick(ctx)
+    journals = org.find_journals(into) if ctx.rerun and into.exists() else []
+    if journals:
+        result = org.resume(journals[-1], progress=tick)
+    else:
+        head = ctx.params.get("head") or ctx.engine().head(None).name  # the worker's model
+        photos, _ = load_photos(ctx.factory, head=head)
+        plan = org.make_plan(
+            photos,
+            into,
+            mode=ctx.params.get("mode", "copy"),
+            layout=ctx.params.get("layout") or org.DEFAULT_LAYOUT,
+            xmp=bool(ctx.params.get("xmp")),
+        )
+        ctx.total(len(plan.items))
+        result = org.execute(plan, progress=tick)
+    _sync_catalog(default_url(ctx.settings), result.journal)
+    return {
+        "journal": str(result.journal),
+        "counts": dict(result.counts),
+        "failed": [{"source": str(item.source), "reason": why} for item, why in result.failed],
+    }
+
+
+class _OrganizeTick:
+    """organize's per-step callback -> one job progress per finished photo."""
+
+    def __init__(self, ctx: JobContext) -> None:
+        self.ctx = ctx
+        self.seen: set[int] = set()
+
+    def __call__(self, item: Any, step: str) -> None:
+        if step in ("verified", "skipped", "failed") and item.index not in self.seen:
+            self.seen.add(item.index)
+            self.ctx.progress(1)
