@@ -27,6 +27,7 @@ PAGES = {
     "/gallery/review": ["review-tabs", "photos", "load-more"],
     "/gallery/duplicates": ["groups", "group-template", "member-template", "load-more"],
     "/gallery/photos/7": ["photo", "photo-fix", "photo-facts", "photo-files"],
+    "/gallery/trips": ["trips", "trip-template", "trips-home", "empty"],
 }
 
 
@@ -57,12 +58,20 @@ def test_every_page_links_the_sections_and_marks_its_own(client) -> None:
         ("/gallery", "/gallery"),
         ("/gallery/review", "/gallery/review"),
         ("/gallery/duplicates", "/gallery/duplicates"),
+        ("/gallery/trips", "/gallery/trips"),
         ("/gallery/photos/3", "/gallery"),
     ]:
         html = client.get(url).get_data(as_text=True)
         nav = re.search(r'<nav class="topnav".*?</nav>', html, flags=re.S).group(0)
         links = re.findall(r'<a href="([^"]+)"', nav)
-        assert links == ["/", "/gallery", "/gallery/review", "/gallery/duplicates", "/jobs"], url
+        assert links == [
+            "/",
+            "/gallery",
+            "/gallery/review",
+            "/gallery/duplicates",
+            "/gallery/trips",
+            "/jobs",
+        ], url
         assert re.findall(r'<a href="([^"]+)" aria-current="page"', nav) == [current], url
 
 
@@ -85,9 +94,16 @@ def test_gallery_script_never_inserts_html() -> None:
 
 def test_pages_are_public_but_their_data_needs_the_key(make_app) -> None:
     client = make_app(api_key="s3cret").test_client()
-    for url in PAGES:
+    for url in [*PAGES, "/jobs"]:
         assert client.get(url).status_code == 200, url
-    for url in ("/api/v1/photos", "/api/v1/stats", "/api/v1/duplicates", "/api/v1/photos/1"):
+    for url in (
+        "/api/v1/photos",
+        "/api/v1/stats",
+        "/api/v1/duplicates",
+        "/api/v1/photos/1",
+        "/api/v1/trips",
+        "/api/v1/jobs",
+    ):
         assert client.get(url).status_code == 401, url
     assert client.get("/api/v1/photos/1/thumbnail").status_code == 401
     ok = client.get("/api/v1/photos", headers={"X-API-Key": "s3cret"})

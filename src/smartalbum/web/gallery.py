@@ -1,4 +1,4 @@
-"""The gallery pages: browse by category, date and place; review; duplicates; one photo.
+"""The gallery pages: browse by category, date and place; review; duplicates; trips; one photo.
 
 Like the classification page, each page is a static shell (one template, the shared
 stylesheet and one script, no inline code); everything it shows comes from the library
@@ -25,6 +25,11 @@ def review() -> str:
 @bp.get("/gallery/duplicates")
 def duplicates() -> str:
     return render_template("gallery/duplicates.html")
+
+
+@bp.get("/gallery/trips")
+def trips() -> str:
+    return render_template("gallery/trips.html")
 
 
 @bp.get("/gallery/photos/<int:photo_id>")

@@ -647,3 +647,61 @@ def stats() -> Response:
 
     result = lib.results.get_or_compute(key, compute)
     return jsonify(head=head, catalog=catalog, **result)
+
+
+# --------------------------------------------------------------------------- trips
+
+
+#: Photos of a trip shown on its card (the rest are one click away in the gallery).
+TRIP_PREVIEW = 8
+
+
+@bp.get("/api/v1/trips")
+def trips() -> Response:
+    """Trips away from home: photos far from home grouped by time and place, with their
+    scenes and a few thumbnails; home is ``home=LAT,LON``, the settings', or learned."""
+    from smartalbum.library import trips as tr
+    from smartalbum.web.state import get_state
+
+    lib = get_library()
+    engine, default_head = _engine_and_head()
+    _check_params({"head", "home"})
+    head = _head(engine, default_head, _arg_str("head"))
+    settings = get_state().settings.trips
+    text = _arg_str("home", 64) or settings.home
+    given: tr.Home | None = None
+    if text:
+        try:
+            given = tr.Home(*tr.parse_home(text), source="user")
+        except ValueError as exc:
+            raise _bad("home", str(exc)) from None
+    if lib.factory is None:
+        return jsonify(home=None, trips=[])
+    factory = lib.factory
+    with factory() as session:
+        key = ("trips", head, text, browse.catalog_fingerprint(session))
+
+    def compute() -> dict[str, Any]:
+        with factory() as session:
+            photos = list(iter_photos(session, head=head))
+        home = given or tr.learn_home(photos)
+        if home is None:
+            return {"home": None, "trips": []}
+        found = tr.find_trips(
+            photos,
+            home,
+            radius_km=settings.radius_km,
+            gap_hours=settings.gap_hours,
+            min_photos=settings.min_photos,
+        )
+        return {"home": home.to_dict(), "trips": [t.to_dict() for t in found]}
+
+    result = lib.results.get_or_compute(key, compute)
+    out = []
+    for trip in reversed(result["trips"]):  # newest first
+        preview = [
+            {"id": pid, "thumbnail": url_for("library_api.thumbnail", photo_id=pid)}
+            for pid in trip["photo_ids"][:TRIP_PREVIEW]
+        ]
+        out.append({**trip, "preview": preview})
+    return jsonify(home=result["home"], trips=out)

@@ -781,4 +781,55 @@ def _library_paths(
                 **guarded,
             }
         },
+        "/api/v1/trips": {
+            "get": {
+                "operationId": "trips",
+                "summary": "Trips away from home, newest first, with places, scenes, previews",
+                "parameters": [
+                    head,
+                    {
+                        "name": "home",
+                        "in": "query",
+                        "required": False,
+                        "description": "home as LAT,LON (default: settings, else learned)",
+                        "schema": {"type": "string", "maxLength": 64},
+                    },
+                ],
+                "responses": {
+                    "200": _json(
+                        "Home (null when no photo has a position) and the trips",
+                        {
+                            "type": "object",
+                            "required": ["home", "trips"],
+                            "properties": {
+                                "home": {"type": "object", "nullable": True},
+                                "trips": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["id", "title", "start", "end", "photos"],
+                                        "properties": {
+                                            "id": {"type": "string"},
+                                            "title": {"type": "string"},
+                                            "start": {"type": "string"},
+                                            "end": {"type": "string"},
+                                            "photos": {"type": "integer"},
+                                            "photo_ids": {
+                                                "type": "array",
+                                                "items": {"type": "integer"},
+                                            },
+                                            "places": {"type": "array"},
+                                            "labels": {"type": "object"},
+                                            "preview": {"type": "array"},
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    ),
+                    **errors(400, 401, 429),
+                },
+                **guarded,
+            }
+        },
     }

@@ -54,6 +54,8 @@ PUBLIC_ENDPOINTS = frozenset(
         "gallery.review",
         "gallery.duplicates",
         "gallery.photo",
+        "gallery.trips",
+        "jobs_api.page",
     }
 )
 # Not counted against the rate limit (but keyed like the rest): a gallery page shows

@@ -594,6 +594,60 @@
     pager.reset();
   }
 
+  // ---- trips ----------------------------------------------------------------------------
+
+  async function initTrips() {
+    const list = $("trips");
+    const template = $("trip-template");
+    let body;
+    try {
+      body = await getJson(`${API}/trips`);
+    } catch (p) {
+      notice(`Trips unavailable: ${p.title}. ${p.detail}`);
+      return;
+    }
+    if (body.home) {
+      const how = body.home.source === "user" ? "set by you" : `learned from ${body.home.days} days of photos`;
+      $("trips-home").textContent = `Home ${body.home.latitude.toFixed(3)}, ${body.home.longitude.toFixed(3)} (${how})`;
+    }
+    $("empty").hidden = body.trips.length > 0;
+    for (const trip of body.trips) {
+      const li = template.content.firstElementChild.cloneNode(true);
+      li.dataset.trip = trip.id;
+      li.querySelector(".trip-title").textContent = trip.title;
+      const start = formatDate(trip.start);
+      const end = formatDate(trip.end);
+      li.querySelector(".trip-when").textContent = start === end ? start : `${start} – ${end}`;
+      const places = trip.places.slice(0, 4).map((p) => p.name).join(", ");
+      const far = `${Math.round(trip.farthest_km)} km from home at most`;
+      li.querySelector(".trip-facts").textContent =
+        `${trip.photos} photo${trip.photos === 1 ? "" : "s"}${places ? ` · ${places}` : ""} · ${far}`;
+      const scenes = li.querySelector(".trip-scenes");
+      for (const [label, count] of Object.entries(trip.labels)) {
+        const chip = el("li", "chip");
+        chip.append(el("span", "swatch"), el("span", "chip-name", label), el("span", "count", count));
+        setColour(chip, label);
+        scenes.appendChild(chip);
+      }
+      const preview = li.querySelector(".trip-preview");
+      for (const p of trip.preview) {
+        const item = el("li", "trip-photo");
+        const a = el("a", "thumb");
+        a.href = `/gallery/photos/${p.id}`;
+        a.setAttribute("aria-label", `photo ${p.id} of ${trip.title}`);
+        const img = el("img");
+        img.alt = "";
+        img.loading = "lazy";
+        a.appendChild(img);
+        item.appendChild(a);
+        preview.appendChild(item);
+        setThumb(img, p.thumbnail, item);
+      }
+      list.appendChild(li);
+    }
+    announce(`${body.trips.length} trip${body.trips.length === 1 ? "" : "s"}`);
+  }
+
   // ---- one photo ------------------------------------------------------------------------
 
   function initPhoto() {
@@ -701,7 +755,7 @@
     } catch (p) {
       $("model-info").textContent = `Model unavailable: ${p.title}`;
     }
-    const init = { browse: initBrowse, review: initReview, duplicates: initDuplicates, photo: initPhoto }[view];
+    const init = { browse: initBrowse, review: initReview, duplicates: initDuplicates, photo: initPhoto, trips: initTrips }[view];
     if (init) init();
     if (view === "browse" || view === "review") loadStats();
   }

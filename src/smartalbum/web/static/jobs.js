@@ -3,6 +3,13 @@
 "use strict";
 
 const POLL_MS = 1000;
+// The API key, when the server needs one: the one entered on the Classify or Gallery page
+// (kept for this browser tab).
+const keyHeaders = () => {
+  const key = sessionStorage.getItem("smartalbum-api-key");
+  return key ? { "X-API-Key": key } : {};
+};
+const NEEDS_KEY = "This server needs an API key: enter it on the Classify page, then come back.";
 const list = document.getElementById("jobs");
 const empty = document.getElementById("jobs-empty");
 const form = document.getElementById("start-form");
@@ -13,6 +20,16 @@ function fmtSeconds(s) {
   if (s < 90) return `${Math.round(s)} s`;
   if (s < 5400) return `${Math.round(s / 60)} min`;
   return `${(s / 3600).toFixed(1)} h`;
+}
+
+// What a job works on, in words (an upload's spool paths mean nothing to a person).
+function describe(job) {
+  const p = job.params || {};
+  if (job.kind === "index") return `index ${(p.paths || []).join(", ")}`;
+  if (job.kind === "classify") return `classify ${(p.names || p.paths || []).length} photos`;
+  if (job.kind === "organize") return `organise into ${p.into} (${p.mode || "copy"})`;
+  if (job.kind === "rehead") return `re-sort the catalog${p.head ? ` with ${p.head}` : ""}`;
+  return job.kind;
 }
 
 function render(job) {
@@ -27,7 +44,7 @@ function render(job) {
       <p class="job-stats"></p><p class="job-errors" hidden></p>`;
     li.querySelector(".job-cancel").addEventListener("click", () => cancel(job.id));
   }
-  li.querySelector(".job-paths").textContent = (job.params.paths || []).join(", ");
+  li.querySelector(".job-paths").textContent = describe(job);
   li.querySelector(".job-status").textContent = job.status;
   const bar = li.querySelector("progress");
   bar.max = job.total || 1;
@@ -38,14 +55,16 @@ function render(job) {
     `${job.done} / ${job.total ?? "?"} photos · ${rate} · ETA ${fmtSeconds(job.eta_s)}`;
   const errors = li.querySelector(".job-errors");
   errors.hidden = !job.errors;
-  errors.textContent = job.errors ? `${job.errors} could not be indexed (see smartalbum errors)` : "";
+  const failed = job.kind === "index" ? "could not be indexed (see smartalbum errors)" : "failed";
+  errors.textContent = job.errors ? `${job.errors} ${failed}` : "";
   li.querySelector(".job-cancel").hidden = !["queued", "running"].includes(job.status);
   return li;
 }
 
 async function refresh() {
   try {
-    const response = await fetch("/api/v1/jobs?limit=50");
+    const response = await fetch("/api/v1/jobs?limit=50", { headers: keyHeaders() });
+    if (response.status === 401) status.textContent = NEEDS_KEY;
     if (!response.ok) return;
     const { jobs } = await response.json();
     empty.hidden = jobs.length > 0;
@@ -59,7 +78,7 @@ async function refresh() {
 }
 
 async function cancel(id) {
-  await fetch(`/api/v1/jobs/${id}`, { method: "DELETE" });
+  await fetch(`/api/v1/jobs/${id}`, { method: "DELETE", headers: keyHeaders() });
 }
 
 form.addEventListener("submit", async (event) => {
@@ -68,11 +87,12 @@ form.addEventListener("submit", async (event) => {
   status.textContent = "Starting…";
   const response = await fetch("/api/v1/jobs", {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", ...keyHeaders() },
     body: JSON.stringify({ kind: "index", paths: [folder] }),
   });
   const body = await response.json();
-  status.textContent = response.ok ? `Job started (${body.id.slice(0, 8)}).` : body.detail;
+  if (response.status === 401) status.textContent = NEEDS_KEY;
+  else status.textContent = response.ok ? `Job started (${body.id.slice(0, 8)}).` : body.detail;
 });
 
 refresh();
