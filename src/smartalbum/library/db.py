@@ -122,16 +122,44 @@ def upgrade(url_or_engine: str | Engine | None = None, revision: str = "head") -
         else get_engine(url=url_or_engine or default_url())
     )
     cfg = alembic_config()
-    with engine.begin() as connection:
+    with _sqlite_migration_lock(engine), engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Web and workers starting together on a new database (docker compose) would
             # otherwise race to create the same tables; the loser waits here, then finds
-            # the schema current. Released at commit. (SQLite: its write lock serialises.)
+            # the schema current. Released at commit. (SQLite: a lock file, see below.)
             from sqlalchemy import text
 
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
+
+
+@contextmanager
+def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
+    """Serialise schema upgrades of one SQLite file across processes.
+
+    pysqlite runs DDL outside a transaction, so the web app and its embedded worker
+    creating a new catalog at the same moment could both try ``CREATE TABLE`` ("table
+    photos already exists"). An exclusive ``flock`` on ``<catalog>.migrate.lock`` makes
+    the second wait and then find the schema current. No-op for other databases and
+    where ``fcntl`` does not exist.
+    """
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        fcntl = None  # type: ignore[assignment]
+    if not database or database == ":memory:" or fcntl is None:
+        yield
+        return
+    lock_path = Path(database).expanduser().with_name(Path(database).name + ".migrate.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _at_head(engine: Engine) -> bool:
