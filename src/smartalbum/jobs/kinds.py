@@ -50,7 +50,11 @@ Runner = Callable[["JobContext"], dict[str, Any] | None]
 RUNNERS: dict[str, Runner] = {}
 
 #: Modules whose import registers more kinds; imported lazily by :func:`load_kinds`.
-KIND_MODULES: list[str] = ["smartalbum.tags.jobs"]
+KIND_MODULES: list[str] = [
+    "smartalbum.tags.jobs",
+    "smartalbum.categories.jobs",
+    "smartalbum.faces.jobs",
+]
 
 #: Largest number of per-photo results kept in a classify job's result.
 MAX_RESULTS = 10_000

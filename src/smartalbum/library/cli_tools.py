@@ -417,9 +417,19 @@ def organize(
     if into is None:
         raise click.UsageError("--into DIR is required (or --resume/--rollback JOURNAL)")
 
-    photos, _ = load_photos(_factory(database_url), head=head)
+    factory = _factory(database_url)
+    photos, _ = load_photos(factory, head=head)
+    tags = None
+    if xmp:  # the photos' tags become keywords of the sidecars (smartalbum.tags)
+        from smartalbum.tags.store import photo_tags
+
+        with factory() as session:
+            found = photo_tags(session, [p.id for p in photos])
+        tags = {pid: [t.tag for t in ts] for pid, ts in found.items()}
     try:
-        plan = org.make_plan(photos, into, mode=mode, layout=layout or org.DEFAULT_LAYOUT, xmp=xmp)
+        plan = org.make_plan(
+            photos, into, mode=mode, layout=layout or org.DEFAULT_LAYOUT, xmp=xmp, tags=tags
+        )
     except org.OrganizeError as exc:
         raise click.UsageError(str(exc)) from exc
     _print_plan(plan, quiet=quiet)

@@ -227,6 +227,7 @@ class Indexer:
                 self._load_known()
                 self._index(plan.work, summary, on_progress)
             self._predict_missing(summary)
+            self._tag_missing()
         except BaseException:
             summary.seconds = time.perf_counter() - start
             self._finish_run(run_id, summary, status="interrupted")
@@ -582,6 +583,20 @@ class Indexer:
             )
         # The bytes that path held before are gone: its photo keeps its data, not the path.
         s.execute(update(File).where(File.path == path).values(status=FILE_MISSING))
+
+    # ------------------------------------------------------------------ tags
+
+    def _tag_scope(self) -> list[str] | None:
+        """Which files' photos to tag (None: every photo of the catalog that needs it)."""
+        return None
+
+    def _tag_missing(self) -> None:
+        """Automatic tags (smartalbum.tags) from stored embeddings: no decode, no backbone."""
+        from smartalbum.tags.store import tag_catalog, tagger_for
+
+        tagger = tagger_for(self.engine.bundle)
+        if tagger is not None:
+            tag_catalog(self.factory, tagger, self.backbone_version, paths=self._tag_scope())
 
     # ------------------------------------------------------------------ heads
 

@@ -56,7 +56,7 @@ import secrets
 import shutil
 import string
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -113,6 +113,7 @@ class PlanItem:
     label_source: str | None = None  # "correction" | "prediction"
     review: bool = False
     note: str = ""
+    tags: list[str] = field(default_factory=list)  # written into the XMP sidecar
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -221,12 +222,13 @@ def make_plan(
     mode: str = "copy",
     layout: str = DEFAULT_LAYOUT,
     xmp: bool = False,
+    tags: Mapping[int, Sequence[str]] | None = None,
 ) -> Plan:
     """Decide where every photo goes. Reads the target to foresee collisions; writes nothing.
 
     One file per photo (its first present copy that exists); names already taken on disk
     or earlier in the plan get `` (1)``, `` (2)``...; identical content already at the target
-    makes the photo a ``skip``.
+    makes the photo a ``skip``. ``tags`` (photo id -> keywords) go into the XMP sidecars.
     """
     if mode not in MODES:
         raise OrganizeError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
@@ -249,6 +251,7 @@ def make_plan(
             confidence=confidence,
             label_source=label_source,
             review=review,
+            tags=list((tags or {}).get(photo.id, ())),
         )
         items.append(item)
         if source is None:
@@ -709,7 +712,9 @@ class _Run:
             self.log("xmp_done", item, path=str(path))
             st.xmp_done = True
             return
-        labels = Labels(item.label, item.confidence, item.label_source, item.review)
+        labels = Labels(
+            item.label, item.confidence, item.label_source, item.review, tuple(item.tags)
+        )
         for _attempt in range(3):
             try:
                 previous = path.read_bytes()

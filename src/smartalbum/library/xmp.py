@@ -12,7 +12,9 @@ programs reads) and as ``Smart Album|<label>`` in ``lr:hierarchicalSubject`` (di
 Lightroom's keyword tree), plus Smart Album's own fields in its namespace
 (:data:`SMARTALBUM_NS`): ``label``, ``confidence``, ``labelSource`` (correction or
 prediction) and ``review`` (True for an uncertain prediction; such photos get no keyword,
-because a guess must not pollute the user's keywords).
+because a guess must not pollute the user's keywords). The photo's tags (automatic and the
+user's, smartalbum.tags) are keywords too (``Smart Album|tags|<tag>`` in the tree), listed
+in ``smartalbum:tags`` so the next export replaces them.
 
 **Merging**: an existing sidecar is never replaced wholesale: its keywords, other fields and
 other namespaces are kept; Smart Album's keywords are added, and only what Smart Album
@@ -52,7 +54,7 @@ _KNOWN_PREFIXES = {
     "darktable": "http://darktable.sf.net/",
     "digiKam": "http://www.digikam.org/ns/1.0/",
 }
-_FIELDS = ("label", "confidence", "labelSource", "review")
+_FIELDS = ("label", "confidence", "labelSource", "review", "tags")
 _PACKET_BEGIN = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
 _PACKET_END = '\n<?xpacket end="w"?>\n'
 
@@ -69,6 +71,7 @@ class Labels:
     confidence: float | None = None
     source: str | None = None  # "correction" or "prediction"
     review: bool = False
+    tags: tuple[str, ...] = ()  # the photo's tags (smartalbum.tags), written as keywords
 
     @property
     def keyword(self) -> str | None:
@@ -185,6 +188,10 @@ def sidecar_content(labels: Labels, existing: bytes | None = None) -> bytes:
     # What this program wrote before (so it can be updated instead of piling up).
     previous = _read(root)["smartalbum"]
     old_label = previous.get("label") if isinstance(previous, dict) else None
+    # Tags written before (recorded in smartalbum:tags) are replaced, not piled up; a
+    # keyword the user had typed themselves is never in that list, so it stays.
+    old_tags = set(str(previous.get("tags", "")).split("|")) - {""}
+    old_tags -= set(labels.tags)
     target = descriptions[0]
     for description in descriptions:
         for name in _FIELDS:
@@ -199,11 +206,16 @@ def sidecar_content(labels: Labels, existing: bytes | None = None) -> bytes:
     keyword = labels.keyword
     if old_label and old_label != keyword:
         subjects = [s for s in subjects if s != old_label]
+    subjects = [s for s in subjects if s not in old_tags]
     hierarchical = [h for h in hierarchical if not h.startswith(HIERARCHY_ROOT + "|")]
     if keyword:
         if keyword not in subjects:
             subjects.append(keyword)
         hierarchical.append(f"{HIERARCHY_ROOT}|{keyword}")
+    for tag in labels.tags:
+        if tag not in subjects:
+            subjects.append(tag)
+        hierarchical.append(f"{HIERARCHY_ROOT}|tags|{tag}")
     if subjects or target.find(_q(DC_NS, "subject")) is not None:
         _set_bag(target, DC_NS, "subject", subjects)
     if hierarchical or target.find(_q(LR_NS, "hierarchicalSubject")) is not None:
@@ -216,6 +228,8 @@ def sidecar_content(labels: Labels, existing: bytes | None = None) -> bytes:
     if labels.source:
         target.set(_q(SMARTALBUM_NS, "labelSource"), labels.source)
     target.set(_q(SMARTALBUM_NS, "review"), "True" if labels.review else "False")
+    if labels.tags:
+        target.set(_q(SMARTALBUM_NS, "tags"), "|".join(labels.tags))
 
     ET.indent(root, space=" ")
     body = ET.tostring(root, encoding="unicode")

@@ -219,7 +219,12 @@ def evaluate_cmd(bundle: Path, dataset: Path, head: str | None, split: str, fmt:
 
 
 @click.command("export")
-@click.argument("bundle", type=click.Path(path_type=Path))
+@click.argument("bundle", type=click.Path(path_type=Path), required=False)
+@click.option("--mobile", "mobile_out", type=click.Path(path_type=Path), default=None,
+              help="Write a mobile bundle (ORT model, heads/preprocess JSON, reference "
+                   "program) to this folder instead; needs no torch (docs/mobile.md).")
+@click.option("--bundle", "bundle_opt", type=click.Path(path_type=Path), default=None,
+              help="With --mobile: the bundle to export (default: the installed one).")
 @click.option("--arch", default=None, help="Arch (default: the bundle's).")
 @click.option("--weights", type=click.Path(path_type=Path), default=None,
               help="Weights file (fine-tuned bundles, resnet18).")
@@ -228,9 +233,21 @@ def evaluate_cmd(bundle: Path, dataset: Path, head: str | None, split: str, fmt:
 @click.option("--no-quantize", is_flag=True, help="Only fp32.")
 @click.option("--check", is_flag=True,
               help="Only compare the bundle's backbone with torch; write nothing.")
-def export_cmd(bundle: Path, arch: str | None, weights: Path | None, photos: Path | None,
+def export_cmd(bundle: Path | None, mobile_out: Path | None, bundle_opt: Path | None,
+               arch: str | None, weights: Path | None, photos: Path | None,
                no_quantize: bool, check: bool) -> None:
-    """Re-export BUNDLE's ONNX backbone from the arch's weights (fp32 + int8), with checks."""
+    """Re-export BUNDLE's ONNX backbone from the arch's weights (fp32 + int8), with checks.
+
+    With --mobile OUT: write BUNDLE (or --bundle, default: the installed one) as a
+    mobile bundle instead, without torch.
+    """
+    if mobile_out is not None:
+        from smartalbum.mobile.cli import run_mobile_export
+
+        run_mobile_export(mobile_out, bundle_opt or bundle)
+        return
+    if bundle is None:
+        raise click.UsageError("missing BUNDLE (or use --mobile OUT)")
     if not (bundle / "bundle.json").is_file():
         raise click.UsageError(f"{bundle} is not a model bundle (no bundle.json)")
     if photos is not None and not photos.exists():

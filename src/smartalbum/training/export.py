@@ -418,5 +418,8 @@ def refresh_bundle(
             heads=heads, default_head=bundle.default_head, metrics=metrics, card=card,
             name=bundle.name, extra_files=extra,
         )
+        from smartalbum.categories.explain import write_features_model_if_possible
+
+        write_features_model_if_possible(bundle.path)  # heat-maps (categories/explain.py)
         report["ok"] = True
     return report

@@ -875,6 +875,9 @@ def train_bundle(
             heads=heads_out, default_head=default_head, metrics=_jsonable(metrics), card=card,
             name=name, extra_files=extra_files,
         )
+        from smartalbum.categories.explain import write_features_model_if_possible
+
+        write_features_model_if_possible(out)  # heat-maps (categories/explain.py)
     finally:
         import shutil
 

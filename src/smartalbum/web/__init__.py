@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from smartalbum.config import get_settings
     from smartalbum.library.catalog import CatalogResultCache
     from smartalbum.model.engine import Engine
-    from smartalbum.web import api, gallery, jobs_api, library_api, ui
+    from smartalbum.web import api, gallery, jobs_api, library_api, search_api, ui
     from smartalbum.web.cache import LRUResultCache, ResultCache
     from smartalbum.web.problems import register_error_handlers
     from smartalbum.web.security import (
@@ -79,6 +79,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(ui.bp)
     app.register_blueprint(gallery.bp)
     app.register_blueprint(jobs_api.bp)
+    from smartalbum.web import categories_api
+
+    app.register_blueprint(categories_api.bp)
+    from smartalbum.web import faces_api
+
+    app.register_blueprint(faces_api.bp)
+    app.register_blueprint(search_api.bp)
+    from smartalbum.mobile import web as mobile_api
+
+    app.register_blueprint(mobile_api.bp)
     register_error_handlers(app)
     install_security_headers(app)
     # The limiter's hook runs first, so requests with a wrong key count against the limit too.

@@ -279,8 +279,28 @@ def build_openapi(settings: Settings, heads: list[str], default_head: str) -> di
     from smartalbum.web import jobs_api
 
     paths.update(jobs_api.openapi_paths(_problem, guarded, keyed))
+    from smartalbum.web import search_api
+
+    paths.update(search_api.openapi_paths(_problem, guarded, keyed))
+    from smartalbum.web import faces_api
+
+    paths.update(faces_api.openapi_paths(_problem, guarded, keyed))
+    from smartalbum.web import categories_api
+
+    paths.update(categories_api.openapi_paths(_problem, guarded, keyed))
+    from smartalbum.mobile import web as mobile_api
+
+    paths.update(mobile_api.openapi_paths(_problem, guarded, keyed))
     components: dict[str, Any] = {
-        "schemas": {**SCHEMAS, **LIBRARY_SCHEMAS, **jobs_api.openapi_schemas()}
+        "schemas": {
+            **categories_api.openapi_schemas(),
+            **SCHEMAS,
+            **LIBRARY_SCHEMAS,
+            **jobs_api.openapi_schemas(),
+            **search_api.openapi_schemas(),
+            **faces_api.openapi_schemas(),
+            **mobile_api.openapi_schemas(),
+        }
     }
     if keyed:
         components["securitySchemes"] = {

@@ -29,6 +29,8 @@ function describe(job) {
   if (job.kind === "classify") return `classify ${(p.names || p.paths || []).length} photos`;
   if (job.kind === "organize") return `organise into ${p.into} (${p.mode || "copy"})`;
   if (job.kind === "rehead") return `re-sort the catalog${p.head ? ` with ${p.head}` : ""}`;
+  if (job.kind === "faces") return `find faces${(p.paths || []).length ? ` in ${p.paths.join(", ")}` : " in new photos"}`;
+  if (job.kind === "faces_recluster") return "re-group faces into people";
   return job.kind;
 }
 

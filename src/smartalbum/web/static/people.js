@@ -1,0 +1,246 @@
+// Smart Album people: the people page (name, merge, move, "not this person", scan and
+// re-group jobs) and face boxes on the gallery's photo page. Every string from the server
+// goes in with textContent; thumbnails are fetched with the API key and shown as blob: URLs.
+"use strict";
+
+(() => {
+  const API = "/api/v1";
+  const KEY_STORAGE = "smartalbum-api-key";
+  const $ = (id) => document.getElementById(id);
+  const state = { apiKey: sessionStorage.getItem(KEY_STORAGE) || "", keyPrompt: null, people: [] };
+
+  const headers = () => (state.apiKey ? { "X-API-Key": state.apiKey } : {});
+
+  function askForKey() {
+    const panel = $("key-panel");
+    if (!panel) return Promise.reject(new Error("an API key is needed"));
+    if (!state.keyPrompt) {
+      state.keyPrompt = new Promise((resolve) => {
+        panel.hidden = false;
+        $("api-key").focus();
+        $("key-form").addEventListener("submit", (ev) => {
+          ev.preventDefault();
+          state.apiKey = $("api-key").value.trim();
+          sessionStorage.setItem(KEY_STORAGE, state.apiKey);
+          panel.hidden = true;
+          state.keyPrompt = null;
+          resolve();
+        }, { once: true });
+      });
+    }
+    return state.keyPrompt;
+  }
+
+  async function api(path, options = {}) {
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      const init = { ...options, headers: { ...(options.headers || {}), ...headers() } };
+      const resp = await fetch(path, init);
+      if (resp.status === 401) { await askForKey(); continue; }
+      if (!resp.ok) {
+        let detail = resp.statusText;
+        try { detail = (await resp.json()).detail || detail; } catch { /* not JSON */ }
+        throw new Error(detail);
+      }
+      return resp;
+    }
+    throw new Error("too many attempts");
+  }
+  const getJson = async (path) => (await api(path)).json();
+  const send = async (method, path, body) => (await api(path, {
+    method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  })).json();
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function notice(text) {
+    const box = $("notice");
+    if (!box) return;
+    box.textContent = text || "";
+    box.hidden = !text;
+  }
+
+  async function thumb(img, url) {
+    try {
+      const blob = await (await api(url)).blob();
+      img.src = URL.createObjectURL(blob);
+    } catch { img.alt = "no preview"; }
+  }
+
+  // ---- people page ----------------------------------------------------------------------
+
+  function personLabel(p) { return p.name || `Person ${p.id}`; }
+
+  function moveSelect(face) {
+    const select = el("select");
+    select.setAttribute("aria-label", `Move face ${face.id} to`);
+    select.append(new Option("Move to…", ""), new Option("New person", "new"));
+    for (const p of state.people) {
+      if (p.id !== face.person_id) select.append(new Option(personLabel(p), String(p.id)));
+    }
+    select.addEventListener("change", () => act(async () => {
+      if (!select.value) return;
+      if (select.value === "new") await send("POST", `${API}/people`, { faces: [face.id] });
+      else await send("POST", `${API}/people/${select.value}/faces`, { faces: [face.id] });
+    }));
+    return select;
+  }
+
+  function faceItem(face, person) {
+    const li = el("li", "face");
+    const link = el("a");
+    link.href = `/gallery/photos/${face.photo_id}`;
+    const img = el("img");
+    img.alt = person ? `${personLabel(person)}, face ${face.id}` : `face ${face.id}`;
+    img.loading = "lazy";
+    thumb(img, face.thumbnail);
+    link.append(img);
+    li.append(link);
+    if (person) {
+      const reject = el("button", "button", "Not them");
+      reject.type = "button";
+      reject.title = `Not ${personLabel(person)}: never group this face with them again`;
+      reject.addEventListener("click", () => act(() =>
+        send("POST", `${API}/people/${person.id}/rejections`, { faces: [face.id] })));
+      li.append(reject);
+    }
+    li.append(moveSelect(face));
+    return li;
+  }
+
+  function personItem(p) {
+    const li = el("li", "person");
+    const head = el("div", "person-head");
+    const pick = el("input");
+    pick.type = "checkbox";
+    pick.value = String(p.id);
+    pick.className = "merge-pick";
+    pick.setAttribute("aria-label", `Select ${personLabel(p)} to merge`);
+    pick.addEventListener("change", updateMerge);
+    const name = el("input");
+    name.type = "text";
+    name.value = p.name || "";
+    name.placeholder = `Person ${p.id}: name`;
+    name.setAttribute("aria-label", `Name of person ${p.id}`);
+    const save = el("button", "button", "Name");
+    save.type = "button";
+    save.addEventListener("click", () => act(() =>
+      send("PATCH", `${API}/people/${p.id}`, { name: name.value })));
+    const born = el("input");
+    born.type = "date";
+    born.value = p.birth_date || "";
+    born.setAttribute("aria-label", `Birth date of ${personLabel(p)}`);
+    born.addEventListener("change", () => act(() =>
+      send("PATCH", `${API}/people/${p.id}`, { birth_date: born.value || null })));
+    const open = el("a", "", `${p.faces} face(s) in ${p.photos} photo(s)`);
+    open.href = `/people/${p.id}`;
+    open.className = "person-count";
+    head.append(pick, name, save, born, open);
+    const strip = el("ul", "face-strip");
+    for (const face of p.face_list || []) strip.append(faceItem(face, p));
+    li.append(head, strip);
+    return li;
+  }
+
+  function updateMerge() {
+    const picked = document.querySelectorAll(".merge-pick:checked");
+    $("merge").disabled = picked.length < 2;
+  }
+
+  async function act(fn) {
+    try {
+      notice("");
+      await fn();
+      await load();
+    } catch (err) { notice(err.message); }
+  }
+
+  async function load() {
+    const personId = document.body.dataset.personId;
+    const list = $("people");
+    if (personId) {
+      const person = await getJson(`${API}/people/${personId}`);
+      const all = await getJson(`${API}/people`);
+      state.people = all.people;
+      list.replaceChildren(personItem(person));
+      $("all-people").hidden = false;
+      $("people-empty").hidden = true;
+      $("unassigned-section").hidden = true;
+      return;
+    }
+    const data = await getJson(`${API}/people`);
+    state.people = data.people;
+    list.replaceChildren(...data.people.map(personItem));
+    $("people-empty").hidden = data.people.length > 0;
+    const strip = $("unassigned");
+    strip.replaceChildren(...data.unassigned.map((f) => faceItem(f, null)));
+    $("unassigned-section").hidden = data.unassigned.length === 0;
+    if (!data.enabled) notice("Face processing is switched off (SMARTALBUM_FACES__ENABLED).");
+    updateMerge();
+  }
+
+  async function runJob(path) {
+    const status = $("job-status");
+    const job = await send("POST", path, {});
+    for (;;) {
+      const now = await getJson(`${API}/jobs/${job.id}`);
+      status.textContent = `${now.kind}: ${now.status} ${now.done}/${now.total ?? "?"}`;
+      if (["done", "failed", "cancelled"].includes(now.status)) break;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    await load();
+  }
+
+  function initPeople() {
+    $("scan").addEventListener("click", () => runJob(`${API}/people/scan`).catch((e) => notice(e.message)));
+    $("recluster").addEventListener("click", () => runJob(`${API}/people/recluster`).catch((e) => notice(e.message)));
+    $("merge").addEventListener("click", () => act(async () => {
+      const ids = [...document.querySelectorAll(".merge-pick:checked")].map((c) => Number(c.value));
+      await send("POST", `${API}/people/${ids[0]}/merge`, { people: ids.slice(1) });
+    }));
+    load().catch((err) => notice(err.message));
+  }
+
+  // ---- gallery photo page: face boxes ----------------------------------------------------
+
+  async function initPhoto() {
+    const id = document.body.dataset.photoId;
+    const img = $("photo-image");
+    if (!id || !img) return;
+    let data;
+    try { data = await getJson(`${API}/photos/${id}/faces`); } catch { return; }
+    if (!data.faces.length) return;
+    const frame = img.parentElement;
+    frame.classList.add("has-faces");
+    const place = () => {
+      frame.querySelectorAll(".face-box").forEach((n) => n.remove());
+      const left = img.offsetLeft;
+      const top = img.offsetTop;
+      for (const face of data.faces) {
+        const box = el("div", "face-box");
+        box.style.left = `${left + face.box.x * img.clientWidth}px`;
+        box.style.top = `${top + face.box.y * img.clientHeight}px`;
+        box.style.width = `${face.box.w * img.clientWidth}px`;
+        box.style.height = `${face.box.h * img.clientHeight}px`;
+        if (face.person_id) {
+          const a = el("a", "", face.person_name || `Person ${face.person_id}`);
+          a.href = `/people/${face.person_id}`;
+          box.append(a);
+        } else {
+          box.append(el("span", "", "?"));
+        }
+        frame.append(box);
+      }
+    };
+    if (img.complete && img.naturalWidth) place();
+    img.addEventListener("load", place);
+    window.addEventListener("resize", place);
+  }
+
+  if (document.body.dataset.view === "people") initPeople();
+  else if (document.body.dataset.view === "photo") initPhoto();
+})();

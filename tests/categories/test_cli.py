@@ -1,0 +1,112 @@
+"""``smartalbum category ...`` and ``smartalbum retrain`` on generated photos (tiny model)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from library.photos import COLOURS, encode, picture
+from smartalbum.cli import main
+from smartalbum.config import get_settings
+
+
+@pytest.fixture
+def env(tmp_path: Path, tiny_bundle_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    """A data dir, a SQLite catalog and 60 generated photos (20 per colour) indexed."""
+    monkeypatch.setenv("SMARTALBUM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SMARTALBUM_MODEL__BUNDLE", str(tiny_bundle_dir))
+    url = f"sqlite:///{tmp_path / 'catalog.sqlite3'}"
+    monkeypatch.setenv("SMARTALBUM_DATABASE_URL", url)
+    get_settings.cache_clear()
+    root = tmp_path / "photos"
+    for colour in COLOURS:
+        (root / colour).mkdir(parents=True)
+        for i in range(20):
+            seed = hash(colour) % 1000 + i
+            (root / colour / f"{colour}_{i:02d}.jpg").write_bytes(
+                encode(picture(COLOURS[colour], seed=seed))
+            )
+    assert run("index", str(root)).exit_code == 0
+    yield root
+    get_settings.cache_clear()
+    from smartalbum.library import db
+
+    db.dispose_all()
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_create_list_show_retrain_export_import_delete(env: Path, tmp_path: Path):
+    reds = sorted((env / "red").iterdir())
+    blues = sorted((env / "blue").iterdir())
+    # an example outside the catalog is indexed on the way
+    outside = tmp_path / "upload" / "new_red.jpg"
+    outside.parent.mkdir()
+    outside.write_bytes(encode(picture(COLOURS["red"], seed=999)))
+
+    created = run(
+        "category",
+        "create",
+        "reds",
+        "--examples",
+        *map(str, reds[:4]),
+        str(outside),
+        "--counter-examples",
+        str(blues[0]),
+        "--format",
+        "json",
+    )
+    assert created.exit_code == 0, created.output
+    info = json.loads(created.output)
+    assert info["examples"] == 5 and info["counter_examples"] == 1 and info["version"] == 1
+
+    listed = json.loads(run("category", "list", "--format", "json").output)
+    assert [c["name"] for c in listed] == ["reds"]
+
+    shown = run("category", "show", "reds", "--format", "json")
+    rows = [json.loads(line) for line in shown.output.splitlines()]
+    paths = {Path(r["path"]) for r in rows}
+    assert set(reds) <= paths  # every red photo, including the 16 it was not shown
+    assert not paths & (set(blues) | set((env / "green").iterdir()))
+    assert all(0 <= r["score"] <= 1 for r in rows)
+    table = run("category", "show", "reds")
+    assert str(reds[-1]) in table.output and "photo(s) in 'reds'" in table.output
+
+    corrected = run("category", "correct", "reds", str(reds[-1]), "--out")
+    assert corrected.exit_code == 0, corrected.output
+    retrained = run("retrain", "--format", "json")
+    assert retrained.exit_code == 0, retrained.output
+    [report] = json.loads(retrained.output)
+    assert report["category"] == "reds" and "accepted" in report
+
+    versions = json.loads(run("category", "versions", "reds", "--format", "json").output)
+    assert versions[0]["version"] == 1
+
+    exported = tmp_path / "reds.json"
+    assert run("category", "export", "reds", "-o", str(exported)).exit_code == 0
+    assert exported.stat().st_size < 20_000
+    imported = run("category", "import", str(exported), "--name", "reds again")
+    assert imported.exit_code == 0, imported.output
+
+    review = run("category", "review", "reds", "--limit", "5", "--format", "json")
+    assert len(review.output.splitlines()) == 5
+
+    assert run("category", "delete", "reds").exit_code == 0
+    assert all(p.exists() for p in reds)  # user photos untouched
+    names = [c["name"] for c in json.loads(run("category", "list", "--format", "json").output)]
+    assert names == ["reds again"]
+
+
+def test_typed_errors_exit_2(env: Path):
+    reds = sorted((env / "red").iterdir())
+    assert run("category", "show", "nope").exit_code == 2
+    assert run("category", "delete", "nope").exit_code == 2
+    result = run("category", "create", "x", "--examples", str(reds[0]))
+    assert result.exit_code == 2 and "at least 2 examples" in result.output
+    missing = run("category", "create", "y", "--examples", "/no/such/photo.jpg")
+    assert missing.exit_code == 2

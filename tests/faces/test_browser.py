@@ -1,0 +1,102 @@
+"""The people page and the face boxes of the photo page in headless Chromium, against the
+real app on waitress (skipped without Chromium, failed under CI=true like the gallery's)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from bundles import make_tiny_bundle
+from smartalbum.config import ModelSettings, Settings
+from smartalbum.faces.service import FaceScanner, pending_photos
+from smartalbum.library import db
+from smartalbum.web import create_app
+from smartalbum.web.server import make_server
+
+pytestmark = pytest.mark.browser
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    reason = None
+    if not CHROMIUM.exists():
+        reason = f"Chromium not found at {CHROMIUM}"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        reason = "playwright is not installed"
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI=true: browser tests must run)")
+        pytest.skip(reason)
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path, faces, photo_maker):
+    """A live app over a catalog whose photos of two people were scanned; yields
+    (base URL, photo ids)."""
+    bundle = tmp_path / "bundle"
+    make_tiny_bundle(bundle)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=f"sqlite:///{tmp_path / 'data' / 'catalog.sqlite3'}",
+        model=ModelSettings(bundle=bundle, threads=1),
+        web={"rate_limit": ""},
+        faces={"upsample": 0},
+    )
+    factory = db.open_catalog(settings)[1]
+    ids = [
+        photo_maker(factory, v, f"a{k}") for k, v in enumerate(faces.variants(faces.astronaut)[:2])
+    ]
+    ids += [
+        photo_maker(factory, v, f"b{k}") for k, v in enumerate(faces.variants(faces.others[0])[:2])
+    ]
+    with factory() as s:
+        FaceScanner(factory, settings.faces).scan(pending_photos(s))
+    app = create_app(settings)
+    srv = make_server(app, settings, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.effective_port}", ids
+    srv.close()
+    srv.task_dispatcher.shutdown()
+    thread.join(timeout=5)
+    db.dispose_all()
+
+
+def test_people_page_names_a_person_and_photo_page_shows_boxes(browser, server) -> None:
+    base, ids = server
+    context = browser.new_context()
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    page.goto(f"{base}/people")
+    page.wait_for_function("() => document.querySelectorAll('#people .person').length === 2")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#people .face img')]"
+        ".every((img) => img.complete && img.naturalWidth > 0)"
+    )
+    name = page.locator("#people .person").first.locator("input[type=text]")
+    name.fill("Eileen")
+    page.locator("#people .person").first.get_by_role("button", name="Name").click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#people input[type=text]')]"
+        ".some((i) => i.value === 'Eileen')"
+    )
+    page.goto(f"{base}/gallery/photos/{ids[0]}")
+    page.wait_for_selector(".face-box a", timeout=10_000)
+    assert page.locator(".face-box a").first.text_content() in ("Eileen", "Person 1", "Person 2")
+    context.close()
+    assert problems == []
