@@ -9,8 +9,9 @@ optional: fixtures ``shared_data`` and ``edge_cases`` skip the test when they ar
 from __future__ import annotations
 
 import io
+import os
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -233,3 +234,34 @@ def edge_cases() -> Path:
     if not EDGE_CASES.is_dir():
         pytest.skip(f"edge-case photos not available at {EDGE_CASES}")
     return EDGE_CASES
+
+
+# --------------------------------------------------------------------------- browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def browser_unavailable(reason: str) -> None:
+    """Skip, except under CI=true, where a missing browser is a failure: CI must run these."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: browser tests must run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's Chromium, headless, driven by playwright (``playwright install`` cannot work
+    offline, so the system browser is used)."""
+    if not CHROMIUM.exists():
+        browser_unavailable(f"Chromium not found at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        browser_unavailable("playwright is not installed")
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield b
+        b.close()

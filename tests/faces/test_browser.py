@@ -3,7 +3,6 @@ real app on waitress (skipped without Chromium, failed under CI=true like the ga
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
@@ -17,29 +16,6 @@ from smartalbum.web import create_app
 from smartalbum.web.server import make_server
 
 pytestmark = pytest.mark.browser
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    reason = None
-    if not CHROMIUM.exists():
-        reason = f"Chromium not found at {CHROMIUM}"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        reason = "playwright is not installed"
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI=true: browser tests must run)")
-        pytest.skip(reason)
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield b
-        b.close()
 
 
 @pytest.fixture

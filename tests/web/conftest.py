@@ -8,7 +8,6 @@ predictions without the trained default model.
 from __future__ import annotations
 
 import io
-import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -137,33 +136,6 @@ def live_server(start_server: Callable[..., str]) -> str:
 
 
 # -- headless Chromium (the page's and the gallery's browser tests) ---------------------------
-
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-def browser_unavailable(reason: str) -> None:
-    """Skip, except under CI=true, where a missing browser is a failure: CI must run these."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: browser tests must run)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        browser_unavailable(f"Chromium not found at {CHROMIUM}")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        browser_unavailable("playwright is not installed")
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield b
-        b.close()
-
 
 # -- the photo library: a real catalog, indexed from generated photos --------------------------
 

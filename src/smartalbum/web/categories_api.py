@@ -19,6 +19,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
 from smartalbum.categories.errors import CategoryError
+from smartalbum.web.library_api import catalog_factory
 from smartalbum.web.problems import ProblemError
 from smartalbum.web.state import get_state
 
@@ -46,23 +47,12 @@ def _category_error(exc: CategoryError) -> Response:
 # --------------------------------------------------------------------------- helpers
 
 
-def _factory() -> Any:
-    from smartalbum.web.library_api import get_library
-
-    library = get_library()
-    if library.factory is None:
-        raise ProblemError(
-            503, "Catalog unavailable", library.error or "no catalog", code="catalog_unavailable"
-        )
-    return library.factory
-
-
 def _teacher() -> Any:
     from smartalbum.categories.teach import Teacher, bundle_backbone_version
 
     state = get_state()
     return Teacher(
-        _factory(),
+        catalog_factory(),
         bundle_backbone_version(state.engine.bundle.path),
         cache_root=Path(state.settings.data_dir).expanduser() / "cache",
     )
@@ -130,14 +120,14 @@ def _uploaded_ids(field: str) -> list[int]:
             tmp.write_bytes(data)
             tmp.replace(path)
         paths.append(path)
-    return photo_ids_for_paths(_factory(), paths, state.engine)
+    return photo_ids_for_paths(catalog_factory(), paths, state.engine)
 
 
 def _example_ids(data: dict[str, Any], field: str) -> list[int]:
     from smartalbum.categories.resolve import photo_ids_for_hashes
 
     hashes = _hashes(data.get(field), field)
-    with _factory()() as s:
+    with catalog_factory()() as s:
         return photo_ids_for_hashes(s, hashes)
 
 
@@ -174,7 +164,7 @@ def _submit(action: str, names: list[str]) -> tuple[Response, int, dict[str, str
     from smartalbum.jobs import store as job_store
     from smartalbum.jobs.submit import submit_job
 
-    factory = _factory()
+    factory = catalog_factory()
     job_id = submit_job(
         get_state().settings, factory, "categories", {"action": action, "names": names}
     )
@@ -205,7 +195,7 @@ def category_page(name: str) -> str:
 def list_categories() -> Response:
     from smartalbum.categories import store
 
-    with _factory()() as s:
+    with catalog_factory()() as s:
         rows = [_with_links(store.summary(s, c)) for c in store.all_categories(s)]
     return jsonify({"categories": rows})
 
@@ -246,7 +236,7 @@ def import_category() -> tuple[Response, int, dict[str, str]]:
 def get_category(name: str) -> Response:
     from smartalbum.categories import store
 
-    with _factory()() as s:
+    with catalog_factory()() as s:
         category = store.get_category(s, name)
         body = _with_links(store.summary(s, category))
         body["versions"] = [store.version_dict(v) for v in store.versions(s, category)]
@@ -264,7 +254,7 @@ def edit_category(name: str) -> Response:
     unknown = set(data) - {"name", "description"}
     if unknown:
         raise _bad(f"unknown field(s): {', '.join(sorted(unknown))}")
-    with session_scope(_factory()) as s:
+    with session_scope(catalog_factory()) as s:
         category = store.get_category(s, name)
         if "name" in data:
             if not isinstance(data["name"], str):
@@ -284,7 +274,7 @@ def delete_category(name: str) -> tuple[str, int]:
     from smartalbum.categories import store
     from smartalbum.library.db import session_scope
 
-    with session_scope(_factory()) as s:
+    with session_scope(catalog_factory()) as s:
         store.delete_category(s, name)
     return "", 204
 
@@ -296,7 +286,7 @@ def category_photos(name: str) -> Response:
 
     limit = _int_arg("limit", 100, 1, MAX_LIMIT)
     offset = _int_arg("offset", 0, 0, 10**9)
-    with _factory()() as s:
+    with catalog_factory()() as s:
         rows = members(s, name, limit=limit, offset=offset)
     for r in rows:
         r["thumbnail"] = f"/api/v1/photos/{r['photo_id']}/thumbnail"
@@ -324,7 +314,7 @@ def correct(name: str) -> Response:
     ) or [None]
     if sha is None or not isinstance(data.get("member"), bool):
         raise _bad("give 'sha256' (a string) and 'member' (true or false)")
-    with _factory()() as s:
+    with catalog_factory()() as s:
         [pid] = photo_ids_for_hashes(s, [sha])
     return jsonify(_with_links(_teacher().correct(name, pid, data["member"])))
 
@@ -347,7 +337,7 @@ def review(name: str) -> Response:
 def versions(name: str) -> Response:
     from smartalbum.categories import store
 
-    with _factory()() as s:
+    with catalog_factory()() as s:
         rows = [store.version_dict(v) for v in store.versions(s, store.get_category(s, name))]
     return jsonify({"versions": rows})
 
@@ -361,7 +351,7 @@ def restore(name: str, version: int) -> Response:
 def export(name: str) -> Response:
     from smartalbum.categories import store
 
-    with _factory()() as s:
+    with catalog_factory()() as s:
         doc = store.export_category(s, name)
     resp = jsonify(doc)
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in doc["name"])[:60]
@@ -374,7 +364,7 @@ def grow(name: str) -> tuple[Response, int, dict[str, str]]:
     """Pseudo-label confident photos, kept only where it helps (a ``categories`` job)."""
     from smartalbum.categories import store
 
-    with _factory()() as s:
+    with catalog_factory()() as s:
         store.get_category(s, name)
     return _submit("grow", [name])
 
@@ -391,7 +381,7 @@ def retrain() -> tuple[Response, int, dict[str, str]]:
     names = data.get("names", [])
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise _bad("'names' must be a list of category names")
-    with _factory()() as s:
+    with catalog_factory()() as s:
         for n in names:
             store.get_category(s, n)
     return _submit("retrain", names)
@@ -419,7 +409,7 @@ def explain(photo_id: int) -> Response:
         raise ProblemError(404, "Not Found", f"no photo {photo_id}", code="photo_not_found")
     from smartalbum.categories.query import paths_of
 
-    with _factory()() as s:
+    with catalog_factory()() as s:
         if s.get(Photo, photo_id) is None:
             raise ProblemError(404, "Not Found", f"no photo {photo_id}", code="photo_not_found")
         path = paths_of(s, [photo_id]).get(photo_id)

@@ -26,6 +26,7 @@ from flask import Blueprint, Response, jsonify, render_template, request, send_f
 from sqlalchemy import select
 
 from smartalbum.faces.errors import FaceError, FacesDisabledError
+from smartalbum.web.library_api import catalog_factory
 from smartalbum.web.problems import ProblemError
 from smartalbum.web.state import get_state
 
@@ -39,15 +40,6 @@ THUMB_MAX_AGE = 365 * 24 * 3600
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _factory() -> Any:
-    from smartalbum.web.library_api import get_library
-
-    library = get_library()
-    if library.factory is None:
-        raise ProblemError(503, "Catalog unavailable", library.error or "no catalog")
-    return library.factory
 
 
 def _bad(detail: str, code: str = "bad_request") -> ProblemError:
@@ -120,7 +112,7 @@ def _job_response(kind: str, params: dict[str, Any]) -> tuple[Response, int, dic
     settings = get_state().settings
     if not settings.faces.enabled:
         raise _problem(FacesDisabledError("face processing is switched off"))
-    factory = _factory()
+    factory = catalog_factory()
     job_id = submit_job(settings, factory, kind, params)
     job = store.get_job(factory, job_id)
     return jsonify(store.job_to_dict(job)), 202, {"Location": f"/api/v1/jobs/{job_id}"}
@@ -150,7 +142,7 @@ def list_people() -> Response:
     from smartalbum.faces import people as ppl
 
     _no_params()
-    with _factory()() as s:
+    with catalog_factory()() as s:
         rows = ppl.list_people(s)
         for d in rows:
             d["face_list"] = [_face_json(f) for f in ppl.faces_of_person(s, d["id"], limit=6)]
@@ -176,7 +168,7 @@ def create_person() -> tuple[Response, int]:
     if name is not None and not isinstance(name, str):
         raise _bad("'name' must be a string", "invalid_body")
     try:
-        with session_scope(_factory()) as s:
+        with session_scope(catalog_factory()) as s:
             person = ppl.move_faces(s, faces, None)
             if name is not None:
                 ppl.name_person(s, person, name)
@@ -191,7 +183,7 @@ def create_person() -> tuple[Response, int]:
 def get_person(person_id: int) -> Response:
     """A person with all their faces (photo, box, score, thumbnail URL)."""
     _no_params()
-    with _factory()() as s:
+    with catalog_factory()() as s:
         person = _person_or_404(s, person_id)
         return jsonify(_person_json(s, person, faces_limit=MAX_ITEMS))
 
@@ -215,7 +207,7 @@ def update_person(person_id: int) -> Response:
         except ValueError:
             raise _bad("'birth_date' must be YYYY-MM-DD or null", "invalid_body") from None
     try:
-        with session_scope(_factory()) as s:
+        with session_scope(catalog_factory()) as s:
             person = _person_or_404(s, person_id)
             if "name" in body:
                 ppl.name_person(s, person, name)  # type: ignore[arg-type]
@@ -235,7 +227,7 @@ def merge_people(person_id: int) -> Response:
 
     others = _ids(_body({"people"}, {"people"})["people"], "people")
     try:
-        with session_scope(_factory()) as s:
+        with session_scope(catalog_factory()) as s:
             keep = _person_or_404(s, person_id)
             merged = ppl.merge_people(s, keep, [_person_or_404(s, o) for o in others])
             s.flush()
@@ -252,7 +244,7 @@ def move_faces(person_id: int) -> Response:
 
     faces = _ids(_body({"faces"}, {"faces"})["faces"], "faces")
     try:
-        with session_scope(_factory()) as s:
+        with session_scope(catalog_factory()) as s:
             person = ppl.move_faces(s, faces, _person_or_404(s, person_id))
             s.flush()
             return jsonify(_person_json(s, person))
@@ -268,7 +260,7 @@ def reject_faces(person_id: int) -> Response:
 
     faces = _ids(_body({"faces"}, {"faces"})["faces"], "faces")
     try:
-        with session_scope(_factory()) as s:
+        with session_scope(catalog_factory()) as s:
             person = _person_or_404(s, person_id)
             ppl.reject_faces(s, faces, person)
             s.flush()
@@ -289,7 +281,7 @@ def photos_of() -> Response:
     raw = request.args.getlist("person")
     if not 1 <= len(raw) <= 10 or not all(re.fullmatch(r"\d{1,9}", r) for r in raw):
         raise _bad("give 1 to 10 'person' ids")
-    with _factory()() as s:
+    with catalog_factory()() as s:
         ids = [_person_or_404(s, int(r)).id for r in raw]
         photo_ids = ppl.photos_of(s, ids)
         items: dict[int, dict[str, Any]] = {}
@@ -350,7 +342,7 @@ def purge() -> Response:
     body = _body({"confirm"}, {"confirm"})
     if body["confirm"] is not True:
         raise _bad('send {"confirm": true} to delete all face data', "invalid_body")
-    counts = purge_all(_factory(), get_state().settings.data_dir)
+    counts = purge_all(catalog_factory(), get_state().settings.data_dir)
     return jsonify({"deleted": counts})
 
 
@@ -376,7 +368,7 @@ def photo_faces(photo_ref: str) -> Response:
     from smartalbum.library.schema_faces import FaceScan, Person
 
     _no_params()
-    with _factory()() as s:
+    with catalog_factory()() as s:
         photo_id = _photo_id(s, photo_ref)
         if photo_id is None:
             raise ProblemError(
@@ -422,7 +414,7 @@ def face_thumbnail(face_id: int) -> Response:
     from smartalbum.library.schema_faces import Face
 
     _no_params()
-    with _factory()() as s:
+    with catalog_factory()() as s:
         row = (
             s.execute(
                 select(Face.x, Face.y, Face.w, Face.h, Photo.sha256, Photo.id)

@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
+from smartalbum.web.library_api import catalog_factory
 from smartalbum.web.problems import ProblemError
 from smartalbum.web.state import get_state
 
@@ -24,15 +25,6 @@ bp = Blueprint("jobs_api", __name__)
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_PATHS = 100
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
-
-
-def _factory() -> Any:
-    from smartalbum.web.library_api import get_library
-
-    library = get_library()
-    if library.factory is None:
-        raise ProblemError(503, "Catalog unavailable", library.error or "no catalog")
-    return library.factory
 
 
 def _bad(detail: str, code: str = "bad_request") -> ProblemError:
@@ -93,7 +85,7 @@ def create_job() -> tuple[Response, int, dict[str, str]]:
         if unknown:
             raise _bad(f"unknown field(s) for {kind!r}: {', '.join(sorted(unknown))}")
     settings = get_state().settings
-    factory = _factory()
+    factory = catalog_factory()
     params = {k: v for k, v in body.items() if k != "kind"}
     if kind == "index":
         chunk_size = body.get("chunk_size")
@@ -159,7 +151,7 @@ def upload_classify_job() -> tuple[Response, int, dict[str, str]]:
     state = get_state()
     files = _file_parts(state)
     head = _resolve_head(state)
-    factory = _factory()
+    factory = catalog_factory()
     spool = Path(state.settings.data_dir).expanduser() / "uploads" / uuid.uuid4().hex
     spool.mkdir(parents=True, mode=0o700)
     paths, names = [], []
@@ -198,14 +190,14 @@ def list_jobs() -> Response:
     status = request.args.get("status")
     if status is not None and status not in STATUSES:
         raise _bad(f"'status' must be one of: {', '.join(STATUSES)}")
-    jobs = store.list_jobs(_factory(), limit=limit, status=status)
+    jobs = store.list_jobs(catalog_factory(), limit=limit, status=status)
     return jsonify({"jobs": [store.job_to_dict(j) for j in jobs]})
 
 
 def _job_or_404(job_id: str) -> Any:
     from smartalbum.jobs import store
 
-    job = store.get_job(_factory(), job_id) if JOB_ID.match(job_id) else None
+    job = store.get_job(catalog_factory(), job_id) if JOB_ID.match(job_id) else None
     if job is None:
         raise ProblemError(404, "Not Found", f"no job {job_id!r}", code="no_job")
     return job
@@ -220,7 +212,7 @@ def get_job(job_id: str) -> Response:
     out = store.job_to_dict(job)
     out["failed_items"] = [
         {"item": e.item, "code": e.code, "message": e.message}
-        for e in store.item_errors(_factory(), job.id, limit=100)
+        for e in store.item_errors(catalog_factory(), job.id, limit=100)
     ]
     return jsonify(out)
 
@@ -231,7 +223,7 @@ def cancel_job(job_id: str) -> Response:
     from smartalbum.jobs import store
 
     job = _job_or_404(job_id)
-    return jsonify(store.job_to_dict(store.cancel_job(_factory(), job.id)))
+    return jsonify(store.job_to_dict(store.cancel_job(catalog_factory(), job.id)))
 
 
 # --------------------------------------------------------------------------- OpenAPI

@@ -148,6 +148,17 @@ def get_library() -> LibraryState:
     return current_app.extensions[EXTENSION_KEY]
 
 
+def catalog_factory() -> sessionmaker[Session]:
+    """The catalog's session factory, or a 503 problem when the catalog could not be opened
+    (for the endpoints that cannot answer without one: jobs, people, categories)."""
+    library = get_library()
+    if library.factory is None:
+        raise ProblemError(
+            503, "Catalog unavailable", library.error or "no catalog", code="catalog_unavailable"
+        )
+    return library.factory
+
+
 def _engine_and_head() -> tuple[Engine, str]:
     from smartalbum.web.state import get_state
 
