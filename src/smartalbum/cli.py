@@ -26,6 +26,7 @@ EXIT_SOME_FAILED = 1
 
 def _load_engine(bundle: Path | None, threads: int | None = None):
     """Build the engine from settings, turning bundle problems into usage errors."""
+    from smartalbum.model import user_heads
     from smartalbum.model.bundle import BundleError
     from smartalbum.model.engine import Engine
 
@@ -36,6 +37,7 @@ def _load_engine(bundle: Path | None, threads: int | None = None):
             path,
             threads=threads if threads is not None else settings.model.threads,
             batch_size=settings.model.batch_size,
+            user_heads_dir=user_heads.directory(settings.data_dir),
         )
     except (BundleError, OSError, ValueError) as exc:
         raise click.UsageError(f"cannot load model bundle: {exc}") from exc
@@ -220,25 +222,29 @@ def _register_plugins() -> None:
     """Attach the commands owned by the sub-packages (each keeps torch and heavy imports
     inside its command bodies, so start-up stays fast)."""
     from smartalbum.categories.cli import register as register_categories
+    from smartalbum.categories.heads_cli import register as register_heads
+    from smartalbum.faces.cli import register as register_faces
     from smartalbum.jobs.cli import register as register_jobs
     from smartalbum.library.cli import register as register_library
     from smartalbum.library.cli_tools import register as register_library_tools
+    from smartalbum.sync.cli import register as register_sync
     from smartalbum.tags.cli import register as register_tags
     from smartalbum.training.cli import register as register_training
     from smartalbum.web.server import register as register_web
 
     for register in (
-        register_training, register_web, register_library, register_library_tools, register_jobs
+        register_training,
+        register_web,
+        register_library,
+        register_library_tools,
+        register_jobs,
+        register_tags,
+        register_categories,
+        register_heads,
+        register_sync,
+        register_faces,
     ):
         register(main)
-    register_tags(main)
-    register_categories(main)
-    from smartalbum.sync.cli import register as register_sync
-
-    register_sync(main)
-    from smartalbum.faces.cli import register as register_faces
-
-    register_faces(main)
 
 
 _register_plugins()

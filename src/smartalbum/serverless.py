@@ -30,6 +30,7 @@ def _get_engine() -> Any:
     global _engine
     with _lock:
         if _engine is None:
+            from smartalbum.model import user_heads
             from smartalbum.model.engine import Engine
 
             settings = get_settings()
@@ -37,6 +38,7 @@ def _get_engine() -> Any:
                 settings.model.bundle,
                 threads=settings.model.threads,
                 batch_size=settings.model.batch_size,
+                user_heads_dir=user_heads.directory(settings.data_dir),
             )
         return _engine
 

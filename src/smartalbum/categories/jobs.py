@@ -1,7 +1,8 @@
 """The ``categories`` job kind: retrain, re-sort or grow categories in the background.
 
 Params: ``action`` ("retrain", "resort" or "grow") and ``names`` (default: every
-category). Progress counts categories. Each category is one transaction, and every
+category); a retrain of every category (no ``names``, or ``heads: true``) also retrains the
+bundle's own heads from the catalog's corrections (categories/builtin.py). Progress counts categories. Each category is one transaction, and every
 action is idempotent (a retrain run twice adds at most a version that is no worse; a
 re-sort replaces members), so a re-sent job leaves the catalog right.
 """
@@ -43,4 +44,23 @@ def run_categories(ctx: JobContext) -> dict[str, Any]:
             else:
                 reports.append(teacher.resort(s, category).to_dict())
         ctx.progress(1)
+    if action == "retrain" and ctx.params.get("heads", not ctx.params.get("names")):
+        reports += _retrain_builtin_heads(ctx)
     return {"action": action, "reports": reports}
+
+
+def _retrain_builtin_heads(ctx: JobContext) -> list[dict[str, Any]]:
+    """The bundle's own heads learn from the catalog's corrections too; an accepted head
+    re-sorts the catalog at once (its predictions from stored embeddings)."""
+    from smartalbum.categories.builtin import retrain_heads
+    from smartalbum.library.indexer import predict_missing
+    from smartalbum.model import user_heads
+
+    engine = ctx.engine()
+    root = user_heads.directory(ctx.settings.data_dir)
+    out = []
+    for report in retrain_heads(ctx.factory, engine, root):
+        if report.accepted:
+            predict_missing(ctx.factory, engine, report.head)
+        out.append(report.to_dict())
+    return out

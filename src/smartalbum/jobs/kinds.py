@@ -29,16 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import update
 
 from smartalbum.config import Settings
 from smartalbum.library.db import default_url, session_scope
 from smartalbum.library.schema import (
     JOB_FINISHED,
     JOB_RUNNING,
-    Embedding,
     Job,
-    Prediction,
     utcnow,
 )
 
@@ -222,47 +220,15 @@ def classify_batch(ctx: JobContext) -> dict[str, Any]:
 def rerun_head(ctx: JobContext) -> dict[str, Any]:
     """Compute a head's predictions for every stored embedding that lacks one (no decode,
     no backbone run): what a new or retrained head needs to re-sort the catalog."""
-    import numpy as np
-
-    from smartalbum.library.catalog import load_embeddings, model_key
-    from smartalbum.library.db import insert_ignore_many
-    from smartalbum.library.indexer import CHUNK, PREDICTION_KEY, _prediction_values
+    from smartalbum.library.catalog import model_key
+    from smartalbum.library.indexer import predict_missing
 
     engine = ctx.engine()
     key = model_key(engine, ctx.params.get("head"))
-    missing = ~exists().where(
-        and_(
-            Prediction.photo_id == Embedding.photo_id,
-            Prediction.head == key.head,
-            Prediction.head_version == key.head_version,
-            Prediction.backbone_version == key.backbone_version,
-        )
+    done = predict_missing(
+        ctx.factory, engine, key.head, on_total=ctx.total, on_progress=ctx.progress
     )
-    mine = Embedding.backbone_version == key.backbone_version
-    with ctx.factory() as s:
-        ctx.total(int(s.scalar(select(func.count()).select_from(Embedding).where(mine, missing))))
-    while True:
-        with session_scope(ctx.factory) as s:
-            ids = list(
-                s.scalars(
-                    select(Embedding.photo_id)
-                    .where(mine, missing)
-                    .order_by(Embedding.photo_id)
-                    .limit(CHUNK)
-                )
-            )
-            if not ids:
-                break
-            vectors = load_embeddings(s, ids, key.backbone_version)
-            order = [i for i in ids if i in vectors]
-            preds = engine.classify_embeddings(np.stack([vectors[i] for i in order]), key.head)
-            now = utcnow()
-            rows = [
-                _prediction_values(p, key, pred, now) for p, pred in zip(order, preds, strict=True)
-            ]
-            insert_ignore_many(s, Prediction, rows, PREDICTION_KEY)
-        ctx.progress(len(order))
-    return {"head": key.head, "head_version": key.head_version, "predicted": ctx.done}
+    return {"head": key.head, "head_version": key.head_version, "predicted": done}
 
 
 @job_kind("organize")

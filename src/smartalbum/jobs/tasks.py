@@ -140,9 +140,10 @@ _engine_lock = threading.Lock()
 
 def model_engine(settings: Settings) -> Any:
     """The model engine of this worker process (loaded once, on the first task)."""
+    from smartalbum.model import user_heads
     from smartalbum.model.engine import Engine
 
-    key = str(settings.model.bundle or "")
+    key = f"{settings.model.bundle or ''}|{settings.data_dir}"
     with _engine_lock:
         engine = _engines.get(key)
         if engine is None:
@@ -150,6 +151,7 @@ def model_engine(settings: Settings) -> Any:
                 settings.model.bundle,
                 threads=settings.model.threads,
                 batch_size=settings.model.batch_size,
+                user_heads_dir=user_heads.directory(settings.data_dir),
             )
         return engine
 

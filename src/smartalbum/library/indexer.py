@@ -730,3 +730,56 @@ def _bump(counts: dict[str, int], name: str) -> None:
 
 def _clip(text: str | None, n: int) -> str | None:
     return text[:n] if text else text
+
+
+def predict_missing(
+    factory: sessionmaker[Session],
+    engine: Engine,
+    head: str | None = None,
+    *,
+    on_total: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> int:
+    """Predictions of ``head`` for every stored embedding of this backbone that lacks one,
+    from the embeddings alone (no decode, no backbone run); returns how many were written.
+    What a new or retrained head needs to re-sort the whole catalog."""
+    key = model_key(engine, head)
+    missing = ~exists().where(
+        and_(
+            Prediction.photo_id == Embedding.photo_id,
+            Prediction.head == key.head,
+            Prediction.head_version == key.head_version,
+            Prediction.backbone_version == key.backbone_version,
+        )
+    )
+    mine = Embedding.backbone_version == key.backbone_version
+    if on_total is not None:
+        with factory() as s:
+            on_total(
+                int(s.scalar(select(func.count()).select_from(Embedding).where(mine, missing)))
+            )
+    done = 0
+    while True:
+        with session_scope(factory) as s:
+            ids = list(
+                s.scalars(
+                    select(Embedding.photo_id)
+                    .where(mine, missing)
+                    .order_by(Embedding.photo_id)
+                    .limit(CHUNK)
+                )
+            )
+            if not ids:
+                break
+            vectors = load_embeddings(s, ids, key.backbone_version)
+            order = [i for i in ids if i in vectors]
+            preds = engine.classify_embeddings(np.stack([vectors[i] for i in order]), key.head)
+            now = utcnow()
+            rows = [
+                _prediction_values(p, key, pred, now) for p, pred in zip(order, preds, strict=True)
+            ]
+            insert_ignore_many(s, Prediction, rows, PREDICTION_KEY)
+        done += len(order)
+        if on_progress is not None:
+            on_progress(len(order))
+    return done

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -24,8 +25,22 @@ from smartalbum.model.heads import Head, Prediction
 class Engine:
     """Backbone session + heads of one bundle."""
 
-    def __init__(self, bundle: Bundle, *, threads: int = 0, batch_size: int = 16) -> None:
+    def __init__(
+        self,
+        bundle: Bundle,
+        *,
+        threads: int = 0,
+        batch_size: int = 16,
+        user_heads_dir: Path | None = None,
+    ) -> None:
         self.bundle = bundle
+        # The user's retrained versions of the bundle's heads (model/user_heads.py), kept
+        # in step with what a worker may activate while this engine serves.
+        self.user_heads = None
+        if user_heads_dir is not None:
+            from smartalbum.model.user_heads import UserHeads
+
+            self.user_heads = UserHeads(Path(user_heads_dir), bundle)
         self.batch_size = max(1, batch_size)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads if threads > 0 else (os.cpu_count() or 1)
@@ -44,7 +59,7 @@ class Engine:
         self.version = bundle.version
 
     @classmethod
-    def load(cls, path: Path | str | None = None, **kwargs: int) -> Engine:
+    def load(cls, path: Path | str | None = None, **kwargs: Any) -> Engine:
         """Load a bundle directory (default: the shipped one) and build its engine."""
         return cls(Bundle.load(path), **kwargs)
 
@@ -53,6 +68,8 @@ class Engine:
         return int(self.bundle.backbone.get("embedding_dim", 0))
 
     def head(self, name: str | None = None) -> Head:
+        if self.user_heads is not None and self.user_heads.refresh():
+            self.version = self.bundle.version  # a head changed: so did the results' key
         return self.bundle.head(name)
 
     def run_batch(self, batch: np.ndarray, *, with_logits: bool = False) -> dict[str, np.ndarray]:

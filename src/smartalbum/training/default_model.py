@@ -86,6 +86,15 @@ def build(out: Path = DEFAULT_BUNDLE_DIR, work: Path = REPO_ROOT / "runs" / "def
         card_extra=CARD_EXTRA,
         cache=work / "cache",
     )
+    # What `smartalbum retrain` retrains album6/seed3 on, beside the user's corrections.
+    from smartalbum.model import train_embeddings
+
+    photos = [
+        (p, p.parent.name)
+        for p in sorted(TRAIN_POOL.glob("*/*"))
+        if p.suffix.lower() in (".jpg", ".jpeg", ".png")
+    ]
+    train_embeddings.compute(out, photos)
 
 
 def main() -> None:

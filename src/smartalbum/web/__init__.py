@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from smartalbum.config import get_settings
     from smartalbum.library.catalog import CatalogResultCache
+    from smartalbum.model import user_heads
     from smartalbum.model.engine import Engine
     from smartalbum.web import api, gallery, jobs_api, library_api, search_api, ui
     from smartalbum.web.cache import LRUResultCache, ResultCache
@@ -41,7 +42,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or get_settings()
     web = settings.web
     engine = Engine.load(
-        settings.model.bundle, threads=settings.model.threads, batch_size=settings.model.batch_size
+        settings.model.bundle,
+        threads=settings.model.threads,
+        batch_size=settings.model.batch_size,
+        user_heads_dir=user_heads.directory(settings.data_dir),
     )
     default_head = settings.model.head or engine.bundle.default_head
     if default_head not in engine.bundle.heads:
