@@ -116,6 +116,9 @@ class FaceSettings(BaseModel):
     min_cluster: int = Field(
         2, ge=1, le=100, description="faces needed before unassigned faces make a new person"
     )
+    auto_scan: bool = Field(
+        True, description="a finished index job queues a face scan of its folders"
+    )
 
 
 class SyncSettings(BaseModel):

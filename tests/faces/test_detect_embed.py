@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from conftest import SHARED_DATA
 from smartalbum.faces.cluster import distances
 from smartalbum.faces.detect import auto_upsample, detect_faces
 from smartalbum.faces.embed import DIM, describe_faces, from_bytes, to_bytes
 from smartalbum.imaging.decode import load_photo
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 
 
 def test_one_face_in_the_astronaut_with_box_and_landmarks(faces) -> None:

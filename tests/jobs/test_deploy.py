@@ -51,6 +51,8 @@ def _base_env(tmp_path: Path, bundle: Path) -> dict[str, str]:
         SMARTALBUM_DATA_DIR=str(tmp_path / "data"),
         SMARTALBUM_MODEL__BUNDLE=str(bundle),
         SMARTALBUM_JOBS__STALE_AFTER_S="5",
+        # these tests count index jobs; the face scan an index job queues is tested elsewhere
+        SMARTALBUM_FACES__AUTO_SCAN="false",
     )
     return env
 
@@ -169,13 +171,19 @@ def test_local_serve_runs_its_own_worker_and_the_cli_sees_the_jobs(
         more = _photos(tmp_path / "more", n=5)
         waited = subprocess.run(
             _smartalbum(["smartalbum", "index", str(more), "--wait"]),
-            env=env, capture_output=True, text=True, timeout=120,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert waited.returncode == 0, waited.stderr
         assert " done " in waited.stdout and "5/5" in waited.stdout
         background = subprocess.run(
             _smartalbum(["smartalbum", "index", str(photos), "--background"]),
-            env=env, capture_output=True, text=True, timeout=60,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         job_id = background.stdout.strip()
         assert background.returncode == 0 and re.fullmatch(r"[0-9a-f]{32}", job_id)
@@ -183,7 +191,10 @@ def test_local_serve_runs_its_own_worker_and_the_cli_sees_the_jobs(
         while time.monotonic() < deadline:
             listed = subprocess.run(
                 _smartalbum(["smartalbum", "jobs", "--json"]),
-                env=env, capture_output=True, text=True, timeout=60,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
             )
             rows = [json.loads(line) for line in listed.stdout.splitlines()]
             if rows[0]["status"] == "done":
@@ -278,7 +289,9 @@ def test_one_worker_with_concurrency_2_runs_chunks_in_two_processes(
     factory = db.open_catalog(settings)[1]
     worker = subprocess.Popen(
         _smartalbum(["smartalbum", "worker", "--concurrency", "2"]),
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         app = make_celery(settings)

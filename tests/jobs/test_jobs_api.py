@@ -23,6 +23,7 @@ def web(tmp_path: Path, tiny_bundle_dir: Path):
         model=ModelSettings(bundle=tiny_bundle_dir, threads=1, batch_size=4),
         web={"rate_limit": ""},
         jobs={"chunk_size": 4, "roots": [tmp_path / "photos"]},
+        faces={"auto_scan": False},  # the queued face scan: test_index_job_queues_a_face_scan
     )
     app = create_app(settings)
     make_celery(settings).conf.task_always_eager = True
@@ -99,3 +100,35 @@ def test_missing_folder_unknown_job_and_bad_parameters(web, tmp_path: Path) -> N
     assert _problem(client.delete("/api/v1/jobs/not-an-id"), 404)
     assert _problem(client.get("/api/v1/jobs?limit=0"), 400)
     assert _problem(client.get("/api/v1/jobs?status=zzz"), 400)
+
+
+def test_index_job_queues_a_face_scan_of_its_folders(tmp_path: Path, tiny_bundle_dir, library):
+    """Faces are grouped as photos arrive: a finished index job queues a ``faces`` job for
+    the same folders (off with SMARTALBUM_FACES__AUTO_SCAN=false or faces disabled)."""
+    from smartalbum.library.db import open_catalog
+
+    for auto, enabled, expected in [(True, True, ["faces", "index"]), (True, False, ["index"])]:
+        data = tmp_path / f"data-{auto}-{enabled}"
+        settings = Settings(
+            data_dir=data,
+            database_url=f"sqlite:///{data / 'catalog.sqlite3'}",
+            model=ModelSettings(bundle=tiny_bundle_dir, threads=1, batch_size=4),
+            web={"rate_limit": ""},
+            faces={"auto_scan": auto, "enabled": enabled},
+        )
+        app = create_app(settings)
+        make_celery(settings).conf.task_always_eager = True
+        client = app.test_client()
+        response = client.post("/api/v1/jobs", json={"kind": "index", "paths": [str(library.root)]})
+        assert response.status_code == 202
+        jobs = client.get("/api/v1/jobs").get_json()["jobs"]
+        assert [j["kind"] for j in jobs] == expected, jobs
+        assert all(j["status"] == "done" for j in jobs), jobs
+        if "faces" in expected:
+            from smartalbum.library.schema import Photo
+
+            with open_catalog(settings)[1]() as s:
+                photos = s.scalar(select(func.count()).select_from(Photo))
+            assert jobs[0]["params"] == {"paths": [str(library.root.resolve())]}
+            assert jobs[0]["total"] == jobs[0]["done"] == photos > 0  # every new photo scanned
+        reset()

@@ -25,6 +25,7 @@ def live(tmp_path: Path, tiny_bundle_dir: Path) -> Iterator[tuple[str, Settings]
         model=ModelSettings(bundle=tiny_bundle_dir, threads=1, batch_size=4),
         web={"rate_limit": ""},
         jobs={"chunk_size": 4},
+        faces={"auto_scan": False},  # the queued face scan: test_index_job_queues_a_face_scan
     )
     app = create_app(settings)
     make_celery(settings).conf.task_always_eager = True

@@ -230,7 +230,7 @@ def plan(settings: Settings, factory: store.Factory, job_id: str, send: Any) -> 
     for chunk_id in store.add_chunks(factory, job_id, chunks):
         send(chunk_id)
     if not chunks:
-        _finish_index_job(factory, job_id)
+        _finish_index_job(factory, job_id, settings)
 
 
 def index_chunk(settings: Settings, factory: store.Factory, chunk_id: int) -> None:
@@ -248,7 +248,7 @@ def index_chunk(settings: Settings, factory: store.Factory, chunk_id: int) -> No
             f"the worker processing this photo died {claim.attempts - 1} times",
         )
         store.finish_chunk(factory, claim)
-        _after_chunk(factory, claim)
+        _after_chunk(factory, claim, settings)
         return
     present = [p for p in claim.items if os.path.exists(p)]
     engine = model_engine(settings)
@@ -281,7 +281,7 @@ def index_chunk(settings: Settings, factory: store.Factory, chunk_id: int) -> No
         return
     _record_errors(factory, claim)
     store.finish_chunk(factory, claim)
-    _after_chunk(factory, claim)
+    _after_chunk(factory, claim, settings)
 
 
 def _run_isolating(indexer, present, factory, claim, on_plan, on_progress) -> None:  # noqa: ANN001
@@ -346,11 +346,15 @@ def _record_errors(factory: store.Factory, claim: store.Claim) -> None:
         store.record_item_error(factory, claim.job_id, path, code, message)
 
 
-def _after_chunk(factory: store.Factory, claim: store.Claim) -> None:
-    _finish_index_job(factory, claim.job_id)
+def _after_chunk(
+    factory: store.Factory, claim: store.Claim, settings: Settings | None = None
+) -> None:
+    _finish_index_job(factory, claim.job_id, settings)
 
 
-def _finish_index_job(factory: store.Factory, job_id: str) -> None:
+def _finish_index_job(
+    factory: store.Factory, job_id: str, settings: Settings | None = None
+) -> None:
     """When every chunk is finished: mark files gone from the roots missing, end the job."""
     job = store.get_job(factory, job_id)
     if job is None:
@@ -377,7 +381,25 @@ def _finish_index_job(factory: store.Factory, job_id: str) -> None:
             gone = [fid for fid, path in rows if not os.path.exists(path)]
             if gone:
                 s.execute(update(File).where(File.id.in_(gone)).values(status=FILE_MISSING))
-    store.maybe_finish_job(factory, job_id)
+    if store.maybe_finish_job(factory, job_id) and settings is not None:
+        _queue_face_scan(settings, factory, job)
+
+
+def _queue_face_scan(settings: Settings, factory: store.Factory, job: Any) -> None:
+    """Faces are grouped as photos arrive: a finished index job queues a ``faces`` job for
+    its folders (SMARTALBUM_FACES__AUTO_SCAN; off when face processing is off)."""
+    faces = getattr(settings, "faces", None)
+    if faces is None or not faces.enabled or not faces.auto_scan:
+        return
+    from smartalbum.jobs.kinds import load_kinds
+    from smartalbum.jobs.submit import submit_job
+
+    if "faces" not in load_kinds():
+        return
+    try:
+        submit_job(settings, factory, "faces", {"paths": list(job.params.get("paths", []))})
+    except Exception:  # noqa: BLE001 - the index job is done; a scan can be started by hand
+        log.exception("could not queue the face scan after index job %s", job.id)
 
 
 # --------------------------------------------------------------------------- sweeping
