@@ -61,6 +61,13 @@ fixed close-up portraits being called pets. See docs/model.md.
 - Landscapes have no deserts or cities; documents are receipts only; pets are cats and dogs.
 - Photos that fit no category (a flower, a car) get a low confidence and `uncertain`,
   not a reliable "other" label.
+## Files beside the weights
+
+- `train_embeddings.npz`: one embedding per training photo (int8 with a per-row scale) and
+  its label — derived numbers, no image. `smartalbum retrain` fits the heads again on these
+  plus a user's corrections (kept only when not worse on held-back corrections).
+- `features.onnx`: the backbone's last 7×7 feature map (weights shared with
+  `backbone.onnx`), for heat-maps of where the model looked.
 """
 
 
