@@ -603,40 +603,7 @@ class Indexer:
     def _predict_missing(self, summary: IndexSummary) -> None:
         """Predictions for every stored embedding of this backbone that lacks one."""
         for key in self.keys:
-            while True:
-                with session_scope(self.factory) as s:
-                    ids = list(
-                        s.scalars(
-                            select(Embedding.photo_id)
-                            .where(
-                                Embedding.backbone_version == key.backbone_version,
-                                ~exists().where(
-                                    and_(
-                                        Prediction.photo_id == Embedding.photo_id,
-                                        Prediction.head == key.head,
-                                        Prediction.head_version == key.head_version,
-                                        Prediction.backbone_version == key.backbone_version,
-                                    )
-                                ),
-                            )
-                            .order_by(Embedding.photo_id)
-                            .limit(CHUNK)
-                        )
-                    )
-                    if not ids:
-                        break
-                    vectors = load_embeddings(s, ids, key.backbone_version)
-                    order = [i for i in ids if i in vectors]
-                    preds = self.engine.classify_embeddings(
-                        np.stack([vectors[i] for i in order]), key.head
-                    )
-                    now = utcnow()
-                    rows = [
-                        _prediction_values(photo_id, key, pred, now)
-                        for photo_id, pred in zip(order, preds, strict=True)
-                    ]
-                    insert_ignore_many(s, Prediction, rows, PREDICTION_KEY)
-                    summary.predicted += len(order)
+            summary.predicted += predict_missing(self.factory, self.engine, key.head)
 
 
 # --------------------------------------------------------------------------- helpers
