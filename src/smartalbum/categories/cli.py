@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from smartalbum.config import get_settings
+from smartalbum.library.cli import _db_option
 
 EXIT_USAGE = 2
 
@@ -45,12 +46,6 @@ class _Greedy(click.Option):
             option.process = process
 
 
-_db_option = click.option(
-    "--database-url",
-    default=None,
-    metavar="URL",
-    help="Catalog database (default: SMARTALBUM_DATABASE_URL, else SQLite in the data dir).",
-)
 _bundle_option = click.option(
     "--bundle",
     type=click.Path(path_type=Path),

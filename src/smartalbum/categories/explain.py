@@ -24,6 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from smartalbum.atomic import write_atomic
 from smartalbum.categories.errors import ExplainUnavailable
 from smartalbum.model.heads import Head
 
@@ -81,9 +82,7 @@ def write_features_model(bundle_dir: Path | str, *, min_external: int = 1024) ->
     entry = model.metadata_props.add()
     entry.key, entry.value = DIGEST_KEY, hashlib.sha256(raw).hexdigest()
     out = bundle_dir / FEATURES_FILE
-    tmp = out.with_suffix(".tmp")
-    tmp.write_bytes(model.SerializeToString())
-    tmp.replace(out)
+    write_atomic(out, model.SerializeToString())
     return out
 
 

@@ -25,7 +25,7 @@ import logging
 import shutil
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,6 @@ class JobContext:
     rerun: bool = False
     done: int = 0
     errors: int = 0
-    _engine: Any = field(default=None, repr=False)
 
     def engine(self) -> Any:
         """The worker's model engine (loaded once per process)."""

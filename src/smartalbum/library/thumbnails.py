@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from smartalbum.atomic import atomic_open
 from smartalbum.imaging import PhotoError, load_photo
 
 #: Longest side of a thumbnail, px (tiles are shown at up to ~250 CSS px; 320 stays
@@ -120,14 +120,5 @@ class ThumbnailStore:
 
     def _write(self, image: Image.Image, path: Path) -> None:
         """Atomically: a temporary file in the same folder, flushed, then renamed."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".jpg", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                image.save(f, format="JPEG", quality=self.quality, optimize=True)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_open(path) as f:
+            image.save(f, format="JPEG", quality=self.quality, optimize=True)

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from smartalbum.atomic import write_atomic
 from smartalbum.model.concepts import concept_matrix, concept_scores
 
 
@@ -193,9 +194,7 @@ class Head:
 
     def save(self, path: Path) -> None:
         """Write the head as JSON, atomically (write a temporary file, then rename)."""
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), separators=(",", ":")) + "\n")
-        tmp.replace(path)
+        write_atomic(path, json.dumps(self.to_dict(), separators=(",", ":")) + "\n")
 
     @classmethod
     def load(cls, path: Path) -> Head:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from smartalbum.atomic import atomic_open
 from smartalbum.model.bundle import Bundle
 
 FILE = "train_embeddings.npz"
@@ -27,9 +28,8 @@ def write(bundle_dir: Path | str, embeddings: np.ndarray, labels: Sequence[str])
     scale = np.maximum(np.abs(x).max(axis=1), 1e-12) / 127.0
     q = np.clip(np.rint(x / scale[:, None]), -127, 127).astype(np.int8)
     path = Path(bundle_dir) / FILE
-    tmp = path.with_name(f".{FILE}.tmp.npz")
-    np.savez_compressed(tmp, q=q, scale=scale.astype(np.float32), labels=np.asarray(labels))
-    tmp.replace(path)
+    with atomic_open(path) as f:
+        np.savez_compressed(f, q=q, scale=scale.astype(np.float32), labels=np.asarray(labels))
     return path
 
 

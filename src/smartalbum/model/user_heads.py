@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from smartalbum.atomic import write_atomic
 from smartalbum.model.bundle import Bundle
 from smartalbum.model.heads import Head
 
@@ -57,20 +56,6 @@ def bundle_key(bundle: Bundle) -> str:
 
 def _head_dir(root: Path, bundle: Bundle, head: str) -> Path:
     return root / bundle_key(bundle) / head
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True)
@@ -130,7 +115,7 @@ def save(root: Path, bundle: Bundle, head: Head, report: dict[str, Any], *, acti
     taken = [int(p.stem[1:]) for p in folder.glob("v*.json")]
     number = max(taken, default=0) + 1
     body = {"head": head.to_dict(), "report": report, "created_at": time.time()}
-    _write_atomic(folder / f"v{number}.json", json.dumps(body))
+    write_atomic(folder / f"v{number}.json", json.dumps(body))
     if activate:
         activate_version(root, bundle, head.name, number)
     return number
@@ -142,7 +127,7 @@ def activate_version(root: Path, bundle: Bundle, head: str, number: int) -> None
     folder = _head_dir(root, bundle, head)
     if number != BUNDLE_VERSION and not (folder / f"v{number}.json").is_file():
         raise KeyError(f"head {head!r} has no version {number}")
-    _write_atomic(folder / ACTIVE, json.dumps({"version": number}))
+    write_atomic(folder / ACTIVE, json.dumps({"version": number}))
 
 
 def load_version(root: Path, bundle: Bundle, head: str, number: int) -> Head:

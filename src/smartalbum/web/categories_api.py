@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
+from smartalbum.atomic import write_atomic
 from smartalbum.categories.errors import CategoryError
 from smartalbum.web.library_api import catalog_factory
 from smartalbum.web.problems import ProblemError
@@ -116,9 +117,7 @@ def _uploaded_ids(field: str) -> list[int]:
         suffix = Path(f.filename).suffix.lower()[:8] or ".jpg"
         path = folder / f"{hashlib.sha256(data).hexdigest()}{suffix}"
         if not path.exists():
-            tmp = path.with_suffix(path.suffix + ".part")
-            tmp.write_bytes(data)
-            tmp.replace(path)
+            write_atomic(path, data)
         paths.append(path)
     return photo_ids_for_paths(catalog_factory(), paths, state.engine)
 

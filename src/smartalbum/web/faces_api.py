@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, render_template, request, send_file
 from sqlalchemy import select
 
+from smartalbum.atomic import atomic_open
 from smartalbum.faces.errors import FaceError, FacesDisabledError
 from smartalbum.web.library_api import catalog_factory
 from smartalbum.web.problems import ProblemError
@@ -465,15 +465,8 @@ def _make_thumbnail(
         bottom = min(height, int((y + h * (1 + margin)) * height) + 1)
         crop = Image.fromarray(image[top:bottom, left:right])
         crop.thumbnail((THUMB_SIDE, THUMB_SIDE))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                crop.save(out, "JPEG", quality=85)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_open(target) as out:
+            crop.save(out, "JPEG", quality=85)
         return
     raise ProblemError(
         404, "Not Found", "no readable copy of the face's photo", code="photo_unavailable"
