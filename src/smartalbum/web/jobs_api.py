@@ -293,9 +293,9 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
             429: "Rate limited per client address.",
             503: "The catalog is not available.",
         }
-        out = {str(s): problem(text[s]) for s in statuses if s != 401 or keyed}
-        out["default"] = problem("Any other error, as a problem document.")
-        return out
+        from smartalbum.web.openapi import error_responses
+
+        return error_responses(problem, text, statuses, keyed)
 
     job_id = {
         "name": "job_id",

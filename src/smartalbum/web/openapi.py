@@ -30,6 +30,17 @@ def _problem(description: str) -> dict[str, Any]:
     return {"description": description, "content": {PROBLEM: {"schema": _ref("Problem")}}}
 
 
+def error_responses(
+    problem: Any, text: dict[int, str], statuses: tuple[int, ...], keyed: bool
+) -> dict[str, Any]:
+    """The error responses of an operation: ``statuses`` described by ``text`` (401 only
+    when an API key is configured), plus a problem document for anything else. Shared by
+    every blueprint's part of the document."""
+    out = {str(s): problem(text[s]) for s in statuses if s != 401 or keyed}
+    out["default"] = problem("Any other error, as a problem document.")
+    return out
+
+
 def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -161,10 +172,7 @@ def build_openapi(settings: Settings, heads: list[str], default_head: str) -> di
             415: "The single uploaded file is not a readable image.",
             429: f"Rate limited ({web.rate_limit or 'disabled'}) per client address.",
         }
-        wanted = [s for s in statuses if s != 401 or keyed]
-        out = {str(s): _problem(text[s]) for s in wanted}
-        out["default"] = _problem("Any other error, as a problem document.")
-        return out
+        return error_responses(_problem, text, statuses, keyed)
 
     upload_body = {
         "required": True,
@@ -639,9 +647,7 @@ def _library_paths(
     }
 
     def errors(*statuses: int) -> dict[str, Any]:
-        out = {str(s): _problem(text[s]) for s in statuses if s != 401 or keyed}
-        out["default"] = _problem("Any other error, as a problem document.")
-        return out
+        return error_responses(_problem, text, statuses, keyed)
 
     head = _query(
         "head",

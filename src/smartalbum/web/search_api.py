@@ -284,9 +284,9 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
             404: "No such photo (or no such tag of the photo).",
             429: "Rate limited.",
         }
-        out = {str(s): problem(text[s]) for s in statuses if s != 401 or keyed}
-        out["default"] = problem("Any other error, as a problem document.")
-        return out
+        from smartalbum.web.openapi import error_responses
+
+        return error_responses(problem, text, statuses, keyed)
 
     photo_id = {
         "name": "photo_id",
