@@ -210,7 +210,8 @@ def test_large_parts_spool_only_into_the_private_upload_dir(app, photo) -> None:
         "/api/v1/classify", method="POST", data={"file": (io.BytesIO(big), "big.jpg")}
     ):
         stream = request.files["file"].stream
-        assert stream._rolled  # spooled to disk, not kept in memory
+        assert stream.on_disk  # spilled to disk, not kept in memory
+        assert stream.read() == big
         if os.path.isdir("/proc/self/fd"):
             where = os.readlink(f"/proc/self/fd/{stream.fileno()}")
             assert where.startswith(str(upload_dir))

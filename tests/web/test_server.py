@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import os
 import threading
 import time
 
@@ -164,3 +166,48 @@ def test_serve_with_several_processes_runs_gunicorn_workers(tmp_path, photo) -> 
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
     assert f"Smart Album is running at http://127.0.0.1:{port}/ (2 processes x 2 threads)" in out
+
+
+class _CountingInput(io.BytesIO):
+    """A request body that records the sizes it was asked for."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.asked: list[int] = []
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.asked.append(size)
+        return super().read(size)
+
+
+def _through_whole_body_reader(body: bytes, length: str | None, max_bytes: int):
+    seen: dict[str, object] = {}
+
+    def app(environ, start_response):
+        seen["input"] = environ["wsgi.input"]
+        seen["body"] = environ["wsgi.input"].read()
+        start_response("200 OK", [])
+        return [b""]
+
+    original = _CountingInput(body)
+    environ = {"wsgi.input": original}
+    if length is not None:
+        environ["CONTENT_LENGTH"] = length
+    server_mod.WholeBodyReader(app, max_bytes)(environ, lambda *a: None)
+    return original, seen
+
+
+def test_whole_body_reader_reads_an_allowed_body_in_one_call() -> None:
+    body = os.urandom(300_000)
+    original, seen = _through_whole_body_reader(body, str(len(body)), max_bytes=1_000_000)
+    assert original.asked[0] == len(body)  # one read of the whole body
+    assert seen["input"] is not original
+    assert seen["body"] == body
+
+
+@pytest.mark.parametrize("length", ["2000000", None, "", "twelve", "-5"])
+def test_whole_body_reader_leaves_other_bodies_to_the_app(length) -> None:
+    """Over the limit (the app answers 413 from Content-Length, unread), unknown or bad."""
+    original, seen = _through_whole_body_reader(b"x" * 10, length, max_bytes=1_000_000)
+    assert seen["input"] is original
+    assert original.asked == [-1]  # only the app's own read

@@ -5,6 +5,12 @@ One :class:`Engine` is built per process and shared by every thread: ONNX Runtim
 server's threads and the CLI's decode pool can all call it at once. Thread counts are set
 explicitly because ORT's default (one thread per core for *each* session) oversubscribes
 a 2-core machine as soon as decoding runs beside it.
+
+The same goes for numpy's BLAS: OpenBLAS starts one worker thread per core, and after each
+call (the heads' small matrix products) that thread spins, waiting for more work. In the web
+server that spinning thread burnt as much CPU as the request itself (86 -> 171 ms per
+12 MP photo, measured in docs/benchmarks.md), taken from the threads decoding JPEGs, so the
+engine limits BLAS to the calling thread (``blas_threads``) through threadpoolctl.
 """
 
 from __future__ import annotations
@@ -22,8 +28,22 @@ from smartalbum.model.bundle import Bundle
 from smartalbum.model.heads import Head, Prediction
 
 
+def limit_blas_threads(threads: int) -> None:
+    """Cap the BLAS libraries loaded in this process (numpy's OpenBLAS) at ``threads``.
+
+    Process-wide and lasting: every head, tag and search product here is small enough that
+    one thread is as fast, and no idle BLAS thread then spins beside the decoders.
+    """
+    from threadpoolctl import ThreadpoolController
+
+    ThreadpoolController().limit(limits=threads, user_api="blas")
+
+
 class Engine:
-    """Backbone session + heads of one bundle."""
+    """Backbone session + heads of one bundle.
+
+    ``blas_threads``: see the module's note; ``None`` leaves BLAS as it is.
+    """
 
     def __init__(
         self,
@@ -32,8 +52,11 @@ class Engine:
         threads: int = 0,
         batch_size: int = 16,
         user_heads_dir: Path | None = None,
+        blas_threads: int | None = 1,
     ) -> None:
         self.bundle = bundle
+        if blas_threads:
+            limit_blas_threads(blas_threads)
         # The user's retrained versions of the bundle's heads (model/user_heads.py), kept
         # in step with what a worker may activate while this engine serves.
         self.user_heads = None

@@ -119,5 +119,5 @@ def evaluate_bundle(
     ds = open_dataset(Path(dataset_or_folder))
     if ds.root is None:  # a raw folder: every photo is a test photo
         split = "test"
-    engine = Engine(Bundle.load(bundle_path), threads=threads)
+    engine = Engine(Bundle.load(bundle_path), threads=threads, blas_threads=None)
     return evaluate_engine(engine, ds, head, split=split, progress=progress)

@@ -823,7 +823,7 @@ def train_bundle(
             heads=heads_out, default_head=default_head, metrics={}, card="", name=name,
             extra_files=fc_extra,
         )
-        engine = Engine(stage, threads=threads or 2)
+        engine = Engine(stage, threads=threads or 2, blas_threads=None)
         head_metrics: dict[str, dict[str, Any]] = {}
         extra_files: dict[str, Path] = dict(fc_extra)
         for h, r in fitted.items():
