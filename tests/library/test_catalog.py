@@ -190,3 +190,39 @@ def test_catalog_answers_the_web_cache(catalog, model, make_indexer, library):
         {"label": "red", "confidence": 1.0, "uncertain": False, "probabilities": {"red": 1.0}},
     )
     assert cache.get(unknown)["label"] == "red" and len(fallback) == 1  # kept aside
+
+
+def test_catalog_cache_stores_a_prediction_for_a_known_photo(catalog, model, make_indexer, library):
+    """A catalogued photo without this head's prediction: get misses, put stores it in the
+    catalog (not in the fallback), and the next get answers from the catalog."""
+    _, factory = catalog
+    make_indexer().run([library.root])
+    sha = hashlib.sha256(library.path("2020/red/img_00.jpg").read_bytes()).hexdigest()
+    with factory() as s:
+        s.query(Prediction).delete()
+        s.commit()
+    fallback = LRUResultCache(8)
+    cache = cat.CatalogResultCache(factory, model, fallback=fallback)
+    key = CacheKey(sha, model.version, "colours")
+    assert cache.get(key) is None
+    value = {"label": "blue", "confidence": 0.5, "uncertain": True,
+             "probabilities": {"red": 0.25, "green": 0.25, "blue": 0.5}}
+    cache.put(key, value)
+    assert len(fallback) == 0
+    with factory() as s:
+        assert s.scalar(select(Prediction.label).where(Prediction.head == "colours")) == "blue"
+    assert cache.get(key)["label"] == "blue"
+
+
+def test_catalog_cache_remembers_only_a_bounded_number_of_unknown_photos(catalog, model):
+    _, factory = catalog
+    cache = cat.CatalogResultCache(factory, model, fallback=LRUResultCache(8))
+    cache.UNKNOWN_KEPT = 3
+    keys = [CacheKey(f"{i:064x}", model.version, "colours") for i in range(5)]
+    for key in keys:
+        assert cache.get(key) is None
+    assert list(cache._unknown) == [k.sha256 for k in keys[-3:]]  # the newest kept
+    value = {"label": "red", "confidence": 1.0, "uncertain": False, "probabilities": {"red": 1.0}}
+    cache.put(keys[-1], value)
+    assert keys[-1].sha256 not in cache._unknown  # forgotten once used
+    assert cache.get(keys[-1])["label"] == "red"

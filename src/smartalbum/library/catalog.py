@@ -13,6 +13,7 @@ wins over any prediction, everywhere (:attr:`PhotoRecord.label`).
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -451,7 +452,14 @@ class CatalogResultCache:
     version, so another bundle never hits). ``put`` adds the prediction when the photo is
     already in the catalog; uploads of photos the catalog does not know go to ``fallback``
     (e.g. an LRUResultCache), because a prediction alone is not a complete photo row.
+
+    One query per upload: ``get`` also learns whether the catalog knows the photo at all,
+    and remembers the SHA-256s it did not know (a few thousand, newest kept) so that the
+    ``put`` after classifying goes straight to ``fallback``. A photo indexed in between is
+    then not given the web's prediction; the indexer computes its own.
     """
+
+    UNKNOWN_KEPT = 4096
 
     def __init__(
         self, factory: sessionmaker[Session], engine: Engine, fallback: Any | None = None
@@ -459,6 +467,8 @@ class CatalogResultCache:
         self.factory = factory
         self.engine = engine
         self.fallback = fallback
+        self._unknown: dict[str, None] = {}  # insertion-ordered: the oldest go first
+        self._lock = threading.Lock()
 
     def _key(self, head: str) -> ModelKey | None:
         try:
@@ -470,30 +480,34 @@ class CatalogResultCache:
         mk = self._key(key.head) if key.model_version == self.engine.version else None
         if mk is not None:
             with self.factory() as session:
-                row = session.execute(
-                    select(Prediction)
-                    .join(Photo, Photo.id == Prediction.photo_id)
-                    .where(
-                        Photo.sha256 == key.sha256,
-                        Prediction.head == mk.head,
-                        Prediction.head_version == mk.head_version,
-                        Prediction.backbone_version == mk.backbone_version,
+                found = session.execute(
+                    select(Photo.id, Prediction)
+                    .outerjoin(
+                        Prediction,
+                        and_(
+                            Prediction.photo_id == Photo.id,
+                            Prediction.head == mk.head,
+                            Prediction.head_version == mk.head_version,
+                            Prediction.backbone_version == mk.backbone_version,
+                        ),
                     )
-                ).scalar_one_or_none()
-                if row is not None:
-                    return {
-                        "label": row.label,
-                        "confidence": round(row.confidence, 6),
-                        "uncertain": row.uncertain,
-                        "probabilities": {
-                            k: round(float(v), 6) for k, v in row.probabilities.items()
-                        },
-                    }
+                    .where(Photo.sha256 == key.sha256)
+                ).first()
+            if found is None:
+                self._remember_unknown(key.sha256)
+            elif found.Prediction is not None:
+                row = found.Prediction
+                return {
+                    "label": row.label,
+                    "confidence": round(row.confidence, 6),
+                    "uncertain": row.uncertain,
+                    "probabilities": {k: round(float(v), 6) for k, v in row.probabilities.items()},
+                }
         return self.fallback.get(key) if self.fallback is not None else None
 
     def put(self, key: Any, value: dict[str, Any]) -> None:
         mk = self._key(key.head) if key.model_version == self.engine.version else None
-        if mk is not None:
+        if mk is not None and not self._forget_unknown(key.sha256):
             with self.factory() as session:
                 photo_id = photo_id_for_sha256(session, key.sha256)
                 if photo_id is not None:
@@ -517,6 +531,17 @@ class CatalogResultCache:
                     return
         if self.fallback is not None:
             self.fallback.put(key, value)
+
+    def _remember_unknown(self, sha256: str) -> None:
+        with self._lock:
+            self._unknown[sha256] = None
+            while len(self._unknown) > self.UNKNOWN_KEPT:
+                del self._unknown[next(iter(self._unknown))]
+
+    def _forget_unknown(self, sha256: str) -> bool:
+        """True when ``get`` found the photo unknown (and forget it now)."""
+        with self._lock:
+            return self._unknown.pop(sha256, False) is None
 
 
 def utc_naive(when: datetime) -> datetime:
