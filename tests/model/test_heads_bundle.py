@@ -35,6 +35,9 @@ def test_head_json_round_trip_keeps_predictions(tmp_path: Path):
     assert again.version == head.version
     again.threshold = 0.7
     assert again.version != head.version
+    before = again.version
+    again.weights = [w * 2 for w in again.weights]  # new arrays: a new version
+    assert again.version != before
 
 
 def test_temperature_softens_and_threshold_marks_uncertain():

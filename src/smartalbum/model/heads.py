@@ -200,13 +200,25 @@ class Head:
     def load(cls, path: Path) -> Head:
         return cls.from_dict(json.loads(path.read_text()))
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Any assignment (new weights, a fitted temperature...) makes a new version.
+        self.__dict__.pop("_version", None)
+        super().__setattr__(name, value)
+
     @property
     def version(self) -> str:
         """A short content hash: changes whenever weights, labels or calibration change.
 
-        Hashes the arrays' raw bytes (tens of microseconds) rather than their JSON form:
-        the web cache asks for it on every request.
+        Computed once and kept until an attribute is assigned (arrays are replaced, never
+        edited in place): the web cache asks for it twice per request, and hashing the
+        weights each time cost ~1 ms.
         """
+        version = self.__dict__.get("_version")
+        if version is None:
+            version = self.__dict__["_version"] = self._content_hash()
+        return version
+
+    def _content_hash(self) -> str:
         h = hashlib.sha256()
         meta = {
             "name": self.name, "labels": self.labels, "l2": self.l2_normalize,
