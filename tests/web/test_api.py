@@ -203,9 +203,10 @@ def test_large_parts_spool_only_into_the_private_upload_dir(app, photo) -> None:
     with app.app_context():
         upload_dir: Path = get_state().upload_dir
     assert stat.S_IMODE(upload_dir.stat().st_mode) == 0o700
-    from smartalbum.web.uploads import SPOOL_MAX_BYTES
+    from smartalbum.web.multipart import IN_MEMORY_BODY_MAX
 
-    big = os.urandom(SPOOL_MAX_BYTES + 1024 * 1024)
+    # bodies up to IN_MEMORY_BODY_MAX are split in memory; past it, parts stream and spool
+    big = os.urandom(IN_MEMORY_BODY_MAX + 1024 * 1024)
     with app.test_request_context(
         "/api/v1/classify", method="POST", data={"file": (io.BytesIO(big), "big.jpg")}
     ):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from smartalbum.config import Settings, get_settings
+from smartalbum.web.multipart import IN_MEMORY_BODY_MAX
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -51,7 +52,7 @@ def make_server(
         # Photos are megabytes: read the socket in large chunks and keep bodies up to
         # 16 MB in memory instead of waitress's 512 kB spill-to-temp-file default.
         recv_bytes=256 * 1024,
-        inbuf_overflow=16 * 1024 * 1024,
+        inbuf_overflow=IN_MEMORY_BODY_MAX,
     )
 
 
@@ -62,8 +63,9 @@ class WholeBodyReader:
     its read-ahead buffer (up to 1 MiB) by copying the whole buffer twice, so a 4 MB photo
     cost ~100 MB of memmove, 11 % of the server's CPU (perf, docs/benchmarks.md). One read
     of the whole body costs two copies. Only bodies up to ``max_bytes`` (the app's own
-    upload limit, at most 16 MB like waitress's in-memory buffer) are read ahead; a larger
-    Content-Length is left to the app, which refuses it with 413 before reading it.
+    upload limit, at most web.multipart.IN_MEMORY_BODY_MAX = 16 MB, the size waitress too
+    keeps in memory) are read ahead; a larger Content-Length is left to the app, which
+    refuses it with 413 before reading it.
     """
 
     def __init__(self, app: Callable[..., Iterable[bytes]], max_bytes: int) -> None:
@@ -164,7 +166,7 @@ def _serve_gunicorn(settings: Settings, host: str, port: int, threads: int, work
         def load(self) -> Any:
             from smartalbum.web import create_app
 
-            limit = min(int(settings.web.max_upload_mb * 1024 * 1024), 16 * 1024 * 1024)
+            limit = min(int(settings.web.max_upload_mb * 1024 * 1024), IN_MEMORY_BODY_MAX)
             # in each worker, after the fork
             return WholeBodyReader(create_app(settings), max_bytes=limit)
 

@@ -21,6 +21,8 @@ from typing import IO, Any
 
 from flask import Flask, Request
 
+from smartalbum.web.multipart import InMemoryFormDataParser
+
 # Parts up to this size stay in memory: a 3-5 MB phone photo is never written to disk and
 # read back (measured: that round trip cost more than the model). Larger parts spool.
 SPOOL_MAX_BYTES = 8 * 1024 * 1024
@@ -105,6 +107,10 @@ def private_request_class(upload_dir: Path) -> type[Request]:
     """A Flask Request class whose file parts spool into ``upload_dir`` only."""
 
     class PrivateUploadRequest(Request):
+        # bodies up to 16 MB are split in memory (web/multipart.py); larger ones stream
+        # through Werkzeug's parser into PartBuffers
+        form_data_parser_class = InMemoryFormDataParser
+
         def _get_file_stream(
             self,
             total_content_length: int | None,
