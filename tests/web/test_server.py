@@ -211,3 +211,27 @@ def test_whole_body_reader_leaves_other_bodies_to_the_app(length) -> None:
     original, seen = _through_whole_body_reader(b"x" * 10, length, max_bytes=1_000_000)
     assert seen["input"] is original
     assert original.asked == [-1]  # only the app's own read
+
+
+def test_keep_freed_memory_sets_glibc_malloc_options(monkeypatch) -> None:
+    import platform
+
+    calls: list[tuple[int, int]] = []
+
+    class FakeLibc:
+        def mallopt(self, param: int, value: int) -> int:
+            calls.append((param, value))
+            return 1
+
+    monkeypatch.setattr(server_mod.ctypes, "CDLL", lambda name: FakeLibc())
+    assert server_mod.keep_freed_memory(mmap_threshold=1 << 20, trim_threshold=1 << 22)
+    assert calls == [(-3, 1 << 20), (-1, 1 << 22)]
+
+    def no_glibc(name: str):
+        raise OSError(f"{name}: cannot open shared object file")
+
+    monkeypatch.setattr(server_mod.ctypes, "CDLL", no_glibc)
+    assert server_mod.keep_freed_memory() is False
+    monkeypatch.undo()
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert server_mod.keep_freed_memory()  # the real call is accepted
