@@ -21,6 +21,7 @@ from flask import Blueprint, Response, jsonify, render_template, request, url_fo
 from smartalbum.atomic import write_atomic
 from smartalbum.categories.errors import CategoryError
 from smartalbum.web.library_api import catalog_factory
+from smartalbum.web.openapi import error_responses, json_response, ref
 from smartalbum.web.problems import ProblemError
 from smartalbum.web.state import get_state
 
@@ -530,12 +531,6 @@ def openapi_schemas() -> dict[str, Any]:
 def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[str, Any]:
     """The categories API's operations; ``problem(description)`` makes a problem response."""
 
-    def ref(name: str) -> dict[str, Any]:
-        return {"$ref": f"#/components/schemas/{name}"}
-
-    def ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-        return {"description": description, "content": {"application/json": {"schema": schema}}}
-
     def errors(*statuses: int) -> dict[str, Any]:
         text = {
             400: "A bad body or parameter (an invalid name, sha256 or field).",
@@ -547,8 +542,6 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
             501: "The bundle cannot explain (no features.onnx).",
             503: "The catalog is not available.",
         }
-        from smartalbum.web.openapi import error_responses
-
         return error_responses(problem, text, statuses, keyed)
 
     name = {
@@ -573,7 +566,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
             }
         },
     }
-    job = ok("The job, queued (progress at Location)", {"$ref": "#/components/schemas/Job"})
+    job = json_response("The job, queued (progress at Location)", {"$ref": "#/components/schemas/Job"})
 
     def op(op_id: str, summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
         return {
@@ -602,7 +595,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                 "listCategories",
                 "The categories",
                 {
-                    "200": ok(
+                    "200": json_response(
                         "Every category",
                         {
                             "type": "object",
@@ -618,7 +611,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                 "createCategory",
                 "Teach a category from example photos",
                 {
-                    "201": ok("Created, fitted and the catalog re-sorted", ref("Category")),
+                    "201": json_response("Created, fitted and the catalog re-sorted", ref("Category")),
                     **errors(400, 401, 404, 409, 422, 429, 503),
                 },
                 description="Examples are library photos by sha256; or send "
@@ -648,7 +641,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
             "post": op(
                 "importCategory",
                 "Import a category file (from export)",
-                {"201": ok("Imported", ref("Category")), **errors(400, 401, 409, 429, 503)},
+                {"201": json_response("Imported", ref("Category")), **errors(400, 401, 409, 429, 503)},
                 parameters=[
                     {
                         "name": "name",
@@ -678,14 +671,14 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
             "get": op(
                 "getCategory",
                 "A category with its versions and labels",
-                {"200": ok("The category", ref("Category")), **errors(401, 404, 429, 503)},
+                {"200": json_response("The category", ref("Category")), **errors(401, 404, 429, 503)},
                 parameters=[name],
             ),
             "patch": op(
                 "editCategory",
                 "Rename or re-describe a category",
                 {
-                    "200": ok("The category", ref("Category")),
+                    "200": json_response("The category", ref("Category")),
                     **errors(400, 401, 404, 409, 429, 503),
                 },
                 parameters=[name],
@@ -717,7 +710,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                 "categoryPhotos",
                 "The category's photos, best score first",
                 {
-                    "200": ok(
+                    "200": json_response(
                         "A page of photos",
                         {
                             "type": "object",
@@ -738,7 +731,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                 "addCategoryExamples",
                 "More (counter-)examples: refit and re-sort",
                 {
-                    "200": ok("The category", ref("Category")),
+                    "200": json_response("The category", ref("Category")),
                     **errors(400, 401, 404, 422, 429, 503),
                 },
                 parameters=[name],
@@ -749,7 +742,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
             "post": op(
                 "correctCategory",
                 "A photo is (not) in the category",
-                {"200": ok("The category", ref("Category")), **errors(400, 401, 404, 429, 503)},
+                {"200": json_response("The category", ref("Category")), **errors(400, 401, 404, 429, 503)},
                 parameters=[name],
                 description="Applied to the members at once; the head learns from it at the "
                 "next retrain.",
@@ -775,7 +768,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                 "categoryReview",
                 "Photos to label next, most uncertain first",
                 {
-                    "200": ok(
+                    "200": json_response(
                         "The queue",
                         {
                             "type": "object",
@@ -794,7 +787,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                 "categoryVersions",
                 "The head versions of a category",
                 {
-                    "200": ok(
+                    "200": json_response(
                         "Versions, oldest first",
                         {
                             "type": "object",
@@ -812,7 +805,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
             "post": op(
                 "restoreCategoryVersion",
                 "Make a head version active again",
-                {"200": ok("The category", ref("Category")), **errors(400, 401, 404, 429, 503)},
+                {"200": json_response("The category", ref("Category")), **errors(400, 401, 404, 429, 503)},
                 parameters=[
                     name,
                     {
@@ -829,7 +822,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                 "exportCategory",
                 "The category as a small JSON file",
                 {
-                    "200": ok(
+                    "200": json_response(
                         "Head and examples by sha256",
                         {"type": "object", "additionalProperties": True},
                     ),

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from smartalbum.atomic import atomic_open
 from smartalbum.faces.errors import FaceError, FacesDisabledError
 from smartalbum.web.library_api import catalog_factory
+from smartalbum.web.openapi import error_responses, json_response, ref
 from smartalbum.web.problems import ProblemError
 from smartalbum.web.state import get_state
 
@@ -568,15 +569,6 @@ def openapi_schemas() -> dict[str, Any]:
 def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[str, Any]:
     """The people API's operations; ``problem(description)`` makes a problem response."""
 
-    def ok(description: str, name: str, status: str = "200") -> dict[str, Any]:
-        schema = {"$ref": f"#/components/schemas/{name}"}
-        return {
-            status: {
-                "description": description,
-                "content": {"application/json": {"schema": schema}},
-            }
-        }
-
     def errors(*statuses: int) -> dict[str, Any]:
         text = {
             400: "A bad body or parameter, or a correction that cannot be made.",
@@ -586,8 +578,6 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
             429: "Rate limited per client address.",
             503: "The catalog is not available.",
         }
-        from smartalbum.web.openapi import error_responses
-
         return error_responses(problem, text, statuses, keyed)
 
     def body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
@@ -624,7 +614,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
             "get": {
                 "operationId": "listPeople",
                 "summary": "People (named first) with counts and a few faces; faces of nobody",
-                "responses": {**ok("People", "PeopleList"), **errors(400, 401, 429, 503)},
+                "responses": {"200": json_response("People", ref("PeopleList")), **errors(400, 401, 429, 503)},
                 **guarded,
             },
             "post": {
@@ -635,7 +625,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                     ["faces"],
                 ),
                 "responses": {
-                    **ok("The new person", "Person", "201"),
+                    "201": json_response("The new person", ref("Person")),
                     **errors(400, 401, 404, 429, 503),
                 },
                 **guarded,
@@ -646,7 +636,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                 "operationId": "getPerson",
                 "summary": "One person with every face (photo, box, score, thumbnail)",
                 "parameters": [person_id],
-                "responses": {**ok("The person", "Person"), **errors(400, 401, 404, 429, 503)},
+                "responses": {"200": json_response("The person", ref("Person")), **errors(400, 401, 404, 429, 503)},
                 **guarded,
             },
             "patch": {
@@ -662,7 +652,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                     },
                     [],
                 ),
-                "responses": {**ok("The person", "Person"), **errors(400, 401, 404, 429, 503)},
+                "responses": {"200": json_response("The person", ref("Person")), **errors(400, 401, 404, 429, 503)},
                 **guarded,
             },
         },
@@ -673,7 +663,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                 "parameters": [person_id],
                 "requestBody": body({"people": ids}, ["people"]),
                 "responses": {
-                    **ok("The merged person", "Person"),
+                    "200": json_response("The merged person", ref("Person")),
                     **errors(400, 401, 404, 429, 503),
                 },
                 **guarded,
@@ -685,7 +675,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                 "summary": "Move faces to this person (never back to the one they left)",
                 "parameters": [person_id],
                 "requestBody": body({"faces": ids}, ["faces"]),
-                "responses": {**ok("The person", "Person"), **errors(400, 401, 404, 429, 503)},
+                "responses": {"200": json_response("The person", ref("Person")), **errors(400, 401, 404, 429, 503)},
                 **guarded,
             }
         },
@@ -695,7 +685,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                 "summary": "Not this person: the faces never belong to them again",
                 "parameters": [person_id],
                 "requestBody": body({"faces": ids}, ["faces"]),
-                "responses": {**ok("The person", "Person"), **errors(400, 401, 404, 429, 503)},
+                "responses": {"200": json_response("The person", ref("Person")), **errors(400, 401, 404, 429, 503)},
                 **guarded,
             }
         },
@@ -719,7 +709,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                     }
                 ],
                 "responses": {
-                    **ok("The photos", "PeoplePhotos"),
+                    "200": json_response("The photos", ref("PeoplePhotos")),
                     **errors(400, 401, 404, 429, 503),
                 },
                 **guarded,
@@ -784,7 +774,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                     }
                 ],
                 "responses": {
-                    **ok("The faces", "PhotoFaces"),
+                    "200": json_response("The faces", ref("PhotoFaces")),
                     **errors(400, 401, 404, 429, 503),
                 },
                 **guarded,

@@ -17,6 +17,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, render_template, request
 
 from smartalbum.web.library_api import catalog_factory
+from smartalbum.web.openapi import error_responses, json_response, ref
 from smartalbum.web.problems import ProblemError
 from smartalbum.web.state import get_state
 
@@ -280,10 +281,6 @@ def openapi_schemas() -> dict[str, Any]:
 def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[str, Any]:
     """The jobs API's operations; ``problem(description)`` makes a problem response."""
 
-    def job_json(description: str, name: str = "Job") -> dict[str, Any]:
-        schema = {"$ref": f"#/components/schemas/{name}"}
-        return {"description": description, "content": {"application/json": {"schema": schema}}}
-
     def errors(*statuses: int) -> dict[str, Any]:
         text = {
             400: "A bad body or parameter (unknown kind, a path that is not an absolute, "
@@ -293,8 +290,6 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
             429: "Rate limited per client address.",
             503: "The catalog is not available.",
         }
-        from smartalbum.web.openapi import error_responses
-
         return error_responses(problem, text, statuses, keyed)
 
     job_id = {
@@ -350,7 +345,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                 },
                 "responses": {
                     "202": {
-                        **job_json("The job, queued"),
+                        **json_response("The job, queued", ref("Job")),
                         "headers": {"Location": {"schema": {"type": "string"}}},
                     },
                     **errors(400, 401, 429, 503),
@@ -375,7 +370,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                     },
                 ],
                 "responses": {
-                    "200": job_json("The jobs", "JobList"),
+                    "200": json_response("The jobs", ref("JobList")),
                     **errors(400, 401, 429, 503),
                 },
                 **guarded,
@@ -408,7 +403,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                 },
                 "responses": {
                     "202": {
-                        **job_json("The job, queued"),
+                        **json_response("The job, queued", ref("Job")),
                         "headers": {"Location": {"schema": {"type": "string"}}},
                     },
                     "413": problem("Too many files or too large a body."),
@@ -423,7 +418,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                 "summary": "One job: status, done/total, rate, ETA, failed items",
                 "parameters": [job_id],
                 "responses": {
-                    "200": job_json("The job"),
+                    "200": json_response("The job", ref("Job")),
                     **errors(401, 404, 429, 503),
                 },
                 **guarded,
@@ -433,7 +428,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                 "summary": "Cancel a job (workers stop after their current batch)",
                 "parameters": [job_id],
                 "responses": {
-                    "200": job_json("The job, cancelled (or already finished)"),
+                    "200": json_response("The job, cancelled (or already finished)", ref("Job")),
                     **errors(401, 404, 429, 503),
                 },
                 **guarded,

@@ -18,7 +18,8 @@ from smartalbum.web.security import API_KEY_HEADER
 PROBLEM = "application/problem+json"
 
 
-def _ref(name: str) -> dict[str, str]:
+def ref(name: str) -> dict[str, str]:
+    """A reference to one of the document's component schemas (every blueprint uses it)."""
     return {"$ref": f"#/components/schemas/{name}"}
 
 
@@ -27,7 +28,7 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {PROBLEM: {"schema": _ref("Problem")}}}
+    return {"description": description, "content": {PROBLEM: {"schema": ref("Problem")}}}
 
 
 def error_responses(
@@ -41,7 +42,8 @@ def error_responses(
     return out
 
 
-def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+def json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON response of ``schema`` (every blueprint uses it)."""
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
@@ -97,14 +99,14 @@ SCHEMAS: dict[str, Any] = {
                 {"type": "object", "additionalProperties": {"type": "number"}}
             ),
             "cached": {"type": "boolean"},
-            "error": {"allOf": [_ref("PhotoError")], "nullable": True},
+            "error": {"allOf": [ref("PhotoError")], "nullable": True},
         },
     },
     "ClassifyResponse": {
         "type": "object",
         "required": ["results", "model"],
         "properties": {
-            "results": {"type": "array", "items": _ref("Result")},
+            "results": {"type": "array", "items": ref("Result")},
             "model": {
                 "type": "object",
                 "required": ["name", "version", "head"],
@@ -136,7 +138,7 @@ SCHEMAS: dict[str, Any] = {
             "default_head": {"type": "string"},
             "backbone": {"type": "object"},
             "preprocess": {"type": "object"},
-            "heads": {"type": "array", "items": _ref("Head")},
+            "heads": {"type": "array", "items": ref("Head")},
             "limits": {
                 "type": "object",
                 "required": ["max_upload_mb", "max_files"],
@@ -214,7 +216,7 @@ def build_openapi(settings: Settings, heads: list[str], default_head: str) -> di
                 ],
                 "requestBody": upload_body,
                 "responses": {
-                    "200": _json("Results", _ref("ClassifyResponse")),
+                    "200": json_response("Results", ref("ClassifyResponse")),
                     **errors(400, 401, 413, 415, 429),
                 },
                 **guarded,
@@ -237,7 +239,7 @@ def build_openapi(settings: Settings, heads: list[str], default_head: str) -> di
                     },
                 },
                 "responses": {
-                    "200": _json(
+                    "200": json_response(
                         "The label under the default head",
                         {
                             "type": "object",
@@ -254,7 +256,7 @@ def build_openapi(settings: Settings, heads: list[str], default_head: str) -> di
             "get": {
                 "operationId": "model",
                 "summary": "The loaded model bundle, its heads, labels and limits",
-                "responses": {"200": _json("Model", _ref("ModelInfo")), **errors(401, 429)},
+                "responses": {"200": json_response("Model", ref("ModelInfo")), **errors(401, 429)},
                 **guarded,
             }
         },
@@ -262,14 +264,14 @@ def build_openapi(settings: Settings, heads: list[str], default_head: str) -> di
             "get": {
                 "operationId": "openapi",
                 "summary": "This document",
-                "responses": {"200": _json("OpenAPI 3 document", {"type": "object"})},
+                "responses": {"200": json_response("OpenAPI 3 document", {"type": "object"})},
             }
         },
         "/healthz": {
             "get": {
                 "operationId": "healthz",
                 "summary": "Liveness: the process answers",
-                "responses": {"200": _json("Alive", _ref("Status"))},
+                "responses": {"200": json_response("Alive", ref("Status"))},
             }
         },
         "/readyz": {
@@ -277,7 +279,7 @@ def build_openapi(settings: Settings, heads: list[str], default_head: str) -> di
                 "operationId": "readyz",
                 "summary": "Readiness: the model is loaded and runs",
                 "responses": {
-                    "200": _json("Ready", _ref("Status")),
+                    "200": json_response("Ready", ref("Status")),
                     "503": _problem("The model cannot run"),
                 },
             }
@@ -395,7 +397,7 @@ LIBRARY_SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["items", "next_cursor", "limit", "head"],
         "properties": {
-            "items": {"type": "array", "items": _ref("PhotoItem")},
+            "items": {"type": "array", "items": ref("PhotoItem")},
             "next_cursor": _nullable(
                 {**_STR, "description": "pass as cursor for the next page; null at the end"}
             ),
@@ -537,7 +539,7 @@ LIBRARY_SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["groups", "total", "next_cursor"],
         "properties": {
-            "groups": {"type": "array", "items": _ref("DuplicateGroup")},
+            "groups": {"type": "array", "items": ref("DuplicateGroup")},
             "total": _INT,
             "next_cursor": _nullable(_STR),
         },
@@ -704,7 +706,7 @@ def _library_paths(
                     cursor,
                 ],
                 "responses": {
-                    "200": _json("A page of photos", _ref("PhotoPage")),
+                    "200": json_response("A page of photos", ref("PhotoPage")),
                     **errors(400, 401, 429),
                 },
                 **guarded,
@@ -716,7 +718,7 @@ def _library_paths(
                 "summary": "One photo: files, metadata, place, quality, predictions, corrections",
                 "parameters": [photo_id, head],
                 "responses": {
-                    "200": _json("The photo", _ref("PhotoDetail")),
+                    "200": json_response("The photo", ref("PhotoDetail")),
                     **errors(400, 401, 404, 429),
                 },
                 **guarded,
@@ -749,7 +751,7 @@ def _library_paths(
                     },
                 },
                 "responses": {
-                    "200": _json("The photo, corrected", _ref("PhotoDetail")),
+                    "200": json_response("The photo, corrected", ref("PhotoDetail")),
                     **errors(400, 401, 404, 429),
                 },
                 **guarded,
@@ -789,7 +791,7 @@ def _library_paths(
                     cursor,
                 ],
                 "responses": {
-                    "200": _json("A page of groups", _ref("DuplicatesPage")),
+                    "200": json_response("A page of groups", ref("DuplicatesPage")),
                     **errors(400, 401, 429),
                 },
                 **guarded,
@@ -801,7 +803,7 @@ def _library_paths(
                 "summary": "Counts per label, year and month, place, camera and review reason",
                 "parameters": [head],
                 "responses": {
-                    "200": _json("Counts over photos with a copy on disk", _ref("Stats")),
+                    "200": json_response("Counts over photos with a copy on disk", ref("Stats")),
                     **errors(400, 401, 429),
                 },
                 **guarded,
@@ -822,7 +824,7 @@ def _library_paths(
                     },
                 ],
                 "responses": {
-                    "200": _json(
+                    "200": json_response(
                         "Home (null when no photo has a position) and the trips",
                         {
                             "type": "object",

@@ -36,6 +36,7 @@ from smartalbum.web.library_api import (
     get_library,
     photo_item,
 )
+from smartalbum.web.openapi import error_responses, json_response, ref
 from smartalbum.web.problems import ProblemError
 
 bp = Blueprint("search_api", __name__)
@@ -273,10 +274,6 @@ def openapi_schemas() -> dict[str, Any]:
 
 
 def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[str, Any]:
-    def json_of(description: str, name: str) -> dict[str, Any]:
-        schema = {"$ref": f"#/components/schemas/{name}"}
-        return {"description": description, "content": {"application/json": {"schema": schema}}}
-
     def errors(*statuses: int) -> dict[str, Any]:
         text = {
             400: "A bad parameter or body (empty or over-long query or tag, unknown parameter).",
@@ -284,8 +281,6 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
             404: "No such photo (or no such tag of the photo).",
             429: "Rate limited.",
         }
-        from smartalbum.web.openapi import error_responses
-
         return error_responses(problem, text, statuses, keyed)
 
     photo_id = {
@@ -322,7 +317,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                     },
                 ],
                 "responses": {
-                    "200": json_of("Ranked results", "SearchResults"),
+                    "200": json_response("Ranked results", ref("SearchResults")),
                     **errors(400, 401, 429),
                 },
                 **guarded,
@@ -334,7 +329,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                 "summary": "A photo's tags (automatic and the user's) and the removed ones",
                 "parameters": [photo_id],
                 "responses": {
-                    "200": json_of("The tags", "PhotoTags"),
+                    "200": json_response("The tags", ref("PhotoTags")),
                     **errors(400, 401, 404, 429),
                 },
                 **guarded,
@@ -359,7 +354,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                     },
                 },
                 "responses": {
-                    "200": json_of("The photo's tags", "PhotoTags"),
+                    "200": json_response("The photo's tags", ref("PhotoTags")),
                     **errors(400, 401, 404, 429),
                 },
                 **guarded,
@@ -379,7 +374,7 @@ def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[st
                     },
                 ],
                 "responses": {
-                    "200": json_of("The photo's tags", "PhotoTags"),
+                    "200": json_response("The photo's tags", ref("PhotoTags")),
                     **errors(400, 401, 404, 429),
                 },
                 **guarded,
