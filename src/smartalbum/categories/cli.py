@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from smartalbum.config import get_settings
-from smartalbum.library.cli import _db_option
+from smartalbum.library.cli import database_url_option
 
 EXIT_USAGE = 2
 
@@ -68,11 +68,11 @@ def _fail(exc: Exception) -> None:
 
 def _teacher(database_url: str | None, bundle: Path | None):
     from smartalbum.categories.teach import Teacher, bundle_backbone_version
-    from smartalbum.library.cli import _open
+    from smartalbum.library.cli import open_catalog_for_cli
     from smartalbum.model.bundle import BundleError
 
     settings = get_settings()
-    _, factory = _open(database_url)
+    factory = open_catalog_for_cli(database_url)
     try:
         bv = bundle_backbone_version(bundle or settings.model.bundle)
     except (BundleError, OSError, ValueError) as exc:
@@ -154,7 +154,7 @@ def register(main: click.Group) -> None:
     @click.option("--description", default="", help="A note shown with the category.")
     @_format_option
     @_bundle_option
-    @_db_option
+    @database_url_option
     def create(
         name: str,
         examples: tuple[str, ...],
@@ -189,7 +189,7 @@ def register(main: click.Group) -> None:
         "--counter-examples", cls=_Greedy, metavar="PATH...", help="More counter-examples."
     )
     @_bundle_option
-    @_db_option
+    @database_url_option
     def add(
         name: str,
         examples: tuple[str, ...],
@@ -219,7 +219,7 @@ def register(main: click.Group) -> None:
         help="The photos belong (--in) or do not belong (--out) to NAME.",
     )
     @_bundle_option
-    @_db_option
+    @database_url_option
     def correct(
         name: str,
         paths: tuple[str, ...],
@@ -240,7 +240,7 @@ def register(main: click.Group) -> None:
     @category.command("list")
     @_format_option
     @_bundle_option
-    @_db_option
+    @database_url_option
     def list_(fmt: str, bundle: Path | None, database_url: str | None) -> None:
         """List the categories."""
         from smartalbum.categories import store
@@ -268,7 +268,7 @@ def register(main: click.Group) -> None:
     @click.option("--limit", type=click.IntRange(1), default=None, help="Show at most N photos.")
     @_format_option
     @_bundle_option
-    @_db_option
+    @database_url_option
     def show(
         name: str, limit: int | None, fmt: str, bundle: Path | None, database_url: str | None
     ) -> None:
@@ -292,7 +292,7 @@ def register(main: click.Group) -> None:
     @category.command("delete")
     @click.argument("name")
     @_bundle_option
-    @_db_option
+    @database_url_option
     def delete(name: str, bundle: Path | None, database_url: str | None) -> None:
         """Delete NAME with its examples and versions (photos are never touched)."""
         from smartalbum.categories import store
@@ -316,7 +316,7 @@ def register(main: click.Group) -> None:
         help="File to write (default: standard output).",
     )
     @_bundle_option
-    @_db_option
+    @database_url_option
     def export(
         name: str, output: Path | None, bundle: Path | None, database_url: str | None
     ) -> None:
@@ -340,7 +340,7 @@ def register(main: click.Group) -> None:
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--name", default=None, help="Import under another name.")
     @_bundle_option
-    @_db_option
+    @database_url_option
     def import_(
         file: Path, name: str | None, bundle: Path | None, database_url: str | None
     ) -> None:
@@ -363,7 +363,7 @@ def register(main: click.Group) -> None:
     @click.argument("name")
     @_format_option
     @_bundle_option
-    @_db_option
+    @database_url_option
     def versions_(name: str, fmt: str, bundle: Path | None, database_url: str | None) -> None:
         """The head versions of NAME (the active one marked *)."""
         from smartalbum.categories import store
@@ -392,7 +392,7 @@ def register(main: click.Group) -> None:
     @click.argument("name")
     @click.argument("version", type=int)
     @_bundle_option
-    @_db_option
+    @database_url_option
     def restore(name: str, version: int, bundle: Path | None, database_url: str | None) -> None:
         """Make VERSION of NAME active again and re-sort."""
         from smartalbum.categories import store
@@ -413,7 +413,7 @@ def register(main: click.Group) -> None:
     @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
     @_format_option
     @_bundle_option
-    @_db_option
+    @database_url_option
     def review(
         name: str, limit: int, fmt: str, bundle: Path | None, database_url: str | None
     ) -> None:
@@ -437,7 +437,7 @@ def register(main: click.Group) -> None:
     @click.argument("names", nargs=-1)
     @click.option("--background", is_flag=True, help="Run as a job on the workers.")
     @_bundle_option
-    @_db_option
+    @database_url_option
     def grow(
         names: tuple[str, ...], background: bool, bundle: Path | None, database_url: str | None
     ) -> None:
@@ -464,7 +464,7 @@ def register(main: click.Group) -> None:
         help="PNG to write: the photo with a heat-map of where the model looked.",
     )
     @_bundle_option
-    @_db_option
+    @database_url_option
     def explain(
         photo: Path,
         category_name: str | None,
@@ -555,7 +555,7 @@ def register(main: click.Group) -> None:
         _format_option,
         click.option("--strict", is_flag=True, help="Exit 2 when a retrain was refused."),
         _bundle_option,
-        _db_option,
+        database_url_option,
     ]
 
     def with_options(fn: Any) -> Any:

@@ -65,7 +65,7 @@ def register(main: click.Group) -> None:
     @click.option("--database-url", default=None, help="Catalog database (default: settings).")
     def restore(name: str, version: int, bundle: Path | None, database_url: str | None) -> None:
         """Make VERSION of NAME the active head (0: the bundle's own) and re-sort the catalog."""
-        from smartalbum.library.cli import _open
+        from smartalbum.library.cli import open_catalog_for_cli
         from smartalbum.library.indexer import predict_missing
         from smartalbum.model import user_heads
 
@@ -76,5 +76,5 @@ def register(main: click.Group) -> None:
             raise click.UsageError(str(exc.args[0])) from exc
         engine.user_heads.refresh(force=True)
         engine.version = engine.bundle.version
-        done = predict_missing(_open(database_url)[1], engine, name)
+        done = predict_missing(open_catalog_for_cli(database_url), engine, name)
         click.echo(f"{name}: version {version} is active; {done} photo(s) re-sorted")

@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from smartalbum.config import get_settings
-from smartalbum.library.cli import _db_option, _open
+from smartalbum.library.cli import database_url_option, open_catalog_for_cli
 
 
 def _typed_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -57,7 +57,7 @@ def register(cli: click.Group) -> None:
     @click.option("--rescan", is_flag=True, help="Scan again photos of an older detector.")
     @click.option("--background", is_flag=True, help="Submit a `faces` job and print its id.")
     @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-    @_db_option
+    @database_url_option
     @_typed_errors
     def scan(
         paths: tuple[Path, ...],
@@ -75,7 +75,7 @@ def register(cli: click.Group) -> None:
         if not paths and not scan_all:
             raise click.UsageError("give PATHS (indexed folders or files) or --all")
         settings = get_settings()
-        _, factory = _open(database_url)
+        factory = open_catalog_for_cli(database_url)
         resolved = [str(p.expanduser().resolve()) for p in paths]
         if background:
             from smartalbum.jobs.submit import submit_job
@@ -109,7 +109,7 @@ def register(cli: click.Group) -> None:
 
     @faces_group.command("recluster")
     @click.option("--json", "as_json", is_flag=True)
-    @_db_option
+    @database_url_option
     @_typed_errors
     def recluster_cmd(as_json: bool, database_url: str | None) -> None:
         """Re-group every face the user did not place; corrections are kept."""
@@ -119,21 +119,21 @@ def register(cli: click.Group) -> None:
         faces = get_settings().faces
         if not faces.enabled:
             raise FacesDisabledError("face processing is switched off (SMARTALBUM_FACES__ENABLED)")
-        _, factory = _open(database_url)
+        factory = open_catalog_for_cli(database_url)
         summary = recluster(factory, threshold=faces.match_threshold, min_cluster=faces.min_cluster)
         d = summary.to_dict()
         click.echo(json.dumps(d) if as_json else " ".join(f"{k}={v}" for k, v in d.items()))
 
     @faces_group.command("purge")
     @click.option("--yes", is_flag=True, help="Do not ask.")
-    @_db_option
+    @database_url_option
     def purge_cmd(yes: bool, database_url: str | None) -> None:
         """Delete every face, person, name and correction from the catalog (photos stay)."""
         from smartalbum.faces.service import purge_all
 
         if not yes:
             click.confirm("Delete all face data (faces, people, names, corrections)?", abort=True)
-        _, factory = _open(database_url)
+        factory = open_catalog_for_cli(database_url)
         counts = purge_all(factory, get_settings().data_dir)
         click.echo("deleted " + ", ".join(f"{v} {k}" for k, v in counts.items()))
 
@@ -147,7 +147,7 @@ def register(cli: click.Group) -> None:
         help="json: one object per person, with its faces (photo path, box, score).",
     )
     @click.option("--empty", is_flag=True, help="Also people left without faces.")
-    @_db_option
+    @database_url_option
     @click.pass_context
     def people_group(ctx: click.Context, fmt: str, empty: bool, database_url: str | None) -> None:
         """List people with their faces; subcommands correct them."""
@@ -156,7 +156,7 @@ def register(cli: click.Group) -> None:
             return
         from smartalbum.faces import people as ppl
 
-        _, factory = _open(database_url)
+        factory = open_catalog_for_cli(database_url)
         with factory() as s:
             rows = ppl.list_people(s, include_empty=empty)
             if fmt == "json":
@@ -179,7 +179,7 @@ def register(cli: click.Group) -> None:
             click.echo(f"{unassigned} face(s) not with anybody yet")
 
     def _factory(ctx: click.Context) -> Any:
-        return _open((ctx.obj or {}).get("database_url"))[1]
+        return open_catalog_for_cli((ctx.obj or {}).get("database_url"))
 
     @people_group.command("name")
     @click.argument("person")

@@ -11,12 +11,7 @@ from typing import Any
 import click
 
 from smartalbum.config import get_settings
-
-
-def _factory() -> Any:
-    from smartalbum.library.cli import _open
-
-    return _open(None)[1]
+from smartalbum.library.cli import open_catalog_for_cli
 
 
 def run_background_index(paths: list[str], heads: list[str] | None, wait: bool) -> None:
@@ -29,7 +24,7 @@ def run_background_index(paths: list[str], heads: list[str] | None, wait: bool) 
     from smartalbum.jobs.submit import wait as wait_for
 
     settings = get_settings()
-    factory = _factory()
+    factory = open_catalog_for_cli(None)
     job_id = submit_index(settings, factory, paths, heads=heads)
     if not wait:
         click.echo(job_id)
@@ -83,7 +78,7 @@ def register(cli: click.Group) -> None:
 
         settings = get_settings()
         app = make_celery(settings)
-        _factory()  # fail fast (and upgrade the schema) before taking tasks
+        open_catalog_for_cli(None)  # fail fast (and upgrade the schema) before taking tasks
         db.dispose_all()
         n = concurrency or settings.jobs.concurrency
         app.worker_main(
@@ -113,7 +108,7 @@ def register(cli: click.Group) -> None:
         """List background jobs and their progress (newest first), or cancel one."""
         from smartalbum.jobs import store
 
-        factory = _factory()
+        factory = open_catalog_for_cli(None)
         if cancel:
             job = store.cancel_job(factory, cancel)
             if job is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -18,7 +19,7 @@ from smartalbum.config import get_settings
 
 EXIT_SOME_FAILED = 1
 
-_db_option = click.option(
+database_url_option = click.option(
     "--database-url",
     default=None,
     metavar="URL",
@@ -39,6 +40,12 @@ def _open(url: str | None):
         raise click.UsageError(f"cannot open the catalog at {_safe(target)}: {exc}") from exc
 
 
+def open_catalog_for_cli(url: str | None) -> Any:
+    """The catalog's session factory for a command (every package's CLI uses this):
+    ``url`` or the configured catalog, schema upgraded, problems as click usage errors."""
+    return _open(url)[1]
+
+
 def _safe(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -53,7 +60,7 @@ def register(cli: click.Group) -> None:
         """Manage the catalog database."""
 
     @db_group.command("upgrade")
-    @_db_option
+    @database_url_option
     def db_upgrade(database_url: str | None) -> None:
         """Create the catalog or bring its schema up to date (safe to repeat)."""
         from smartalbum.library.db import current_revision
@@ -104,7 +111,7 @@ def register(cli: click.Group) -> None:
         help="Submit a job to the workers (`smartalbum worker`) and print its id.",
     )
     @click.option("--wait", is_flag=True, help="With --background: show the job's progress.")
-    @_db_option
+    @database_url_option
     def index(
         paths: tuple[Path, ...],
         workers: int,
@@ -149,7 +156,7 @@ def register(cli: click.Group) -> None:
                 engine.head(name)
         except KeyError as exc:
             raise click.UsageError(str(exc.args[0])) from exc
-        _, factory = _open(database_url)
+        factory = open_catalog_for_cli(database_url)
         indexer = Indexer(factory, engine, heads=wanted, workers=workers, batch_size=batch_size)
 
         bar = None
@@ -197,12 +204,12 @@ def register(cli: click.Group) -> None:
         show_default=True,
         help="json = one object per line.",
     )
-    @_db_option
+    @database_url_option
     def errors(fmt: str, database_url: str | None) -> None:
         """List the files that could not be indexed, and why."""
         from smartalbum.library.catalog import list_index_errors
 
-        _, factory = _open(database_url)
+        factory = open_catalog_for_cli(database_url)
         with factory() as session:
             rows = list_index_errors(session)
         if fmt == "json":

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from smartalbum.config import get_settings
+from smartalbum.library.cli import database_url_option, open_catalog_for_cli
 
 EXIT_INCOMPLETE = 1
 
@@ -36,18 +36,6 @@ _head_option = click.option(
     help="Head whose predictions count (default: settings, the bundle's "
     "default head, else the head predicted most recently).",
 )
-
-
-def _db_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    from smartalbum.library.cli import _db_option as option
-
-    return option(f)
-
-
-def _factory(database_url: str | None):
-    from smartalbum.library.cli import _open
-
-    return _open(database_url)[1]
 
 
 # --------------------------------------------------------------------------- catalog access
@@ -153,7 +141,7 @@ def register(cli: click.Group) -> None:
     default=None,
     help="Most thumbnail difference in grey levels (default 8).",
 )
-@_db_option
+@database_url_option
 def duplicates(
     fmt: str,
     near: bool,
@@ -166,7 +154,7 @@ def duplicates(
     from smartalbum.library import duplicates as dup
     from smartalbum.library.catalog import load_embeddings
 
-    factory = _factory(database_url)
+    factory = open_catalog_for_cli(database_url)
     photos, _ = load_photos(factory)
     stats = dup.NearStats()
     groups = dup.exact_groups(photos)
@@ -228,7 +216,7 @@ def duplicates(
     help="Blur score below which a photo is blurry (default 100).",
 )
 @_head_option
-@_db_option
+@database_url_option
 def review(
     fmt: str,
     reasons: tuple[str, ...],
@@ -240,7 +228,7 @@ def review(
     from smartalbum.imaging.quality import BLUR_THRESHOLD
     from smartalbum.library.review import review_list
 
-    photos, _ = load_photos(_factory(database_url), head=head)
+    photos, _ = load_photos(open_catalog_for_cli(database_url), head=head)
     items = review_list(
         photos,
         reasons=reasons or None,
@@ -292,7 +280,7 @@ def review(
     help="Fewer located photos are not a trip (default 3).",
 )
 @_head_option
-@_db_option
+@database_url_option
 def trips(
     fmt: str,
     home: str | None,
@@ -306,7 +294,7 @@ def trips(
     from smartalbum.library import trips as tr
 
     settings = get_settings().trips
-    photos, _ = load_photos(_factory(database_url), head=head)
+    photos, _ = load_photos(open_catalog_for_cli(database_url), head=head)
     text = home or settings.home
     if text:
         try:
@@ -383,7 +371,7 @@ def trips(
 )
 @click.option("--quiet", is_flag=True, help="Print only the summary, not every planned step.")
 @_head_option
-@_db_option
+@database_url_option
 def organize(
     into: Path | None,
     mode: str,
@@ -417,7 +405,7 @@ def organize(
     if into is None:
         raise click.UsageError("--into DIR is required (or --resume/--rollback JOURNAL)")
 
-    factory = _factory(database_url)
+    factory = open_catalog_for_cli(database_url)
     photos, _ = load_photos(factory, head=head)
     tags = None
     if xmp:  # the photos' tags become keywords of the sidecars (smartalbum.tags)
@@ -591,7 +579,7 @@ def _sync_catalog(
         )
 
     try:
-        with session_scope(_factory(database_url)) as session:
+        with session_scope(open_catalog_for_cli(database_url)) as session:
             for item in items:
                 st = states.get(item.index)
                 if (

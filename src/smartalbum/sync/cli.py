@@ -150,12 +150,12 @@ def sync_cmd(
 
 
 def _push(rclone, mirror: Path, dest, layout: str | None, database_url: str | None) -> None:  # noqa: ANN001
-    from smartalbum.library.cli import _open
+    from smartalbum.library.cli import open_catalog_for_cli
     from smartalbum.sync.push import STAGING_EXCLUDES, stage_organised
     from smartalbum.sync.rclone import RemoteError, mirror_for
 
     staging = mirror_for(dest, get_settings().data_dir / "sync" / "organised")
-    _, factory = _open(database_url)
+    factory = open_catalog_for_cli(database_url)
     from smartalbum.library.organize import OrganizeError
 
     try:

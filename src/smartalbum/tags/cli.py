@@ -17,18 +17,13 @@ from typing import Any
 import click
 
 from smartalbum.config import get_settings
+from smartalbum.library.cli import open_catalog_for_cli
 
 
-def _db_option(f: Any) -> Any:
-    from smartalbum.library.cli import _db_option as option
+def database_url_option(f: Any) -> Any:
+    from smartalbum.library.cli import database_url_option as option
 
     return option(f)
-
-
-def _factory(database_url: str | None) -> Any:
-    from smartalbum.library.cli import _open
-
-    return _open(database_url)[1]
 
 
 def _photo_id(session: Any, photo: str) -> int:
@@ -66,7 +61,7 @@ def register(cli: click.Group) -> None:
     default=None,
     help="Model bundle (default: settings, else the shipped one).",
 )
-@_db_option
+@database_url_option
 def tags_command(
     photo: str | None,
     all_: bool,
@@ -84,7 +79,7 @@ def tags_command(
 
     if bool(photo) == all_:
         raise click.UsageError("give either PHOTO or --all")
-    factory = _factory(database_url)
+    factory = open_catalog_for_cli(database_url)
     if all_:
         _tag_all(factory, bundle, force=force, fmt=fmt)
         return
@@ -137,12 +132,12 @@ def tag_group() -> None:
 @tag_group.command("add")
 @click.argument("photo")
 @click.argument("tags", nargs=-1, required=True)
-@_db_option
+@database_url_option
 def tag_add(photo: str, tags: tuple[str, ...], database_url: str | None) -> None:
     """Add TAGS to PHOTO (id or path)."""
     from smartalbum.tags.store import add_tag, photo_tags
 
-    with _factory(database_url)() as session:
+    with open_catalog_for_cli(database_url)() as session:
         pid = _photo_id(session, photo)
         try:
             for tag in tags:
@@ -156,12 +151,12 @@ def tag_add(photo: str, tags: tuple[str, ...], database_url: str | None) -> None
 @tag_group.command("remove")
 @click.argument("photo")
 @click.argument("tags", nargs=-1, required=True)
-@_db_option
+@database_url_option
 def tag_remove(photo: str, tags: tuple[str, ...], database_url: str | None) -> None:
     """Remove TAGS from PHOTO; re-tagging will not bring them back."""
     from smartalbum.tags.store import photo_tags, remove_tag
 
-    with _factory(database_url)() as session:
+    with open_catalog_for_cli(database_url)() as session:
         pid = _photo_id(session, photo)
         try:
             missing = [t for t in tags if not remove_tag(session, pid, t)]
@@ -179,7 +174,7 @@ def tag_remove(photo: str, tags: tuple[str, ...], database_url: str | None) -> N
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
-@_db_option
+@database_url_option
 def search_command(text: str, fmt: str, limit: int, database_url: str | None) -> None:
     """Find photos by words: tags, categories, places, people, camera and dates.
 
@@ -189,7 +184,7 @@ def search_command(text: str, fmt: str, limit: int, database_url: str | None) ->
     from smartalbum.library.cli_tools import default_head
     from smartalbum.tags.search import SearchQueryError, service_from_settings
 
-    factory = _factory(database_url)
+    factory = open_catalog_for_cli(database_url)
     with factory() as session:
         head = default_head(session)
     service = service_from_settings(factory, get_settings(), head=head)
