@@ -17,30 +17,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import threading
 from typing import Any
 
 from smartalbum.config import get_settings
 
-_engine: Any = None
-_lock = threading.Lock()
-
 
 def _get_engine() -> Any:
-    global _engine
-    with _lock:
-        if _engine is None:
-            from smartalbum.model import user_heads
-            from smartalbum.model.engine import Engine
+    from smartalbum.model.engine import Engine
 
-            settings = get_settings()
-            _engine = Engine.load(
-                settings.model.bundle,
-                threads=settings.model.threads,
-                batch_size=settings.model.batch_size,
-                user_heads_dir=user_heads.directory(settings.data_dir),
-            )
-        return _engine
+    return Engine.from_settings(get_settings())
 
 
 def _response(status: int, body: dict[str, Any], problem: bool = False) -> dict[str, Any]:

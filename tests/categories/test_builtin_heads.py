@@ -144,6 +144,31 @@ def test_a_running_engine_picks_up_and_restores_versions(world, monkeypatch) -> 
         user_heads.activate_version(root, engine.bundle, "colours", 7)
 
 
+def test_classify_alone_picks_up_a_version_activated_elsewhere(world, monkeypatch) -> None:
+    """A server that only ever calls classify() (POST /api/v1/classify without a catalog)
+    must serve the version a worker activated: classify used to read bundle.head() directly
+    and skip the refresh that head() does."""
+    engine, root, factory, ids = world
+    server = Engine(Bundle.load(engine.bundle.path), threads=1, user_heads_dir=root)
+    monkeypatch.setattr(user_heads.UserHeads, "CHECK_EVERY_S", 0.0)
+    orange = picture(ORANGE, seed=999)
+    assert server.classify([orange], "colours")[0].label == "red"
+    _correct(factory, ids, [f"orange_{i:02d}" for i in range(12)], "green")
+    [report] = builtin.retrain_heads(factory, engine, root, ["colours"])  # "another machine"
+    assert report.accepted
+    assert server.classify([orange], "colours")[0].label == "green"
+
+
+def test_engine_from_settings_is_one_engine_per_process_and_settings(tmp_path: Path) -> None:
+    from smartalbum.config import Settings
+
+    a = Settings(data_dir=tmp_path / "a")
+    assert Engine.from_settings(a) is Engine.from_settings(Settings(data_dir=tmp_path / "a"))
+    other = Engine.from_settings(Settings(data_dir=tmp_path / "b"))
+    assert other is not Engine.from_settings(a)
+    assert other.user_heads is not None and other.user_heads.root == tmp_path / "b" / "heads"
+
+
 def test_retrain_job_retrains_the_builtin_head_and_re_sorts_the_catalog(
     world, tmp_path: Path, monkeypatch
 ) -> None:

@@ -94,9 +94,9 @@ def _ids(teacher, paths: tuple[str, ...], bundle: Path | None) -> list[int]:
         known = set(s.scalars(select(File.path).where(File.path.in_([str(f) for f in files]))))
     engine = None
     if any(str(f) not in known for f in files):
-        from smartalbum.cli import _load_engine
+        from smartalbum.cli.context import AppContext
 
-        engine = _load_engine(bundle)
+        engine = AppContext().engine(bundle)
     return photo_ids_for_paths(teacher.factory, files, engine)
 
 

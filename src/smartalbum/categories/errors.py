@@ -3,12 +3,16 @@ problem document with :attr:`CategoryError.status`."""
 
 from __future__ import annotations
 
+from smartalbum.errors import EXIT_USAGE, SmartAlbumError
 
-class CategoryError(Exception):
+
+class CategoryError(SmartAlbumError):
     """Base class; ``code`` names the problem, ``status`` is its HTTP status."""
 
     code = "category_error"
+    title = "Category error"
     status = 400
+    exit_code = EXIT_USAGE
 
 
 class CategoryNotFound(CategoryError, LookupError):

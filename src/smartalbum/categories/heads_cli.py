@@ -18,10 +18,10 @@ from smartalbum.config import get_settings
 
 
 def _engine_and_root(bundle: Path | None):  # noqa: ANN202
-    from smartalbum.cli import _load_engine
+    from smartalbum.cli.context import AppContext
     from smartalbum.model import user_heads
 
-    return _load_engine(bundle), user_heads.directory(get_settings().data_dir)
+    return AppContext().engine(bundle), user_heads.directory(get_settings().data_dir)
 
 
 def register(main: click.Group) -> None:

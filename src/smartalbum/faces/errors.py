@@ -3,12 +3,16 @@ input) or 1, the API into a problem document with ``status`` and ``code``."""
 
 from __future__ import annotations
 
+from smartalbum.errors import EXIT_FAILURE, EXIT_USAGE, SmartAlbumError
 
-class FaceError(Exception):
+
+class FaceError(SmartAlbumError):
     """Base class: ``code`` is stable and machine-readable, ``status`` the HTTP status."""
 
     code = "face_error"
+    title = "Face or person error"
     status = 400
+    exit_code = EXIT_USAGE
 
 
 class PersonNotFoundError(FaceError):
@@ -36,3 +40,4 @@ class FacesDisabledError(FaceError):
 
     code = "faces_disabled"
     status = 409
+    exit_code = EXIT_FAILURE

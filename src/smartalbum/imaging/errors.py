@@ -7,20 +7,21 @@ them parsing messages.
 
 from __future__ import annotations
 
+from smartalbum.errors import SmartAlbumError
 
-class PhotoError(Exception):
+
+class PhotoError(SmartAlbumError):
     """Base class: this input is not a photo Smart Album can read."""
 
     code = "photo_error"
     title = "Unreadable photo"
+    # A request whose only photo cannot be read is content the service cannot process as an
+    # image (415); an empty upload is malformed (400), one over the pixel limit too large (413).
+    status = 415
 
     def __init__(self, message: str, *, source: str | None = None) -> None:
         super().__init__(message)
         self.source = source
-
-    def to_dict(self) -> dict[str, str]:
-        """A JSON-ready description (code, title, detail)."""
-        return {"code": self.code, "title": self.title, "detail": str(self)}
 
 
 class EmptyFileError(PhotoError):
@@ -28,6 +29,7 @@ class EmptyFileError(PhotoError):
 
     code = "empty_file"
     title = "Empty file"
+    status = 400
 
 
 class NotAnImageError(PhotoError):
@@ -56,6 +58,7 @@ class TooManyPixelsError(PhotoError):
 
     code = "too_many_pixels"
     title = "Image too large"
+    status = 413
 
 
 class FileReadError(PhotoError):

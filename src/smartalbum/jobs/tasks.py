@@ -134,26 +134,11 @@ class ChunkIndexer(Indexer):
 
 # --------------------------------------------------------------------------- per process
 
-_engines: dict[str, Any] = {}
-_engine_lock = threading.Lock()
-
-
 def model_engine(settings: Settings) -> Any:
     """The model engine of this worker process (loaded once, on the first task)."""
-    from smartalbum.model import user_heads
     from smartalbum.model.engine import Engine
 
-    key = f"{settings.model.bundle or ''}|{settings.data_dir}"
-    with _engine_lock:
-        engine = _engines.get(key)
-        if engine is None:
-            engine = _engines[key] = Engine.load(
-                settings.model.bundle,
-                threads=settings.model.threads,
-                batch_size=settings.model.batch_size,
-                user_heads_dir=user_heads.directory(settings.data_dir),
-            )
-        return engine
+    return Engine.from_settings(settings)
 
 
 def catalog(settings: Settings):  # noqa: ANN201

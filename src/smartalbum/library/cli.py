@@ -132,7 +132,7 @@ def register(cli: click.Group) -> None:
         """
         from tqdm import tqdm
 
-        from smartalbum.cli import _load_engine
+        from smartalbum.cli.context import AppContext
         from smartalbum.library.indexer import Indexer
 
         for p in paths:
@@ -148,7 +148,7 @@ def register(cli: click.Group) -> None:
 
             run_background_index([str(p) for p in paths], list(heads) or None, wait)
             return
-        engine = _load_engine(bundle, threads)
+        engine = AppContext().engine(bundle, threads)
         settings = get_settings()
         wanted = list(heads) or ([settings.model.head] if settings.model.head else None)
         try:

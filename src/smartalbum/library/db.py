@@ -39,6 +39,13 @@ _upgraded: set[str] = set()
 _lock = threading.Lock()
 
 
+def safe_url(url: str) -> str:
+    """``url`` with its password hidden: what messages and logs may show."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def default_url(settings: Settings | None = None) -> str:
     """The configured catalog URL: ``settings.database_url`` or SQLite under ``data_dir``."""
     settings = settings or get_settings()

@@ -62,6 +62,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
+from smartalbum.errors import SmartAlbumError
 from smartalbum.imaging.hashing import sha256_file
 from smartalbum.library.xmp import Labels, XmpError, sidecar_content, sidecar_path
 
@@ -86,7 +87,7 @@ Progress = Callable[["PlanItem", str], None]
 Fault = Callable[[str, "PlanItem"], None]
 
 
-class OrganizeError(Exception):
+class OrganizeError(SmartAlbumError):
     """A problem with the request or the journal (bad layout, journal in use, disk full)."""
 
 

@@ -34,6 +34,7 @@ import numpy as np
 import onnxruntime as ort
 
 from smartalbum import __version__
+from smartalbum.errors import SmartAlbumError
 from smartalbum.model.bundle import Bundle, BundleError
 
 MOBILE_FORMAT = "smartalbum-mobile/1"
@@ -45,7 +46,7 @@ _NOT_PORTABLE = ["NchwcTransformer"]
 PARITY_TOLERANCE = 1e-3
 
 
-class MobileExportError(Exception):
+class MobileExportError(SmartAlbumError):
     """The source bundle cannot be exported, or the converted model fails its check."""
 
 

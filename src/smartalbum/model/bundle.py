@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from smartalbum.errors import EXIT_USAGE, SmartAlbumError
 from smartalbum.imaging.preprocess import PreprocessSpec
 from smartalbum.model.heads import Head
 
@@ -33,8 +34,13 @@ IMAGENET_FC = "imagenet_fc.npz"  # the backbone's ImageNet classifier, for conce
 DEFAULT_BUNDLE_DIR = Path(__file__).resolve().parent / "default"
 
 
-class BundleError(Exception):
+class BundleError(SmartAlbumError):
     """A bundle directory is missing, incomplete or of an unknown format."""
+
+    code = "bad_bundle"
+    title = "Model bundle cannot be loaded"
+    status = 500
+    exit_code = EXIT_USAGE
 
 
 @dataclass

@@ -16,16 +16,21 @@ engine limits BLAS to the calling thread (``blas_threads``) through threadpoolct
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnxruntime as ort
+from cachetools import LRUCache, cached
 
 from smartalbum.imaging.preprocess import preprocess_batch
-from smartalbum.model.bundle import Bundle
+from smartalbum.model.bundle import DEFAULT_BUNDLE_DIR, Bundle
 from smartalbum.model.heads import Head, Prediction
+
+if TYPE_CHECKING:
+    from smartalbum.config import Settings
 
 
 def limit_blas_threads(threads: int) -> None:
@@ -86,6 +91,24 @@ class Engine:
         """Load a bundle directory (default: the shipped one) and build its engine."""
         return cls(Bundle.load(path), **kwargs)
 
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, bundle: Path | str | None = None, threads: int | None = None
+    ) -> Engine:
+        """The one way to build a serving engine: the process's engine for these settings.
+
+        Cached per (bundle, data dir, threads, batch size), so the CLI, the web app, a jobs
+        worker and the serverless handler each load a bundle once per process and all of
+        them pick up the user's active head versions (``<data dir>/heads``).
+        """
+        path = Path(bundle or settings.model.bundle or DEFAULT_BUNDLE_DIR).expanduser().resolve()
+        return _engine_for(
+            path,
+            Path(settings.data_dir).expanduser().resolve(),
+            settings.model.threads if threads is None else threads,
+            settings.model.batch_size,
+        )
+
     @property
     def embedding_dim(self) -> int:
         return int(self.bundle.backbone.get("embedding_dim", 0))
@@ -122,7 +145,19 @@ class Engine:
         """Stored embeddings -> predictions, with no backbone run."""
         if len(embeddings) == 0:
             return []
-        return self.bundle.head(head).predict(embeddings)
+        return self.head(head).predict(embeddings)
+
+
+@cached(cache=LRUCache(maxsize=4), lock=threading.Lock())
+def _engine_for(bundle: Path, data_dir: Path, threads: int, batch_size: int) -> Engine:
+    from smartalbum.model import user_heads
+
+    return Engine.load(
+        bundle,
+        threads=threads,
+        batch_size=batch_size,
+        user_heads_dir=user_heads.directory(data_dir),
+    )
 
 
 def _cat(parts: list[np.ndarray], dim: int) -> np.ndarray:

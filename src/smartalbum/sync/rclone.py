@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from smartalbum.errors import SmartAlbumError
 from smartalbum.imaging.files import IMAGE_EXTENSIONS
 
 #: rclone exit codes that mean "the source is not there" (directory / file not found).
@@ -37,9 +38,12 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _TIMESTAMP = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d ")
 
 
-class SyncError(Exception):
+class SyncError(SmartAlbumError):
     """Base of sync errors; ``exit_code`` is what the CLI exits with."""
 
+    code = "sync_failed"
+    title = "Sync failed"
+    status = 502
     exit_code = 1
 
 

@@ -102,11 +102,11 @@ def tags_command(
 def _tag_all(factory: Any, bundle: Path | None, *, force: bool, fmt: str) -> None:
     from tqdm import tqdm
 
-    from smartalbum.cli import _load_engine
+    from smartalbum.cli.context import AppContext
     from smartalbum.library.catalog import backbone_version
     from smartalbum.tags.store import tag_catalog, tagger_for, untagged_ids
 
-    engine = _load_engine(bundle or get_settings().model.bundle)
+    engine = AppContext().engine(bundle or get_settings().model.bundle)
     tagger = tagger_for(engine.bundle)
     if tagger is None:
         raise click.UsageError(

@@ -26,7 +26,6 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from smartalbum.config import get_settings
     from smartalbum.library.catalog import CatalogResultCache
-    from smartalbum.model import user_heads
     from smartalbum.model.engine import Engine
     from smartalbum.web import api, gallery, jobs_api, library_api, search_api, ui
     from smartalbum.web.cache import LRUResultCache, ResultCache
@@ -41,12 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     settings = settings or get_settings()
     web = settings.web
-    engine = Engine.load(
-        settings.model.bundle,
-        threads=settings.model.threads,
-        batch_size=settings.model.batch_size,
-        user_heads_dir=user_heads.directory(settings.data_dir),
-    )
+    engine = Engine.from_settings(settings)
     default_head = settings.model.head or engine.bundle.default_head
     if default_head not in engine.bundle.heads:
         raise ValueError(

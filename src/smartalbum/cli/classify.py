@@ -1,4 +1,4 @@
-"""The ``smartalbum`` command line.
+"""``smartalbum classify`` and ``smartalbum info``: the serving commands.
 
 Serving commands (classify, info, serve) import only numpy/OpenCV/Pillow/onnxruntime;
 training commands import torch inside their bodies, so a serving-only install still
@@ -19,55 +19,25 @@ from pathlib import Path
 import click
 
 from smartalbum import __version__
-from smartalbum.config import get_settings
+from smartalbum.cli.context import AppContext, pass_app
+from smartalbum.cli.options import bundle_option, format_option, head_option, threads_option
 
 EXIT_SOME_FAILED = 1
 
 
-def _load_engine(bundle: Path | None, threads: int | None = None):
-    """Build the engine from settings, turning bundle problems into usage errors."""
-    from smartalbum.model import user_heads
-    from smartalbum.model.bundle import BundleError
-    from smartalbum.model.engine import Engine
-
-    settings = get_settings()
-    path = bundle or settings.model.bundle
-    try:
-        return Engine.load(
-            path,
-            threads=threads if threads is not None else settings.model.threads,
-            batch_size=settings.model.batch_size,
-            user_heads_dir=user_heads.directory(settings.data_dir),
-        )
-    except (BundleError, OSError, ValueError) as exc:
-        raise click.UsageError(f"cannot load model bundle: {exc}") from exc
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="smartalbum")
-def main() -> None:
-    """Smart Album: sort photos into categories, offline, on a plain CPU."""
-
-
-@main.command()
+@click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-r", "--recursive", is_flag=True, help="Descend into folders.")
-@click.option("--head", default=None, help="Head to use (default: the bundle's default head).")
+@head_option
+@format_option(["table", "json", "csv"])
 @click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-    help="json = one object per line.",
+    "--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="Parallel decoders."
 )
-@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
-              help="Parallel decoders.")
-@click.option("--threads", type=click.IntRange(0, 64), default=None,
-              help="ONNX Runtime threads (default: settings; 0 = all cores).")
-@click.option("--bundle", type=click.Path(path_type=Path), default=None,
-              help="Model bundle directory (default: the shipped one).")
+@threads_option
+@bundle_option
+@pass_app
 def classify(
+    app: AppContext,
     paths: tuple[Path, ...],
     recursive: bool,
     head: str | None,
@@ -88,8 +58,8 @@ def classify(
         raise click.UsageError(str(exc)) from exc
     if not files:
         raise click.UsageError("no photos found (use --recursive to descend into folders)")
-    engine = _load_engine(bundle, threads)
-    head = head or get_settings().model.head
+    engine = app.engine(bundle, threads)
+    head = head or app.settings.model.head
     try:
         head_obj = engine.head(head)
     except KeyError as exc:
@@ -121,12 +91,20 @@ def classify(
         elif fmt == "csv":
             assert writer is not None
             err = result.error.code if result.error else ""
-            probs = [f"{p.probabilities[k]:.4f}" for k in head_obj.labels] if p else [""] * len(
-                head_obj.labels
+            probs = (
+                [f"{p.probabilities[k]:.4f}" for k in head_obj.labels]
+                if p
+                else [""] * len(head_obj.labels)
             )
             writer.writerow(
-                [str(result.path), p.label if p else "", f"{p.confidence:.4f}" if p else "",
-                 p.uncertain if p else "", *probs, err]
+                [
+                    str(result.path),
+                    p.label if p else "",
+                    f"{p.confidence:.4f}" if p else "",
+                    p.uncertain if p else "",
+                    *probs,
+                    err,
+                ]
             )
         else:
             name = _shorten(str(result.path), width)
@@ -158,20 +136,15 @@ def _summary(counts: Counter[str], failed: int, total: int, labels: list[str]) -
     return f"{total} photos — " + (", ".join(parts) if parts else "nothing classified")
 
 
-@main.command()
-@click.option("--bundle", type=click.Path(path_type=Path), default=None,
-              help="Model bundle directory (default: the shipped one).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
-def info(bundle: Path | None, fmt: str) -> None:
+@click.command()
+@bundle_option
+@format_option()
+@pass_app
+def info(app: AppContext, bundle: Path | None, fmt: str) -> None:
     """Show the installed model bundle, its heads and their metrics."""
-    from smartalbum.model.bundle import Bundle, BundleError
+    from smartalbum.model.bundle import Bundle
 
-    settings = get_settings()
-    try:
-        b = Bundle.load(bundle or settings.model.bundle)
-    except BundleError as exc:
-        raise click.UsageError(str(exc)) from exc
+    b = Bundle.load(bundle or app.settings.model.bundle)  # BundleError: the CLI's handler
     data = {
         "smartalbum": __version__,
         "bundle": {"name": b.name, "path": str(b.path), "version": b.version},
@@ -216,39 +189,3 @@ def _metric(metrics: dict, key: str) -> float | None:
         if isinstance(sub, dict) and isinstance(sub.get(key), int | float):
             return float(sub[key])
     return None
-
-
-def _register_plugins() -> None:
-    """Attach the commands owned by the sub-packages (each keeps torch and heavy imports
-    inside its command bodies, so start-up stays fast)."""
-    from smartalbum.categories.cli import register as register_categories
-    from smartalbum.categories.heads_cli import register as register_heads
-    from smartalbum.faces.cli import register as register_faces
-    from smartalbum.jobs.cli import register as register_jobs
-    from smartalbum.library.cli import register as register_library
-    from smartalbum.library.cli_tools import register as register_library_tools
-    from smartalbum.sync.cli import register as register_sync
-    from smartalbum.tags.cli import register as register_tags
-    from smartalbum.training.cli import register as register_training
-    from smartalbum.web.server import register as register_web
-
-    for register in (
-        register_training,
-        register_web,
-        register_library,
-        register_library_tools,
-        register_jobs,
-        register_tags,
-        register_categories,
-        register_heads,
-        register_sync,
-        register_faces,
-    ):
-        register(main)
-
-
-_register_plugins()
-
-
-if __name__ == "__main__":
-    main()

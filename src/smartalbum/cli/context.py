@@ -1,0 +1,56 @@
+"""What every command gets through ``click.pass_obj``: settings, and the engine and catalog
+built lazily (a command that needs neither never loads the model or opens the database)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from smartalbum.config import Settings, get_settings
+
+
+@dataclass
+class AppContext:
+    """Per-invocation state; the engine comes from the one factory, ``Engine.from_settings``."""
+
+    settings: Settings = field(default_factory=get_settings)
+    _catalogs: dict[str | None, tuple[Any, Any]] = field(default_factory=dict, repr=False)
+
+    def engine(self, bundle: Path | None = None, threads: int | None = None) -> Any:
+        """The process's engine for ``bundle``; an unreadable bundle is a usage error."""
+        from smartalbum.model.bundle import BundleError
+        from smartalbum.model.engine import Engine
+
+        try:
+            return Engine.from_settings(self.settings, bundle=bundle, threads=threads)
+        except (BundleError, OSError, ValueError) as exc:
+            raise click.UsageError(f"cannot load model bundle: {exc}") from exc
+
+    def catalog_engine(self, database_url: str | None = None) -> Any:
+        """The SQLAlchemy engine of the catalog (schema upgraded)."""
+        return self._open(database_url)[0]
+
+    def catalog(self, database_url: str | None = None) -> Any:
+        """The catalog's session factory: ``database_url`` or the configured catalog."""
+        return self._open(database_url)[1]
+
+    def _open(self, url: str | None) -> tuple[Any, Any]:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from smartalbum.library.db import default_url, open_catalog, safe_url
+
+        if url not in self._catalogs:
+            target = url or default_url(self.settings)
+            try:
+                self._catalogs[url] = open_catalog(url=target)
+            except (SQLAlchemyError, OSError) as exc:
+                raise click.UsageError(
+                    f"cannot open the catalog at {safe_url(target)}: {exc}"
+                ) from exc
+        return self._catalogs[url]
+
+
+pass_app = click.make_pass_decorator(AppContext, ensure=True)

@@ -1,0 +1,46 @@
+"""The one base of Smart Album's typed errors.
+
+Every failure a user can cause or meet (an unreadable photo, an unknown person, a bad
+category name, a broken bundle, a failed sync) is a :class:`SmartAlbumError` subclass with a
+stable ``code``, the HTTP ``status`` the API answers with and the ``exit_code`` the CLI exits
+with. So the web layer needs one Flask handler (``web.problems``) and the CLI one top-level
+handler, and neither parses messages or keeps its own table per feature.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class SmartAlbumError(Exception):
+    """Base class: ``code`` is machine-readable and stable; ``title`` a short human summary.
+
+    Subclasses set the class attributes; an instance may override ``status`` or
+    ``exit_code`` through the constructor when one family spans several outcomes.
+    """
+
+    code: ClassVar[str] = "smartalbum_error"
+    title: ClassVar[str] = "Smart Album error"
+    status: int = 400
+    exit_code: int = EXIT_FAILURE
+
+    def __init__(
+        self, message: str = "", *, status: int | None = None, exit_code: int | None = None
+    ) -> None:
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    @property
+    def detail(self) -> str:
+        """The human-readable message (a problem document's ``detail``)."""
+        return str(self) or self.title
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description (code, title, detail)."""
+        return {"code": self.code, "title": self.title, "detail": self.detail}
