@@ -53,16 +53,11 @@ class ProblemError(Exception):
         return cls(status, d["title"], d["detail"], code=d["code"], filename=filename)
 
 
-def problem(
-    status: int,
-    title: str,
-    detail: str,
-    *,
-    code: str | None = None,
-    headers: dict[str, str] | None = None,
-    **extra: Any,
-) -> Response:
-    """A problem response. ``type`` is a URN per error code, or about:blank for plain HTTP."""
+def problem_body(
+    status: int, title: str, detail: str, *, code: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """The problem document itself (no Flask needed: the serverless handler answers it too).
+    ``type`` is a URN per error code, or about:blank for plain HTTP."""
     body: dict[str, Any] = {
         "type": f"urn:smartalbum:problem:{code}" if code else "about:blank",
         "title": title,
@@ -72,6 +67,20 @@ def problem(
     if code:
         body["code"] = code
     body.update(extra)
+    return body
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    """A problem response (see :func:`problem_body`)."""
+    body = problem_body(status, title, detail, code=code, **extra)
     resp = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
     for name, value in (headers or {}).items():
         resp.headers[name] = value
