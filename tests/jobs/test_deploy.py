@@ -217,7 +217,6 @@ def lambda_env(monkeypatch: pytest.MonkeyPatch, tiny_bundle_dir: Path):
 
     monkeypatch.setenv("SMARTALBUM_MODEL__BUNDLE", str(tiny_bundle_dir))
     config.get_settings.cache_clear()
-    monkeypatch.setattr(serverless, "_engine", None)
     yield serverless.handler
     config.get_settings.cache_clear()
 
