@@ -22,14 +22,13 @@ from smartalbum.organize import DEFAULT_LAYOUT, MODES, Plan, Result
 
 EXIT_INCOMPLETE = 1
 EXIT_INTERRUPTED = 130
+JOURNAL = click.Path(path_type=Path, dir_okay=False)
 
 
 @click.command()
 @click.option(
     "--into",
-    "into",
     type=click.Path(path_type=Path, file_okay=False),
-    default=None,
     help="Target folder (required unless --resume/--rollback).",
 )
 @click.option(
@@ -49,19 +48,9 @@ EXIT_INTERRUPTED = 130
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop; touch nothing.")
 @click.option("--xmp", is_flag=True, help="Write the labels into name.ext.xmp sidecars.")
 @click.option(
-    "--resume",
-    "resume_journal",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Finish the interrupted run of this journal.",
+    "--resume", "resume_journal", type=JOURNAL, help="Finish the interrupted run of this journal."
 )
-@click.option(
-    "--rollback",
-    "rollback_journal",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Undo the run of this journal.",
-)
+@click.option("--rollback", "rollback_journal", type=JOURNAL, help="Undo the run of this journal.")
 @click.option("--quiet", is_flag=True, help="Print only the summary, not every planned step.")
 @click.option(
     "--head",

@@ -15,18 +15,9 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from smartalbum.organize import sidecars
+from smartalbum.organize import fileops, sidecars
 from smartalbum.organize.errors import SourceChangedError
 from smartalbum.organize.executor import Executor, Result
-from smartalbum.organize.fileops import (
-    NO_LINKS,
-    copy_verified,
-    drop,
-    fsync_dir,
-    our_link,
-    publish_new,
-    same_content,
-)
 from smartalbum.organize.journal import ItemState, Journal, replay
 from smartalbum.organize.plan import PlanItem
 from smartalbum.organize.progress import Progress
@@ -62,7 +53,7 @@ def rollback(journal_path: str | os.PathLike[str], *, progress: Progress | None 
         journal.close()
     if result.ok and not leftover:
         journal.path.unlink()
-        fsync_dir(journal.path.parent)
+        fileops.fsync_dir(journal.path.parent)
         remove_empty_dirs(reversed(header.get("created_dirs", [])))
     return result
 
@@ -86,7 +77,7 @@ def undo_item(run: Executor, item: PlanItem, st: ItemState) -> None:
     # 1. Sidecars: back to what they were, unless someone changed them since.
     if st.xmp:
         path = Path(st.xmp["path"])
-        drop(sidecars.sidecar_temp(path, run.id, item.index))
+        fileops.drop(sidecars.sidecar_temp(path, run.id, item.index))
         current = sidecars.digest_of(path)
         ours = current == st.xmp["sha256"]
         if ours and st.xmp["created"]:
@@ -104,7 +95,7 @@ def undo_item(run: Executor, item: PlanItem, st: ItemState) -> None:
         source = Path(item.source)
         if st.state == "source_removed":
             if os.path.lexists(source):
-                if not same_content(source, item.sha256, item.size):
+                if not fileops.same_content(source, item.sha256, item.size):
                     result.conflicts.append(
                         f"{source}: another file now has this name; the photo stays at {dest}"
                     )
@@ -113,12 +104,12 @@ def undo_item(run: Executor, item: PlanItem, st: ItemState) -> None:
                 restore_moved(run, item, dest, source)
                 result.counts["restored"] += 1
         if st.how == "copy":
-            mine = same_content(dest, item.sha256, item.size) and not dest.is_symlink()
+            mine = fileops.same_content(dest, item.sha256, item.size) and not dest.is_symlink()
         else:
-            mine = our_link(dest, source) == st.how
+            mine = fileops.our_link(dest, source) == st.how
         if mine:
             dest.unlink()
-            fsync_dir(dest.parent)
+            fileops.fsync_dir(dest.parent)
             result.counts["removed"] += 1
         elif os.path.lexists(dest):
             result.conflicts.append(f"{dest}: changed since it was organised; left as it is")
@@ -133,16 +124,16 @@ def restore_moved(run: Executor, item: PlanItem, dest: Path, source: Path) -> No
     try:
         os.link(dest, source)  # same filesystem: instant, atomic, no-replace
     except OSError as exc:
-        if exc.errno not in NO_LINKS:  # FileExistsError among them: a conflict
+        if exc.errno not in fileops.NO_LINKS:  # FileExistsError among them: a conflict
             raise
         temp = source.with_name(f".smartalbum-{run.id}-{item.index}.restore")
-        drop(temp)
-        copy_verified(dest, temp, item.sha256)
+        fileops.drop(temp)
+        fileops.copy_verified(dest, temp, item.sha256)
         try:
-            if publish_new(temp, source) is None:
+            if fileops.publish_new(temp, source) is None:
                 raise FileExistsError(errno.EEXIST, "a file appeared at this name", str(source))
         finally:
-            drop(temp)
-    fsync_dir(source.parent)
-    if not same_content(source, item.sha256, item.size):
+            fileops.drop(temp)
+    fileops.fsync_dir(source.parent)
+    if not fileops.same_content(source, item.sha256, item.size):
         raise SourceChangedError(errno.EIO, "restored file does not verify", str(source))
