@@ -23,8 +23,9 @@ from pathlib import Path
 import pytest
 
 from library.records import prediction, record
-from smartalbum.library import organize as org
+from smartalbum import organize as org
 from smartalbum.library.xmp import read_sidecar
+from smartalbum.organize import sidecars
 
 
 class Crash(BaseException):
@@ -210,7 +211,7 @@ def test_link_falls_back_to_symlink_across_filesystems(tmp_path: Path, monkeypat
             raise OSError(errno.EXDEV, "Invalid cross-device link")
         return real_link(a, b, *args, **kwargs)
 
-    monkeypatch.setattr(org.os, "link", cross_device)
+    monkeypatch.setattr(os, "link", cross_device)
     result = org.execute(org.make_plan(photos, into, mode="link"))
     assert result.counts["linked"] == 4 and result.counts["symlinked"] == 4
     links = [p for p in into.rglob("*.jpg")]
@@ -231,7 +232,7 @@ def test_copy_without_hard_links_claims_names_exclusively(tmp_path: Path, monkey
     def no_links(*args, **kwargs):
         raise OSError(errno.EPERM, "Operation not permitted")
 
-    monkeypatch.setattr(org.os, "link", no_links)
+    monkeypatch.setattr(os, "link", no_links)
     result = org.execute(org.make_plan(photos, into, mode="move", xmp=True))
     assert result.ok and result.counts["moved"] == 6 and result.counts["xmp"] == 6
     assert taken.read_bytes() == b"keep me"
@@ -294,10 +295,10 @@ def test_crash_between_publishing_and_journaling_is_adopted(tmp_path: Path, monk
         if len(calls) == 3:
             raise Crash("killed after link")
 
-    monkeypatch.setattr(org.os, "link", link_then_die)
+    monkeypatch.setattr(os, "link", link_then_die)
     with pytest.raises(Crash):
         org.execute(plan)
-    monkeypatch.setattr(org.os, "link", real_link)
+    monkeypatch.setattr(os, "link", real_link)
     journal = org.find_journals(into)[0]
     assert list(into.rglob(".smartalbum-*.part"))  # the temporary file is still there
 
@@ -309,10 +310,10 @@ def test_crash_between_publishing_and_journaling_is_adopted(tmp_path: Path, monk
     photos2 = make_library(src2, 5, seed=1)
     before = snapshot(src2)
     calls.clear()
-    monkeypatch.setattr(org.os, "link", link_then_die)
+    monkeypatch.setattr(os, "link", link_then_die)
     with pytest.raises(Crash):
         org.execute(org.make_plan(photos2, into2, mode="move"))
-    monkeypatch.setattr(org.os, "link", real_link)
+    monkeypatch.setattr(os, "link", real_link)
     assert org.rollback(org.find_journals(into2)[0]).ok
     assert snapshot(src2) == before and not into2.exists()
 
@@ -408,7 +409,7 @@ def test_torn_journal_line_is_ignored(tmp_path: Path) -> None:
 
 _CHILD = """
 import pickle, sys
-from smartalbum.library import organize as org
+from smartalbum import organize as org
 plan = pickle.load(open(sys.argv[1], "rb"))
 def progress(item, step):
     print(step, item.index, flush=True)
@@ -481,7 +482,7 @@ def test_crash_between_sidecar_write_and_journal(tmp_path: Path, monkeypatch) ->
     sidecar.parent.mkdir(parents=True, exist_ok=True)
     original = b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>'
     sidecar.write_bytes(original)
-    real = org._write_sidecar
+    real = sidecars.write_sidecar
 
     def write_then_die(path, *args, **kwargs):
         done = real(path, *args, **kwargs)
@@ -489,10 +490,10 @@ def test_crash_between_sidecar_write_and_journal(tmp_path: Path, monkeypatch) ->
             raise Crash("killed after the sidecar was written")
         return done
 
-    monkeypatch.setattr(org, "_write_sidecar", write_then_die)
+    monkeypatch.setattr(sidecars, "write_sidecar", write_then_die)
     with pytest.raises(Crash):
         org.execute(plan)
-    monkeypatch.setattr(org, "_write_sidecar", real)
+    monkeypatch.setattr(sidecars, "write_sidecar", real)
     journal = org.find_journals(into)[0]
     merged = sidecar.read_bytes()
     assert org.resume(journal).ok

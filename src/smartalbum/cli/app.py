@@ -15,6 +15,7 @@ from smartalbum.errors import SmartAlbumError
 COMMANDS: dict[str, str] = {
     "classify": "smartalbum.cli.classify:classify",
     "info": "smartalbum.cli.classify:info",
+    "organize": "smartalbum.cli.organize:organize",
 }
 
 

@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import update
 
 from smartalbum.config import Settings
-from smartalbum.library.db import default_url, session_scope
+from smartalbum.library.db import session_scope
 from smartalbum.library.schema import (
     JOB_FINISHED,
     JOB_RUNNING,
@@ -234,42 +234,27 @@ def rerun_head(ctx: JobContext) -> dict[str, Any]:
 def organize_catalog(ctx: JobContext) -> dict[str, Any]:
     """Organise the catalog's photos into ``into`` (``mode``, ``layout``, ``xmp``, ``head``),
     exactly like ``smartalbum organize``; a re-run resumes the journal it left."""
-    from smartalbum.library import organize as org
-    from smartalbum.library.cli_tools import _sync_catalog, load_photos
+    import smartalbum.organize as org
 
     into = Path(ctx.params["into"])
-    tick = _OrganizeTick(ctx)
     journals = org.find_journals(into) if ctx.rerun and into.exists() else []
     if journals:
-        result = org.resume(journals[-1], progress=tick)
+        result = org.run(None, ctx.progress, journal=journals[-1], catalog=lambda: ctx.factory)
     else:
-        head = ctx.params.get("head") or ctx.engine().head(None).name  # the worker's model
-        photos, _ = load_photos(ctx.factory, head=head)
-        plan = org.make_plan(
-            photos,
+        plan = org.plan_from_catalog(
+            ctx.factory,
             into,
             mode=ctx.params.get("mode", "copy"),
-            layout=ctx.params.get("layout") or org.DEFAULT_LAYOUT,
+            layout=ctx.params.get("layout"),
             xmp=bool(ctx.params.get("xmp")),
+            head=ctx.params.get("head") or ctx.engine().head(None).name,  # the worker's model
         )
         ctx.total(len(plan.items))
-        result = org.execute(plan, progress=tick)
-    _sync_catalog(default_url(ctx.settings), result.journal)
+        result = org.run(plan, ctx.progress, catalog=lambda: ctx.factory)
+    if result.catalog_warning:
+        log.warning("organize job %s: %s", ctx.job_id, result.catalog_warning)
     return {
         "journal": str(result.journal),
         "counts": dict(result.counts),
         "failed": [{"source": str(item.source), "reason": why} for item, why in result.failed],
     }
-
-
-class _OrganizeTick:
-    """organize's per-step callback -> one job progress per finished photo."""
-
-    def __init__(self, ctx: JobContext) -> None:
-        self.ctx = ctx
-        self.seen: set[int] = set()
-
-    def __call__(self, item: Any, step: str) -> None:
-        if step in ("verified", "skipped", "failed") and item.index not in self.seen:
-            self.seen.add(item.index)
-            self.ctx.progress(1)

@@ -96,7 +96,7 @@ def sync_cmd(
     except BadRemoteError as exc:
         raise click.UsageError(str(exc)) from exc
     if layout is not None:
-        from smartalbum.library.organize import OrganizeError, validate_layout
+        from smartalbum.organize import OrganizeError, validate_layout
 
         try:
             validate_layout(layout)
@@ -156,7 +156,7 @@ def _push(rclone, mirror: Path, dest, layout: str | None, database_url: str | No
 
     staging = mirror_for(dest, get_settings().data_dir / "sync" / "organised")
     factory = open_catalog_for_cli(database_url)
-    from smartalbum.library.organize import OrganizeError
+    from smartalbum.organize import OrganizeError
 
     try:
         staged = stage_organised(factory, mirror, staging, layout=layout)

@@ -1,6 +1,6 @@
 """Stage an organised copy of a synced mirror for pushing back to a remote.
 
-The organised tree is built with the library's own organiser (library/organize.py) in
+The organised tree is built with Smart Album's own organiser (smartalbum.organize) in
 ``link`` mode under the data folder: hard links cost no space, nothing in the mirror is
 moved or modified, and an identical file already staged is skipped, so staging is
 incremental like the pull. rclone then copies the tree (following links) to the remote.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smartalbum.library import organize as org
+from smartalbum import organize as org
 
 #: Files of ours inside the staging tree that must not be uploaded (organiser journals).
 STAGING_EXCLUDES = (f"{org.JOURNAL_PREFIX}*", ".*")

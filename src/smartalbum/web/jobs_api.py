@@ -118,7 +118,7 @@ def _check_head(head: Any) -> None:
 
 def _check_organize(params: dict[str, Any]) -> dict[str, Any]:
     """organize's options, checked here so a bad one is a 400, not a failed job."""
-    from smartalbum.library.organize import OrganizeError, validate_layout
+    from smartalbum.organize import OrganizeError, validate_layout
 
     into = params.get("into")
     if not isinstance(into, str) or not into or "\x00" in into or not Path(into).is_absolute():
