@@ -235,7 +235,8 @@ def organize_catalog(ctx: JobContext) -> dict[str, Any]:
     """Organise the catalog's photos into ``into`` (``mode``, ``layout``, ``xmp``, ``head``),
     exactly like ``smartalbum organize``; a re-run resumes the journal it left."""
     from smartalbum.library import organize as org
-    from smartalbum.library.cli_tools import _sync_catalog, load_photos
+    from smartalbum.library.catalog import load_photos
+    from smartalbum.library.cli_tools import _sync_catalog  # re-created by smartalbum.organize
 
     into = Path(ctx.params["into"])
     tick = _OrganizeTick(ctx)

@@ -1,28 +1,24 @@
 """``smartalbum sync REMOTE:PATH``: pull photos from any rclone remote, index, push back.
 
-Exit codes: 0 success; 1 the organised copy could not be staged; 2 bad usage (malformed REMOTE:PATH, bad options); 3 rclone is not
-installed; 4 rclone failed (unknown remote, unreachable, refused, no such folder). Indexing
-itself follows ``smartalbum index`` (unreadable photos are listed by ``smartalbum errors``).
+Exit codes: 0 success; 1 the organised copy could not be staged; 2 bad usage (malformed
+REMOTE:PATH, bad options); 3 rclone is not installed; 4 rclone failed (unknown remote,
+unreachable, refused, no such folder) — each the ``exit_code`` of its
+:class:`~smartalbum.sync.rclone.SyncError`. Indexing itself follows ``smartalbum index``
+(unreadable photos are listed by ``smartalbum errors``).
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
-from smartalbum.config import get_settings
-
-
-def _fail(exc: Exception, code: int) -> None:
-    click.echo(f"Error: {exc}", err=True)
-    raise SystemExit(code)
-
-
-def _mirror_root() -> Path:
-    s = get_settings()
-    return s.sync.mirror_root or (s.data_dir / "mirror")
+from smartalbum.cli.context import AppContext, pass_app
+from smartalbum.cli.errors import CommandError
+from smartalbum.cli.options import background_option, database_url_option
+from smartalbum.errors import EXIT_FAILURE
 
 
 @click.command("sync")
@@ -49,19 +45,12 @@ def _mirror_root() -> Path:
     "--dry-run", is_flag=True, help="Show what would be copied; download, index and upload nothing."
 )
 @click.option("--no-index", is_flag=True, help="Only pull; do not index the mirror.")
-@click.option(
-    "--background",
-    is_flag=True,
-    help="Index through the job workers (`smartalbum worker`) instead of here.",
-)
-@click.option(
-    "--database-url",
-    default=None,
-    metavar="URL",
-    help="Catalog database (default: SMARTALBUM_DATABASE_URL, else SQLite).",
-)
+@background_option(help="Index through the job workers (`smartalbum worker`) instead of here.")
+@database_url_option
 @click.pass_context
-def sync_cmd(
+@pass_app
+def sync(
+    app: AppContext,
     ctx: click.Context,
     remote: str,
     mirror: Path | None,
@@ -80,32 +69,20 @@ def sync_cmd(
     """
     from tqdm import tqdm
 
-    from smartalbum.sync.rclone import (
-        BadRemoteError,
-        Rclone,
-        RcloneMissingError,
-        RemoteError,
-        mirror_for,
-        parse_remote,
-    )
+    from smartalbum.sync.rclone import Rclone, mirror_for, parse_remote
 
-    try:
-        source = parse_remote(remote)
-        dest = parse_remote(push_dest) if push_dest else None
-        target = mirror or mirror_for(source, _mirror_root())
-    except BadRemoteError as exc:
-        raise click.UsageError(str(exc)) from exc
+    source = parse_remote(remote)  # BadRemoteError: exit 2
+    dest = parse_remote(push_dest) if push_dest else None
+    s = app.settings
+    target = mirror or mirror_for(source, s.sync.mirror_root or (s.data_dir / "mirror"))
     if layout is not None:
         from smartalbum.library.organize import OrganizeError, validate_layout
 
         try:
             validate_layout(layout)
-        except OrganizeError as exc:
+        except OrganizeError as exc:  # a bad option here, whatever organize's own code
             raise click.UsageError(str(exc)) from exc
-    try:
-        rclone = Rclone.from_settings()
-    except RcloneMissingError as exc:
-        _fail(exc, exc.exit_code)
+    rclone = Rclone.from_settings()  # RcloneMissingError: exit 3
 
     tty = sys.stderr.isatty()
     bar = tqdm(total=0, unit="B", unit_scale=True, disable=not tty, file=sys.stderr, desc="pull")
@@ -118,10 +95,8 @@ def sync_cmd(
 
     try:
         pulled = rclone.pull(source, target, dry_run=dry_run, on_progress=on_progress)
-    except RemoteError as exc:
-        _fail(exc, exc.exit_code)
     finally:
-        bar.close()
+        bar.close()  # RemoteError: exit 4
     verb = "would copy" if dry_run else "copied"
     click.echo(
         f"{source}: {verb} {len(pulled.copied)} new"
@@ -137,42 +112,36 @@ def sync_cmd(
         return
 
     if not no_index:
-        index = ctx.find_root().command.get_command(ctx, "index")
-        if index is None:  # pragma: no cover - the library plugin is always registered
-            raise click.UsageError("the index command is not available")
-        kwargs = {"paths": (target,), "background": background}
+        from smartalbum.cli.catalog import index
+
+        kwargs: dict[str, Any] = {"paths": (target,), "background": background}
         if database_url:
             kwargs["database_url"] = database_url
         ctx.invoke(index, **kwargs)
 
     if dest is not None:
-        _push(rclone, target, dest, layout, database_url)
+        _push(app, rclone, target, dest, layout, database_url)
 
 
-def _push(rclone, mirror: Path, dest, layout: str | None, database_url: str | None) -> None:  # noqa: ANN001
-    from smartalbum.library.cli import open_catalog_for_cli
+def _push(
+    app: AppContext,
+    rclone: Any,
+    mirror: Path,
+    dest: Any,
+    layout: str | None,
+    database_url: str | None,
+) -> None:
     from smartalbum.sync.push import STAGING_EXCLUDES, stage_organised
-    from smartalbum.sync.rclone import RemoteError, mirror_for
+    from smartalbum.sync.rclone import mirror_for
 
-    staging = mirror_for(dest, get_settings().data_dir / "sync" / "organised")
-    factory = open_catalog_for_cli(database_url)
-    from smartalbum.library.organize import OrganizeError
-
+    staging = mirror_for(dest, app.settings.data_dir / "sync" / "organised")
     try:
-        staged = stage_organised(factory, mirror, staging, layout=layout)
-    except (OrganizeError, OSError) as exc:
-        _fail(exc, 1)
+        staged = stage_organised(app.catalog(database_url), mirror, staging, layout=layout)
+    except OSError as exc:  # OrganizeError: exit 1 through the top group
+        raise CommandError(str(exc), EXIT_FAILURE) from exc
     click.echo(
         f"organised {staged.photos} photos in {staging}: {staged.linked} new, "
         f"{staged.skipped} already there" + (f", {staged.failed} failed" if staged.failed else "")
     )
-    try:
-        pushed = rclone.push(staging, dest, exclude=STAGING_EXCLUDES)
-    except RemoteError as exc:
-        _fail(exc, exc.exit_code)
+    pushed = rclone.push(staging, dest, exclude=STAGING_EXCLUDES)  # RemoteError: exit 4
     click.echo(f"pushed {len(pushed.copied)} files to {dest}")
-
-
-def register(cli: click.Group) -> None:
-    """Add ``smartalbum sync`` to the main group."""
-    cli.add_command(sync_cmd)
