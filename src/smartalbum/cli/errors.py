@@ -33,6 +33,16 @@ def as_click_error(exc: SmartAlbumError) -> click.ClickException:
 
 
 @contextmanager
+def usage_error_on(*types: type[Exception]) -> Iterator[None]:
+    """Plain exceptions of the layers below that mean bad input here (a dataset folder
+    that holds no photos, a path that does not exist): exit 2 with their message."""
+    try:
+        yield
+    except types as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+@contextmanager
 def unknown_head_is_usage_error() -> Iterator[None]:
     """``Engine.head``/``Bundle.head`` raise ``KeyError("no head 'x' ...")``: a usage error."""
     try:

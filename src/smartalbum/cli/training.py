@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from smartalbum.cli.context import AppContext, pass_app
-from smartalbum.cli.errors import CommandError, unknown_head_is_usage_error
+from smartalbum.cli.errors import CommandError, unknown_head_is_usage_error, usage_error_on
 from smartalbum.cli.options import bundle_option, format_option, head_option, workers_option
 from smartalbum.errors import EXIT_USAGE
 
@@ -112,7 +112,7 @@ def dataset_prepare(
         raise click.UsageError(f"no such folder: {src}")
     if val + test >= 1:
         raise click.UsageError("--val and --test together must leave photos for training")
-    try:
+    with usage_error_on(FileNotFoundError, ValueError):
         report = prepare_dataset(
             src,
             out,
@@ -125,8 +125,6 @@ def dataset_prepare(
             progress=sys.stderr.isatty(),
             echo=False,
         )
-    except (FileNotFoundError, ValueError) as exc:
-        raise click.UsageError(str(exc)) from exc
     click.echo(report.table())
     click.echo(report.summary())
     click.echo(f"wrote {out / 'dataset.csv'} and {out / 'report.json'}")
@@ -261,7 +259,7 @@ def train(
     spec = default_spec(arch, **overrides)
     if concepts and fitter != "logreg":
         raise click.UsageError("--concepts needs --fitter logreg")
-    try:
+    with usage_error_on(FileNotFoundError, ValueError):
         bundle = train_bundle(
             dataset,
             out,
@@ -282,8 +280,6 @@ def train(
             concepts=concepts,
             progress=sys.stderr.isatty(),
         )
-    except (FileNotFoundError, ValueError) as exc:
-        raise click.UsageError(str(exc)) from exc
     click.echo(f"wrote bundle {bundle.path} ({bundle.backbone.get('precision')} backbone)")
     for h, m in bundle.metrics.get("heads", {}).items():
         test = m.get("test")
@@ -314,17 +310,15 @@ def evaluate(bundle: Path, dataset: Path, head: str | None, split: str, fmt: str
 
     if not dataset.exists():
         raise click.UsageError(f"no such dataset or folder: {dataset}")
-    try:
-        with unknown_head_is_usage_error():
-            result = evaluate_bundle(
-                bundle,
-                dataset,
-                head,
-                split=None if split == "all" else split,
-                progress=sys.stderr.isatty(),
-            )
-    except (FileNotFoundError, ValueError) as exc:  # BundleError: the top group's handler
-        raise click.UsageError(str(exc)) from exc
+    # a BundleError reaches the top group's handler (exit 2)
+    with usage_error_on(FileNotFoundError, ValueError), unknown_head_is_usage_error():
+        result = evaluate_bundle(
+            bundle,
+            dataset,
+            head,
+            split=None if split == "all" else split,
+            progress=sys.stderr.isatty(),
+        )
     if fmt == "json":
         click.echo(json.dumps(result, indent=2))
         return
@@ -401,7 +395,7 @@ def export(
     _require_torch()
     from smartalbum.training.export import refresh_bundle
 
-    try:
+    with usage_error_on(FileNotFoundError, ValueError):  # BundleError: the top handler
         report = refresh_bundle(
             bundle,
             arch=arch,
@@ -410,8 +404,6 @@ def export(
             quantize=not no_quantize,
             check_only=check,
         )
-    except (FileNotFoundError, ValueError) as exc:  # BundleError: the top group's handler
-        raise click.UsageError(str(exc)) from exc
     p = report["parity"]
     src = f"{report['n']} {'photos' if report['real_photos'] else 'random inputs'}"
     click.echo(
