@@ -16,13 +16,9 @@ from typing import Any
 import click
 
 from smartalbum.cli.context import AppContext, pass_app
-from smartalbum.cli.options import database_url_option, format_option, head_option
+from smartalbum.cli.options import catalog_head_option, database_url_option, format_option
 
 _format_option = format_option(["table", "json"], help="json = one object per line.")
-_head_option = head_option(
-    help="Head whose predictions count (default: settings, the bundle's "
-    "default head, else the head predicted most recently)."
-)
 
 
 def _echo_json(obj: dict[str, Any]) -> None:
@@ -136,7 +132,7 @@ def duplicates(
     default=None,
     help="Blur score below which a photo is blurry (default 100).",
 )
-@_head_option
+@catalog_head_option
 @database_url_option
 @pass_app
 def review(
@@ -203,7 +199,7 @@ def review(
     default=None,
     help="Fewer located photos are not a trip (default 3).",
 )
-@_head_option
+@catalog_head_option
 @database_url_option
 @pass_app
 def trips(

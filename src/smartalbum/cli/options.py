@@ -64,6 +64,12 @@ head_option = SharedOption(
     "--head", default=None, help="Head to use (default: the bundle's default head)."
 )
 
+#: ``--head`` of the commands over the catalog's labels (duplicates, review, trips, organize).
+catalog_head_option: Decorator = head_option(
+    help="Head whose predictions count (default: settings, the bundle's "
+    "default head, else the head predicted most recently)."
+)
+
 workers_option = SharedOption(
     "--workers",
     type=click.IntRange(1, 64),
@@ -79,6 +85,15 @@ background_option = SharedOption(
 )
 
 limit_option = SharedOption("--limit", show_default=True)
+
+layout_option = SharedOption(
+    "--layout",
+    default=None,
+    help="Folders (and name) of the organised photos: {label} {year} {month} {day} {camera} "
+    "{place} {name} {ext}.",
+)
+
+dry_run_option = SharedOption("--dry-run", is_flag=True, help="Print the plan; change nothing.")
 
 _format = SharedOption("--format", "fmt", show_default=True, help="Output format.")
 

@@ -17,7 +17,12 @@ import click
 
 from smartalbum.cli.context import AppContext, pass_app
 from smartalbum.cli.errors import CommandError
-from smartalbum.cli.options import background_option, database_url_option
+from smartalbum.cli.options import (
+    background_option,
+    database_url_option,
+    dry_run_option,
+    layout_option,
+)
 from smartalbum.errors import EXIT_FAILURE
 
 
@@ -36,14 +41,8 @@ from smartalbum.errors import EXIT_FAILURE
     default=None,
     help="Afterwards, upload a copy organised by label and date to this remote path.",
 )
-@click.option(
-    "--layout",
-    default=None,
-    help="Folder layout of the organised copy (as `smartalbum organize --layout`).",
-)
-@click.option(
-    "--dry-run", is_flag=True, help="Show what would be copied; download, index and upload nothing."
-)
+@layout_option(help="Folder layout of the organised copy (as `smartalbum organize --layout`).")
+@dry_run_option(help="Show what would be copied; download, index and upload nothing.")
 @click.option("--no-index", is_flag=True, help="Only pull; do not index the mirror.")
 @background_option(help="Index through the job workers (`smartalbum worker`) instead of here.")
 @database_url_option
