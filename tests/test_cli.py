@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import csv
+import importlib.util
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
+import click
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -14,6 +19,10 @@ from PIL import Image
 
 from bundles import make_tiny_bundle
 from smartalbum.cli import main
+from smartalbum.cli.app import COMMANDS
+from smartalbum.cli.greedy import GreedyCommand, GreedyOption, expand_greedy
+from smartalbum.errors import SmartAlbumError
+from smartalbum.faces.errors import FacesDisabledError, PersonNotFoundError
 
 
 @pytest.fixture()
@@ -126,3 +135,155 @@ def test_info_prints_heads_and_json(tiny_bundle: Path):
 def test_version():
     res = run("--version")
     assert res.exit_code == 0 and "smartalbum" in res.output
+
+
+# --------------------------------------------------------------------------- the package
+
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "smartalbum"
+
+
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)  # fmt: skip
+
+
+def test_help_imports_no_heavy_library():
+    """`smartalbum --help` lists every command without importing torch, Celery or dlib."""
+    if importlib.util.find_spec("smartalbum.cli.organize") is None:
+        pytest.skip("smartalbum.cli.organize comes with the organize branch")
+    out = _python(
+        "import sys\nfrom smartalbum.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = ('torch', 'celery', 'dlib', 'albumentations', 'flask', 'onnxruntime')\n"
+        "print('LOADED', [m for m in heavy if m in sys.modules])"
+    ).stdout
+    assert "serve" in out and "category" in out and "worker" in out
+    assert "LOADED []" in out
+
+
+def test_a_command_module_is_imported_only_when_its_command_runs(tiny_bundle: Path):
+    out = _python(
+        "import sys\nfrom smartalbum.cli import main\n"
+        f"try:\n    main(['info', '--bundle', {str(tiny_bundle)!r}])\nexcept SystemExit:\n    pass\n"
+        "print('LOADED', sorted(m for m in sys.modules if m.startswith('smartalbum.cli.')))"
+    ).stdout
+    loaded = out.split("LOADED", 1)[1]
+    assert "smartalbum.cli.classify" in loaded
+    for other in ("training", "categories", "faces", "jobs", "sync", "serve", "tags"):
+        assert f"smartalbum.cli.{other}'" not in loaded
+
+
+def test_every_lazy_command_resolves():
+    ctx = click.Context(main)
+    for name, target in COMMANDS.items():
+        if name == "organize" and importlib.util.find_spec("smartalbum.cli.organize") is None:
+            continue  # comes with the organize branch
+        command = main.get_command(ctx, name)
+        assert command is not None and command.name == name, target
+
+
+@pytest.fixture()
+def failing_command():
+    """A ``boom`` command (and ``grp sub``) raising the error the test puts in ``raised``."""
+    raised: list[Exception] = []
+
+    @click.command("boom")
+    def boom() -> None:
+        raise raised[0]
+
+    @click.group("grp")
+    def grp() -> None:
+        pass
+
+    @grp.command("sub")
+    def sub() -> None:
+        raise raised[0]
+
+    main.add_command(boom)
+    main.add_command(grp)
+    yield raised
+    main.commands.pop("boom")
+    main.commands.pop("grp")
+
+
+@pytest.mark.parametrize("argv", [["boom"], ["grp", "sub"]])
+@pytest.mark.parametrize(
+    "error, code",
+    [
+        (SmartAlbumError("the disk is on fire", exit_code=4), 4),
+        (SmartAlbumError("the disk is on fire", exit_code=2), 2),
+        (PersonNotFoundError("the disk is on fire"), 2),
+        (FacesDisabledError("the disk is on fire"), 1),
+    ],
+)
+def test_a_typed_error_is_one_line_and_its_exit_code(failing_command, argv, error, code):
+    failing_command.append(error)
+    res = CliRunner().invoke(main, argv)
+    assert res.exit_code == code
+    assert "Error: the disk is on fire" in res.output
+    assert "Traceback" not in res.output and not isinstance(res.exception, SmartAlbumError)
+
+
+def _declared_flags(path: Path) -> set[str]:
+    """The flags of every ``click.option(...)``/``SharedOption(...)`` call in a module."""
+    flags: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if name in ("option", "SharedOption"):
+            flags |= {a.value for a in node.args
+                      if isinstance(a, ast.Constant) and str(a.value).startswith("--")}
+    return flags
+
+
+def test_shared_options_are_declared_once_in_options_py():
+    shared = {"--bundle", "--database-url", "--format", "--head", "--json", "--background",
+              "--workers", "--limit"}  # serve's --threads counts requests, not the model's
+    options_py = SRC / "cli" / "options.py"
+    assert shared | {"--threads"} <= _declared_flags(options_py)
+    for path in SRC.rglob("*.py"):
+        if path != options_py:
+            assert not shared & _declared_flags(path), path
+
+
+def test_nothing_below_the_cli_imports_it():
+    for path in SRC.rglob("*.py"):
+        if SRC / "cli" in path.parents:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not [n for n in names if n == "smartalbum.cli" or
+                        n.startswith("smartalbum.cli.")], path
+
+
+@pytest.mark.parametrize(
+    "args, expanded",
+    [
+        (["--examples", "a", "b", "--x"], ["--examples", "a", "--examples", "b", "--x"]),
+        (["--examples=a", "b"], ["--examples=a", "--examples", "b"]),
+        (["--examples", "-odd", "b"], ["--examples", "-odd", "--examples", "b"]),
+        (["n", "--examples", "a", "--", "b"], ["n", "--examples", "a", "--", "b"]),
+        (["--examples"], ["--examples"]),
+    ],
+)
+def test_greedy_options_take_every_value_up_to_the_next_option(args, expanded):
+    assert expand_greedy(args, {"--examples"}) == expanded
+
+
+def test_a_greedy_command_parses_through_click():
+    seen = {}
+
+    @click.command(cls=GreedyCommand)
+    @click.argument("name")
+    @click.option("--examples", cls=GreedyOption)
+    @click.option("--flag", is_flag=True)
+    def cmd(name, examples, flag):
+        seen.update(name=name, examples=examples, flag=flag)
+
+    res = CliRunner().invoke(cmd, ["n", "--examples", "a", "b", "--flag", "--examples", "c"])
+    assert res.exit_code == 0, res.output
+    assert seen == {"name": "n", "examples": ("a", "b", "c"), "flag": True}

@@ -12,7 +12,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from smartalbum.training.cli import register
+from smartalbum.cli import main
 
 from .conftest import TEST_SIZE
 from .imagegen import make_class_folders
@@ -20,11 +20,6 @@ from .imagegen import make_class_folders
 
 @pytest.fixture(scope="module")
 def cli() -> click.Group:
-    @click.group()
-    def main() -> None:
-        pass
-
-    register(main)
     return main
 
 
@@ -34,7 +29,7 @@ def runner() -> CliRunner:
 
 
 def test_module_import_pulls_in_no_torch():
-    code = ("import sys, smartalbum.training.cli, smartalbum.training.evaluate, "
+    code = ("import sys, smartalbum.cli.training, smartalbum.training.evaluate, "
             "smartalbum.training.data, smartalbum.training.report; "
             "bad = [m for m in ('torch', 'albumentations', 'matplotlib') if m in sys.modules]; "
             "assert not bad, bad")

@@ -7,25 +7,56 @@ from typing import Any
 import click
 
 from smartalbum import __version__
-from smartalbum.cli.errors import as_click_error
+from smartalbum.cli.errors import adopt, as_click_error
 from smartalbum.cli.lazy import LazyGroup
 from smartalbum.errors import SmartAlbumError
 
 # Command name -> "module:attribute"; each module is imported only when its command runs.
 COMMANDS: dict[str, str] = {
+    # serving
     "classify": "smartalbum.cli.classify:classify",
     "info": "smartalbum.cli.classify:info",
+    "serve": "smartalbum.cli.serve:serve",
+    # the catalog
+    "db": "smartalbum.cli.catalog:db",
+    "index": "smartalbum.cli.catalog:index",
+    "errors": "smartalbum.cli.catalog:errors",
+    "duplicates": "smartalbum.cli.library:duplicates",
+    "review": "smartalbum.cli.library:review",
+    "trips": "smartalbum.cli.library:trips",
     "organize": "smartalbum.cli.organize:organize",
+    "sync": "smartalbum.cli.sync:sync",
+    # background jobs
+    "worker": "smartalbum.cli.jobs:worker",
+    "jobs": "smartalbum.cli.jobs:jobs",
+    # feature packages
+    "tags": "smartalbum.cli.tags:tags",
+    "tag": "smartalbum.cli.tags:tag",
+    "search": "smartalbum.cli.tags:search",
+    "category": "smartalbum.cli.categories:category",
+    "retrain": "smartalbum.cli.categories:retrain",
+    "head": "smartalbum.cli.heads:head",
+    "faces": "smartalbum.cli.faces:faces",
+    "people": "smartalbum.cli.faces:people",
+    # training (torch is imported inside the commands' bodies)
+    "dataset": "smartalbum.cli.training:dataset",
+    "train": "smartalbum.cli.training:train",
+    "evaluate": "smartalbum.cli.training:evaluate",
+    "export": "smartalbum.cli.training:export",
 }
 
 
 class AppGroup(LazyGroup):
     """The top group: any SmartAlbumError a command raises ends as one line and its code."""
 
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        return adopt(command) if command is not None else None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except SmartAlbumError as exc:
+        except SmartAlbumError as exc:  # raised outside any command's own context
             raise as_click_error(exc) from exc
 
 
@@ -37,34 +68,3 @@ class AppGroup(LazyGroup):
 @click.version_option(__version__, prog_name="smartalbum")
 def main() -> None:
     """Smart Album: sort photos into categories, offline, on a plain CPU."""
-
-
-def _register_plugins() -> None:
-    """Attach the commands still registered by the sub-packages (being moved into cli/)."""
-    from smartalbum.categories.cli import register as register_categories
-    from smartalbum.categories.heads_cli import register as register_heads
-    from smartalbum.faces.cli import register as register_faces
-    from smartalbum.jobs.cli import register as register_jobs
-    from smartalbum.library.cli import register as register_library
-    from smartalbum.library.cli_tools import register as register_library_tools
-    from smartalbum.sync.cli import register as register_sync
-    from smartalbum.tags.cli import register as register_tags
-    from smartalbum.training.cli import register as register_training
-    from smartalbum.web.server import register as register_web
-
-    for register in (
-        register_training,
-        register_web,
-        register_library,
-        register_library_tools,
-        register_jobs,
-        register_tags,
-        register_categories,
-        register_heads,
-        register_sync,
-        register_faces,
-    ):
-        register(main)
-
-
-_register_plugins()

@@ -20,7 +20,14 @@ import click
 
 from smartalbum import __version__
 from smartalbum.cli.context import AppContext, pass_app
-from smartalbum.cli.options import bundle_option, format_option, head_option, threads_option
+from smartalbum.cli.errors import unknown_head_is_usage_error, usage_error_on
+from smartalbum.cli.options import (
+    bundle_option,
+    format_option,
+    head_option,
+    threads_option,
+    workers_option,
+)
 
 EXIT_SOME_FAILED = 1
 
@@ -30,9 +37,7 @@ EXIT_SOME_FAILED = 1
 @click.option("-r", "--recursive", is_flag=True, help="Descend into folders.")
 @head_option
 @format_option(["table", "json", "csv"])
-@click.option(
-    "--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="Parallel decoders."
-)
+@workers_option
 @threads_option
 @bundle_option
 @pass_app
@@ -52,18 +57,14 @@ def classify(
     from smartalbum.imaging.files import find_photos
     from smartalbum.model.pipeline import classify_files
 
-    try:
+    with usage_error_on(FileNotFoundError):
         files = find_photos(list(paths), recursive=recursive)
-    except FileNotFoundError as exc:
-        raise click.UsageError(str(exc)) from exc
     if not files:
         raise click.UsageError("no photos found (use --recursive to descend into folders)")
     engine = app.engine(bundle, threads)
     head = head or app.settings.model.head
-    try:
+    with unknown_head_is_usage_error():
         head_obj = engine.head(head)
-    except KeyError as exc:
-        raise click.UsageError(str(exc.args[0])) from exc
 
     out = sys.stdout
     writer = None

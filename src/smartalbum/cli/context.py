@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from smartalbum.cli.errors import bundle_is_usage_error
 from smartalbum.config import Settings, get_settings
 
 
@@ -17,25 +18,24 @@ class AppContext:
     """Per-invocation state; the engine comes from the one factory, ``Engine.from_settings``."""
 
     settings: Settings = field(default_factory=get_settings)
+    #: The catalog a group chose for its subcommands (``people --database-url``).
+    database_url: str | None = None
     _catalogs: dict[str | None, tuple[Any, Any]] = field(default_factory=dict, repr=False)
 
     def engine(self, bundle: Path | None = None, threads: int | None = None) -> Any:
         """The process's engine for ``bundle``; an unreadable bundle is a usage error."""
-        from smartalbum.model.bundle import BundleError
         from smartalbum.model.engine import Engine
 
-        try:
+        with bundle_is_usage_error():
             return Engine.from_settings(self.settings, bundle=bundle, threads=threads)
-        except (BundleError, OSError, ValueError) as exc:
-            raise click.UsageError(f"cannot load model bundle: {exc}") from exc
 
     def catalog_engine(self, database_url: str | None = None) -> Any:
         """The SQLAlchemy engine of the catalog (schema upgraded)."""
-        return self._open(database_url)[0]
+        return self._open(database_url or self.database_url)[0]
 
     def catalog(self, database_url: str | None = None) -> Any:
         """The catalog's session factory: ``database_url`` or the configured catalog."""
-        return self._open(database_url)[1]
+        return self._open(database_url or self.database_url)[1]
 
     def _open(self, url: str | None) -> tuple[Any, Any]:
         from sqlalchemy.exc import SQLAlchemyError

@@ -17,7 +17,12 @@ from typing import Any
 import click
 
 from smartalbum.cli.context import AppContext, pass_app
-from smartalbum.cli.options import database_url_option
+from smartalbum.cli.options import (
+    catalog_head_option,
+    database_url_option,
+    dry_run_option,
+    layout_option,
+)
 from smartalbum.organize import DEFAULT_LAYOUT, MODES, Plan, Result
 
 EXIT_INCOMPLETE = 1
@@ -38,26 +43,19 @@ JOURNAL = click.Path(path_type=Path, dir_okay=False)
     show_default=True,
     help="move = copy, verify, then delete the source.",
 )
-@click.option(
-    "--layout",
-    default=None,
+@layout_option(
     show_default=DEFAULT_LAYOUT,
     help="Folders (and name) under --into: {label} {year} {month} {day} {camera} "
     "{place} {name} {ext}.",
 )
-@click.option("--dry-run", is_flag=True, help="Print the plan and stop; touch nothing.")
+@dry_run_option(help="Print the plan and stop; touch nothing.")
 @click.option("--xmp", is_flag=True, help="Write the labels into name.ext.xmp sidecars.")
 @click.option(
     "--resume", "resume_journal", type=JOURNAL, help="Finish the interrupted run of this journal."
 )
 @click.option("--rollback", "rollback_journal", type=JOURNAL, help="Undo the run of this journal.")
 @click.option("--quiet", is_flag=True, help="Print only the summary, not every planned step.")
-@click.option(
-    "--head",
-    default=None,
-    help="Head whose predictions count (default: settings, the bundle's "
-    "default head, else the head predicted most recently).",
-)
+@catalog_head_option
 @database_url_option
 @pass_app
 def organize(

@@ -568,3 +568,56 @@ def utc_naive(when: datetime) -> datetime:
     if when.tzinfo is None:
         return when
     return when.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+# --------------------------------------------------------------------------- which head counts
+
+
+def default_head(session: Session, head: str | None = None) -> str | None:
+    """The head whose labels count: given, else settings, else the bundle's default, else
+    the head of the most recent prediction in the catalog (None when nothing is predicted)."""
+    from smartalbum.config import get_settings
+
+    if head:
+        return head
+    settings = get_settings()
+    if settings.model.head:
+        return settings.model.head
+    try:
+        from smartalbum.model.bundle import Bundle
+
+        return Bundle.load(settings.model.bundle).default_head
+    except Exception:  # noqa: BLE001 - no usable bundle: fall back to what the catalog holds
+        pass
+    return session.scalar(select(Prediction.head).order_by(Prediction.id.desc()).limit(1))
+
+
+def current_backbone_version(session: Session) -> str | None:
+    """The backbone version whose embeddings to compare: the installed bundle's, else the
+    version with the most stored embeddings."""
+    from smartalbum.config import get_settings
+
+    try:
+        from smartalbum.model.bundle import Bundle
+
+        version = backbone_version(Bundle.load(get_settings().model.bundle))
+        if session.scalar(select(Embedding.id).where(Embedding.backbone_version == version)):
+            return version
+    except Exception:  # noqa: BLE001 - no usable bundle
+        pass
+    return session.scalar(
+        select(Embedding.backbone_version)
+        .group_by(Embedding.backbone_version)
+        .order_by(func.count(Embedding.id).desc())
+        .limit(1)
+    )
+
+
+def load_photos(
+    factory: sessionmaker[Session], *, head: str | None = None
+) -> tuple[list[PhotoRecord], str | None]:
+    """Every photo with a present copy (with the head's latest prediction and corrections),
+    and the head whose labels they carry (:func:`default_head`)."""
+    with factory() as session:
+        name = default_head(session, head)
+        return list(iter_photos(session, head=name)), name

@@ -34,7 +34,7 @@ import numpy as np
 import onnxruntime as ort
 
 from smartalbum import __version__
-from smartalbum.errors import SmartAlbumError
+from smartalbum.errors import EXIT_USAGE, SmartAlbumError
 from smartalbum.model.bundle import Bundle, BundleError
 
 MOBILE_FORMAT = "smartalbum-mobile/1"
@@ -48,6 +48,8 @@ PARITY_TOLERANCE = 1e-3
 
 class MobileExportError(SmartAlbumError):
     """The source bundle cannot be exported, or the converted model fails its check."""
+
+    exit_code = EXIT_USAGE  # the CLI's ``export --mobile``: bad input, exit 2
 
 
 @dataclass(frozen=True)

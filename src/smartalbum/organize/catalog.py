@@ -28,7 +28,7 @@ def plan_from_catalog(
     """The plan for every catalog photo with a present copy, labelled by ``head``'s
     predictions (and the user's corrections); with ``xmp`` the photos' tags
     (smartalbum.tags) become keywords of the sidecars. The CLI and the job share it."""
-    from smartalbum.library.cli_tools import load_photos
+    from smartalbum.library.catalog import load_photos
 
     photos, _ = load_photos(factory, head=head)
     tags = None

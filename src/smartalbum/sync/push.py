@@ -44,7 +44,7 @@ def stage_organised(
     factory: Any, mirror: Path, staging: Path, *, layout: str | None = None, head: str | None = None
 ) -> StageResult:
     """Link the catalog's photos from ``mirror`` into ``staging`` by label and date."""
-    from smartalbum.library.cli_tools import load_photos
+    from smartalbum.library.catalog import load_photos
 
     root = mirror.absolute()
     photos, _ = load_photos(factory, head=head)

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from smartalbum.library.catalog import latest_corrections
 from smartalbum.library.schema import FILE_PRESENT, Correction, File, Photo, Prediction
 from smartalbum.library.schema_tags import TAG_REMOVED, PhotoTag
+from smartalbum.tags.errors import SearchQueryError
 from smartalbum.tags.querydates import DateFilter, extract_dates
 from smartalbum.tags.tagger import load_vocabulary
 
@@ -107,10 +108,6 @@ COUNTRIES = {
     "VN": "vietnam", "ZA": "south africa",
 }  # fmt: skip
 _WORD = re.compile(r"[\w'’-]+", re.UNICODE)
-
-
-class SearchQueryError(ValueError):
-    """The query text is empty, too long or holds control characters."""
 
 
 def words(text: str) -> list[str]:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from smartalbum.tags.errors import InvalidTagError
+
 VOCABULARY_PATH = Path(__file__).resolve().parent / "vocabulary.json"
 VOCABULARY_FORMAT = "smartalbum-vocabulary/1"
 N_CLASSES = 1000
@@ -130,7 +132,7 @@ def normalize_tag(text: str) -> str:
     """How a tag is stored: lower case, single spaces, no control characters, <= 64 chars."""
     cleaned = " ".join("".join(c for c in text if c.isprintable()).split()).lower()
     if not cleaned or len(cleaned) > 64:
-        raise ValueError("a tag must be 1 to 64 printable characters")
+        raise InvalidTagError("a tag must be 1 to 64 printable characters")
     return cleaned
 
 

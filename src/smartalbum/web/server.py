@@ -14,8 +14,6 @@ import os
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-import click
-
 from smartalbum.config import Settings, get_settings
 from smartalbum.web.multipart import IN_MEMORY_BODY_MAX
 
@@ -198,53 +196,3 @@ def _serve_gunicorn(settings: Settings, host: str, port: int, threads: int, work
             return WholeBodyReader(create_app(settings), max_bytes=limit)
 
     SmartAlbumServer().run()
-
-
-def register(cli: click.Group) -> None:
-    """Add the ``serve`` command to the main CLI."""
-
-    @cli.command("serve")
-    @click.option(
-        "--host",
-        default="127.0.0.1",
-        show_default=True,
-        help="Address to listen on (0.0.0.0 for every interface).",
-    )
-    @click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535))
-    @click.option(
-        "--threads",
-        type=click.IntRange(1, 256),
-        default=None,
-        help="Request threads per process (default: SMARTALBUM_WEB__THREADS, 8).",
-    )
-    @click.option(
-        "--processes",
-        type=click.IntRange(1, 64),
-        default=None,
-        help="Server processes (default: SMARTALBUM_WEB__PROCESSES, else one per core).",
-    )
-    @click.option(
-        "--no-worker",
-        is_flag=True,
-        help="Web side only: background jobs are left to `smartalbum worker` processes.",
-    )
-    def serve_command(
-        host: str, port: int, threads: int | None, processes: int | None, no_worker: bool
-    ) -> None:
-        """Run the web page and JSON API (http://127.0.0.1:5000/ by default), and a
-        background-jobs worker beside it unless --no-worker."""
-        from smartalbum.model.bundle import BundleError
-
-        try:
-            serve(
-                get_settings(),
-                host=host,
-                port=port,
-                threads=threads,
-                processes=processes,
-                worker=not no_worker,
-            )
-        except (BundleError, ValueError) as exc:
-            raise click.UsageError(f"cannot start: {exc}") from exc
-        except OSError as exc:
-            raise click.ClickException(f"cannot serve on {host}:{port}: {exc}") from exc

@@ -16,14 +16,13 @@ from typing import Any
 
 import click
 
-from smartalbum.config import get_settings
-from smartalbum.library.cli import open_catalog_for_cli
-
-
-def database_url_option(f: Any) -> Any:
-    from smartalbum.library.cli import database_url_option as option
-
-    return option(f)
+from smartalbum.cli.context import AppContext, pass_app
+from smartalbum.cli.options import (
+    bundle_option,
+    database_url_option,
+    format_option,
+    limit_option,
+)
 
 
 def _photo_id(session: Any, photo: str) -> int:
@@ -43,26 +42,16 @@ def _tags_line(tags: list[Any]) -> str:
     return ", ".join(f"{t.tag}{'*' if t.source == 'user' else ''} {t.confidence:.2f}" for t in tags)
 
 
-def register(cli: click.Group) -> None:
-    """Attach ``tags``, ``tag`` and ``search`` to ``smartalbum``."""
-    cli.add_command(tags_command)
-    cli.add_command(tag_group)
-    cli.add_command(search_command)
-
-
 @click.command("tags")
 @click.argument("photo", required=False)
 @click.option("--all", "all_", is_flag=True, help="Tag every photo that needs it.")
 @click.option("--force", is_flag=True, help="With --all: re-tag photos already tagged.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@click.option(
-    "--bundle",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Model bundle (default: settings, else the shipped one).",
-)
+@format_option(["table", "json"])
+@bundle_option(help="Model bundle (default: settings, else the shipped one).")
 @database_url_option
-def tags_command(
+@pass_app
+def tags(
+    app: AppContext,
     photo: str | None,
     all_: bool,
     force: bool,
@@ -79,9 +68,9 @@ def tags_command(
 
     if bool(photo) == all_:
         raise click.UsageError("give either PHOTO or --all")
-    factory = open_catalog_for_cli(database_url)
+    factory = app.catalog(database_url)
     if all_:
-        _tag_all(factory, bundle, force=force, fmt=fmt)
+        _tag_all(app, factory, bundle, force=force, fmt=fmt)
         return
     assert photo is not None
     with factory() as session:
@@ -99,14 +88,13 @@ def tags_command(
         click.echo(f"removed by you: {', '.join(removed)}")
 
 
-def _tag_all(factory: Any, bundle: Path | None, *, force: bool, fmt: str) -> None:
+def _tag_all(app: AppContext, factory: Any, bundle: Path | None, *, force: bool, fmt: str) -> None:
     from tqdm import tqdm
 
-    from smartalbum.cli.context import AppContext
     from smartalbum.library.catalog import backbone_version
     from smartalbum.tags.store import tag_catalog, tagger_for, untagged_ids
 
-    engine = AppContext().engine(bundle or get_settings().model.bundle)
+    engine = app.engine(bundle)
     tagger = tagger_for(engine.bundle)
     if tagger is None:
         raise click.UsageError(
@@ -125,43 +113,41 @@ def _tag_all(factory: Any, bundle: Path | None, *, force: bool, fmt: str) -> Non
 
 
 @click.group("tag")
-def tag_group() -> None:
+def tag() -> None:
     """Add or remove a photo's tags by hand (your edits win over automatic tags)."""
 
 
-@tag_group.command("add")
+@tag.command("add")
 @click.argument("photo")
 @click.argument("tags", nargs=-1, required=True)
 @database_url_option
-def tag_add(photo: str, tags: tuple[str, ...], database_url: str | None) -> None:
+@pass_app
+def tag_add(app: AppContext, photo: str, tags: tuple[str, ...], database_url: str | None) -> None:
     """Add TAGS to PHOTO (id or path)."""
     from smartalbum.tags.store import add_tag, photo_tags
 
-    with open_catalog_for_cli(database_url)() as session:
+    with app.catalog(database_url)() as session:
         pid = _photo_id(session, photo)
-        try:
-            for tag in tags:
-                add_tag(session, pid, tag)
-        except ValueError as exc:
-            raise click.UsageError(str(exc)) from exc
+        for name in tags:
+            add_tag(session, pid, name)  # InvalidTagError: exit 2
         session.commit()
         click.echo(f"photo {pid}: {_tags_line(photo_tags(session, [pid])[pid])}")
 
 
-@tag_group.command("remove")
+@tag.command("remove")
 @click.argument("photo")
 @click.argument("tags", nargs=-1, required=True)
 @database_url_option
-def tag_remove(photo: str, tags: tuple[str, ...], database_url: str | None) -> None:
+@pass_app
+def tag_remove(
+    app: AppContext, photo: str, tags: tuple[str, ...], database_url: str | None
+) -> None:
     """Remove TAGS from PHOTO; re-tagging will not bring them back."""
     from smartalbum.tags.store import photo_tags, remove_tag
 
-    with open_catalog_for_cli(database_url)() as session:
+    with app.catalog(database_url)() as session:
         pid = _photo_id(session, photo)
-        try:
-            missing = [t for t in tags if not remove_tag(session, pid, t)]
-        except ValueError as exc:
-            raise click.UsageError(str(exc)) from exc
+        missing = [t for t in tags if not remove_tag(session, pid, t)]  # InvalidTagError: 2
         session.commit()
         if missing:
             click.echo(f"not a tag of photo {pid}: {', '.join(missing)}", err=True)
@@ -170,28 +156,24 @@ def tag_remove(photo: str, tags: tuple[str, ...], database_url: str | None) -> N
 
 @click.command("search")
 @click.argument("text")
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
-@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@format_option(["table", "json"])
+@limit_option(type=click.IntRange(1, 10_000), default=50)
 @database_url_option
-def search_command(text: str, fmt: str, limit: int, database_url: str | None) -> None:
+@pass_app
+def search(app: AppContext, text: str, fmt: str, limit: int, database_url: str | None) -> None:
     """Find photos by words: tags, categories, places, people, camera and dates.
 
     Examples: "beach", "my dog", "Florence 2023", "May 2024", "Anna at the lake".
     Near words work too ("puppy" finds dogs) when the text model is installed.
     """
-    from smartalbum.library.cli_tools import default_head
-    from smartalbum.tags.search import SearchQueryError, service_from_settings
+    from smartalbum.library.catalog import default_head
+    from smartalbum.tags.search import service_from_settings
 
-    factory = open_catalog_for_cli(database_url)
+    factory = app.catalog(database_url)
     with factory() as session:
         head = default_head(session)
-    service = service_from_settings(factory, get_settings(), head=head)
-    try:
-        result = service.search(text, limit=limit)
-    except SearchQueryError as exc:
-        raise click.UsageError(str(exc)) from exc
+    service = service_from_settings(factory, app.settings, head=head)
+    result = service.search(text, limit=limit)  # SearchQueryError: exit 2
     paths = _paths(factory, [h.photo_id for h in result.hits])
     if fmt == "json":
         out = result.to_dict()

@@ -1,11 +1,10 @@
-"""Library commands over the catalog: ``duplicates``, ``review``, ``trips``, ``organize``.
+"""Library commands over the catalog: ``duplicates``, ``review``, ``trips``.
 
-The logic lives in pure modules (duplicates, review, trips, organize, xmp) over catalog
-records; this module only loads records, calls them and prints. ``--format json`` prints
-one JSON object per line (as ``smartalbum classify``), the summary going to stderr.
+The logic lives in pure modules (library.duplicates, review, trips) over catalog records;
+this module only loads records, calls them and prints. ``--format json`` prints one JSON
+object per line (as ``smartalbum classify``), the summary going to stderr.
 
-Exit codes: 0 success; 1 ``organize`` left something undone (a failed photo, a rollback
-conflict); 2 bad usage (unknown head, bad layout, unreadable journal, no catalog).
+Exit codes: 0 success; 2 bad usage (unknown head, a bad ``--home``, no catalog).
 """
 
 from __future__ import annotations
@@ -16,80 +15,10 @@ from typing import Any
 
 import click
 
-from smartalbum.config import get_settings
-from smartalbum.library.cli import database_url_option, open_catalog_for_cli
+from smartalbum.cli.context import AppContext, pass_app
+from smartalbum.cli.options import catalog_head_option, database_url_option, format_option
 
-_format_option = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="json = one object per line.",
-)
-_head_option = click.option(
-    "--head",
-    default=None,
-    help="Head whose predictions count (default: settings, the bundle's "
-    "default head, else the head predicted most recently).",
-)
-
-
-# --------------------------------------------------------------------------- catalog access
-
-
-def default_head(session: Any, head: str | None = None) -> str | None:
-    """The head whose labels count: given, else settings, else the bundle's default, else
-    the head of the most recent prediction in the catalog (None when nothing is predicted)."""
-    from sqlalchemy import select
-
-    from smartalbum.library.schema import Prediction
-
-    if head:
-        return head
-    settings = get_settings()
-    if settings.model.head:
-        return settings.model.head
-    try:
-        from smartalbum.model.bundle import Bundle
-
-        return Bundle.load(settings.model.bundle).default_head
-    except Exception:  # noqa: BLE001 - no usable bundle: fall back to what the catalog holds
-        pass
-    return session.scalar(select(Prediction.head).order_by(Prediction.id.desc()).limit(1))
-
-
-def current_backbone_version(session: Any) -> str | None:
-    """The backbone version whose embeddings to compare: the installed bundle's, else the
-    version with the most stored embeddings."""
-    from sqlalchemy import func, select
-
-    from smartalbum.library.schema import Embedding
-
-    try:
-        from smartalbum.library.catalog import backbone_version
-        from smartalbum.model.bundle import Bundle
-
-        version = backbone_version(Bundle.load(get_settings().model.bundle))
-        if session.scalar(select(Embedding.id).where(Embedding.backbone_version == version)):
-            return version
-    except Exception:  # noqa: BLE001 - no usable bundle
-        pass
-    return session.scalar(
-        select(Embedding.backbone_version)
-        .group_by(Embedding.backbone_version)
-        .order_by(func.count(Embedding.id).desc())
-        .limit(1)
-    )
-
-
-def load_photos(factory: Any, *, head: str | None = None) -> tuple[list[Any], str | None]:
-    """Every photo with a present copy (with the head's latest prediction and corrections)."""
-    from smartalbum.library.catalog import iter_photos
-
-    with factory() as session:
-        name = default_head(session, head)
-        return list(iter_photos(session, head=name)), name
+_format_option = format_option(["table", "json"], help="json = one object per line.")
 
 
 def _echo_json(obj: dict[str, Any]) -> None:
@@ -99,16 +28,6 @@ def _echo_json(obj: dict[str, Any]) -> None:
 def _short(text: str | None, width: int = 70) -> str:
     text = text or "-"
     return text if len(text) <= width else "…" + text[-(width - 1) :]
-
-
-# --------------------------------------------------------------------------- commands
-
-
-def register(cli: click.Group) -> None:
-    """Attach ``duplicates``, ``review``, ``trips`` and ``organize`` to ``smartalbum``."""
-    cli.add_command(duplicates)
-    cli.add_command(review)
-    cli.add_command(trips)
 
 
 @click.command()
@@ -138,7 +57,9 @@ def register(cli: click.Group) -> None:
     help="Most thumbnail difference in grey levels (default 8).",
 )
 @database_url_option
+@pass_app
 def duplicates(
+    app: AppContext,
     fmt: str,
     near: bool,
     hamming: int | None,
@@ -148,9 +69,9 @@ def duplicates(
 ) -> None:
     """List exact and near-duplicate photos and which copy to keep. Nothing is deleted."""
     from smartalbum.library import duplicates as dup
-    from smartalbum.library.catalog import load_embeddings
+    from smartalbum.library.catalog import current_backbone_version, load_embeddings, load_photos
 
-    factory = open_catalog_for_cli(database_url)
+    factory = app.catalog(database_url)
     photos, _ = load_photos(factory)
     stats = dup.NearStats()
     groups = dup.exact_groups(photos)
@@ -211,9 +132,11 @@ def duplicates(
     default=None,
     help="Blur score below which a photo is blurry (default 100).",
 )
-@_head_option
+@catalog_head_option
 @database_url_option
+@pass_app
 def review(
+    app: AppContext,
     fmt: str,
     reasons: tuple[str, ...],
     blur_threshold: float | None,
@@ -222,9 +145,10 @@ def review(
 ) -> None:
     """List photos to look at: uncertain labels, blurry or badly exposed. Nothing is hidden."""
     from smartalbum.imaging.quality import BLUR_THRESHOLD
+    from smartalbum.library.catalog import load_photos
     from smartalbum.library.review import review_list
 
-    photos, _ = load_photos(open_catalog_for_cli(database_url), head=head)
+    photos, _ = load_photos(app.catalog(database_url), head=head)
     items = review_list(
         photos,
         reasons=reasons or None,
@@ -275,9 +199,11 @@ def review(
     default=None,
     help="Fewer located photos are not a trip (default 3).",
 )
-@_head_option
+@catalog_head_option
 @database_url_option
+@pass_app
 def trips(
+    app: AppContext,
     fmt: str,
     home: str | None,
     radius_km: float | None,
@@ -288,9 +214,10 @@ def trips(
 ) -> None:
     """List trips: photos far from home grouped by time and place, with their scenes."""
     from smartalbum.library import trips as tr
+    from smartalbum.library.catalog import load_photos
 
-    settings = get_settings().trips
-    photos, _ = load_photos(open_catalog_for_cli(database_url), head=head)
+    settings = app.settings.trips
+    photos, _ = load_photos(app.catalog(database_url), head=head)
     text = home or settings.home
     if text:
         try:
