@@ -67,19 +67,15 @@ class IndexedPhotos:
 
 AfterIndex = Callable[[IndexedPhotos], None]
 
-#: Registered hooks by qualified name, in registration order (a re-import replaces).
-_HOOKS: dict[str, AfterIndex] = {}
+#: The registered hooks by qualified name, in the order they run (registration order;
+#: importing a registration module again replaces its hooks, never adds them twice).
+HOOKS: dict[str, AfterIndex] = {}
 
 
 def after_index(fn: AfterIndex) -> AfterIndex:
     """Register ``fn`` to run after every index step (a decorator; returns ``fn``)."""
-    _HOOKS[f"{fn.__module__}.{fn.__qualname__}"] = fn
+    HOOKS[f"{fn.__module__}.{fn.__qualname__}"] = fn
     return fn
-
-
-def registered_hooks() -> list[str]:
-    """The qualified names of the registered hooks, in the order they run."""
-    return list(_HOOKS)
 
 
 def run_after_index(event: IndexedPhotos) -> list[str]:
@@ -89,6 +85,6 @@ def run_after_index(event: IndexedPhotos) -> list[str]:
     run is recorded as such and the next run tags what is left), and a hook that must
     not fail an index (queueing a job) catches its own errors.
     """
-    for hook in list(_HOOKS.values()):
+    for hook in list(HOOKS.values()):
         hook(event)
     return event.notes
