@@ -40,10 +40,12 @@ from common import generate_photos  # noqa: E402
 
 
 def in_process(root: Path, url: str, bundle: Path) -> dict:
+    from smartalbum.features import load_features
     from smartalbum.library.db import open_catalog
     from smartalbum.library.indexer import Indexer
     from smartalbum.model.engine import Engine
 
+    load_features()  # the after-index hooks (tags), as the CLI has them
     _, factory = open_catalog(url=url)
     engine = Engine.load(bundle, threads=1)
     summary = Indexer(factory, engine, workers=2).run([root])

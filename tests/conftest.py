@@ -20,6 +20,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from smartalbum.features import load_features
+
+load_features()  # as the CLI, the web app and the workers do: tags and faces after indexing
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT / ".." / "shared" / "data"
 EDGE_CASES = SHARED_DATA / "edge_cases"

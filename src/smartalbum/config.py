@@ -117,7 +117,7 @@ class FaceSettings(BaseModel):
         2, ge=1, le=100, description="faces needed before unassigned faces make a new person"
     )
     auto_scan: bool = Field(
-        True, description="a finished index job queues a face scan of its folders"
+        True, description="after indexing, queue a face scan of the folders (see faces.hooks)"
     )
 
 

@@ -162,3 +162,24 @@ def test_a_job_predicts_a_new_head_from_stored_embeddings(
         heads = s.execute(select(Prediction.head, func.count()).group_by(Prediction.head)).all()
     assert dict(heads) == {"colours": library.distinct, "strict": library.distinct}
     assert store.get_job(factory, job_id).status == "done"
+
+
+def test_an_index_job_runs_the_after_index_hooks_per_chunk_then_once_at_its_end(
+    settings, factory, eager_app, library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same registry as ``smartalbum index``: each chunk's photos (final=False, scoped
+    to the chunk), then one final event for the job's folders (faces queue their scan)."""
+    from smartalbum.library import hooks
+
+    events: list = []
+    monkeypatch.setitem(hooks.HOOKS, "tests.record", events.append)
+    job_id = submit_index(settings, factory, [library.root], app=eager_app)
+
+    *chunks, end = events
+    assert len(chunks) == _count(factory, JobChunk) and all(not e.final for e in chunks)
+    assert all(e.job_id == job_id and e.scope and e.engine is not None for e in chunks)
+    embedded = [pid for e in chunks for pid in e.photo_ids]
+    with factory() as s:
+        assert set(embedded) == set(s.scalars(select(Photo.id)))  # every photo, by its chunk
+    assert end.final and end.job_id == job_id and end.engine is None and end.photo_ids == ()
+    assert end.roots == (str(library.root.resolve()),)

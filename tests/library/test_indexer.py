@@ -353,3 +353,74 @@ def test_a_file_indexed_by_name_in_a_hidden_folder_is_not_marked_missing(
     make_indexer().run([secret])
     summary = make_indexer().run([root])  # the walk skips hidden folders
     assert summary.missing == 0 and _file_row(factory, secret).status == "present"
+
+
+# --------------------------------------------------------------------------- after-index hooks
+
+
+@pytest.fixture
+def events(monkeypatch) -> list:
+    """The events the after-index hooks receive (a recording hook, registered last)."""
+    from smartalbum.library import hooks
+
+    seen: list = []
+
+    def record(event) -> None:
+        seen.append(event)
+        event.note(f"recorded {len(event.photo_ids)}")
+
+    monkeypatch.setitem(hooks.HOOKS, "tests.record", record)
+    return seen
+
+
+def test_after_index_hooks_get_the_photos_the_run_embedded(
+    catalog, model, make_indexer, library, events
+):
+    _, factory = catalog
+    summary = make_indexer().run([library.root])
+
+    (event,) = events
+    assert event.final and event.job_id is None and event.scope is None
+    assert event.factory is factory and event.engine is model
+    assert event.roots == (str(library.root.resolve()),)
+    assert len(event.photo_ids) == len(set(event.photo_ids)) == library.distinct
+    key = cat.model_key(model)
+    assert event.backbone_version == key.backbone_version
+    with factory() as s:
+        stored = cat.load_embeddings(s, list(event.photo_ids), key.backbone_version)
+    assert event.embeddings.shape == (library.distinct, model.embedding_dim)
+    for row, photo_id in zip(event.embeddings, event.photo_ids, strict=True):
+        np.testing.assert_array_equal(row, stored[photo_id])  # the vectors that were stored
+    assert summary.notes[-1] == f"recorded {library.distinct}"
+    assert "notes" not in summary.to_dict()  # the JSON summary keeps its shape
+
+    make_indexer().run([library.root])  # nothing new: the hooks still run, with no photos
+    assert events[1].final and events[1].photo_ids == () and events[1].embeddings is None
+
+
+def test_a_large_run_hands_the_hooks_ids_without_vectors(
+    catalog, make_indexer, library, events, monkeypatch
+):
+    monkeypatch.setattr(indexer_mod, "KEEP_EMBEDDINGS", 3)
+    make_indexer().run([library.root])
+    assert len(events[0].photo_ids) == library.distinct and events[0].embeddings is None
+
+
+def test_a_job_chunk_is_scoped_and_records_no_run(catalog, model, make_indexer, library, events):
+    """What an index job's chunk does (jobs.tasks.index_chunk): ``scope`` limits the
+    catalog-wide steps to the chunk's photos, ``job_id`` replaces the index_runs row."""
+    _, factory = catalog
+    make_indexer().run([library.root])
+    chunk = [str(library.path(rel)) for rel in library.good[:3]]
+    model.bundle.heads["colours"].threshold = 0.9  # a new head version, for every photo
+    model.reset()
+
+    summary = make_indexer(heads=["colours"], scope=chunk, job_id="j1").run(chunk)
+
+    assert summary.unchanged == 3 and model.embedded == 0
+    with factory() as s:
+        wanted = {cat.photo_id_for_path(s, p) for p in chunk}
+    assert summary.predicted == model.head_rows == len(wanted)  # not the whole catalog
+    assert _count(factory, IndexRun) == 1  # the first, unscoped run only
+    event = events[-1]
+    assert not event.final and event.job_id == "j1" and event.scope == tuple(chunk)

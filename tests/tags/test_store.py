@@ -116,3 +116,57 @@ def test_indexing_tags_new_photos_from_the_bundle_classifier(tmp_path, imagekit)
     Indexer(factory, engine).run([photos])
     with factory() as s:
         assert s.scalar(select(func.count(PhotoTagState.photo_id))) == 3
+
+
+def _auto_tags(factory) -> list[tuple[int, str, float]]:
+    with factory() as s:
+        return sorted(
+            (r.photo_id, r.tag, round(r.confidence, 4))
+            for r in s.scalars(select(PhotoTag).where(PhotoTag.source == "auto"))
+        )
+
+
+def test_the_index_hook_tags_from_memory_exactly_as_from_the_catalog(
+    tmp_path, imagekit, monkeypatch
+):
+    """The tags hook (smartalbum.tags.hooks) tags the new photos from the embeddings the
+    run still holds: no vector is read back, and the tags are the ones tag_catalog
+    computes from the stored vectors; photos tagged before are left alone."""
+    from bundles import make_tiny_bundle
+    from smartalbum.library import catalog, db
+    from smartalbum.library.indexer import Indexer
+    from smartalbum.model.engine import Engine
+    from smartalbum.tags import store
+    from smartalbum.tags.store import tagger_for
+
+    bundle_dir = tmp_path / "bundle"
+    make_tiny_bundle(bundle_dir)
+    dim = Engine.load(bundle_dir, threads=1).embedding_dim
+    rng = np.random.default_rng(1)
+    np.savez(bundle_dir / "imagenet_fc.npz", weight=rng.normal(0, 3, (dim, 1000)).astype("f2"),
+             bias=np.zeros(1000, "f2"))  # fmt: skip
+    engine = Engine.load(bundle_dir, threads=1)
+    for i in range(6):
+        imagekit.write(f"photos/p{i}.jpg", imagekit.scene(64, 48, seed=i))
+    _, factory = db.open_catalog(url=f"sqlite:///{tmp_path / 'c.sqlite3'}")
+    reads: list[int] = []
+    original = catalog.load_embeddings
+
+    def spy(session, ids, version):
+        reads.extend(ids)
+        return original(session, ids, version)
+
+    monkeypatch.setattr(store, "load_embeddings", spy)
+    summary = Indexer(factory, engine, batch_size=4).run([tmp_path / "photos"])
+    assert summary.new == 6 and reads == []  # tagged from memory
+    from_memory = _auto_tags(factory)
+    assert from_memory and {pid for pid, _, _ in from_memory} <= set(range(1, 7))
+    tagger = tagger_for(engine.bundle)
+    backbone = catalog.model_key(engine).backbone_version
+    assert tag_catalog(factory, tagger, backbone, force=True) == 6
+    assert _auto_tags(factory) == from_memory
+    imagekit.write("photos/p6.jpg", imagekit.scene(64, 48, seed=6))
+    Indexer(factory, engine, batch_size=4).run([tmp_path / "photos"])
+    assert reads == list(range(1, 7))  # only tag_catalog(force=True) read vectors back
+    with factory() as s:
+        assert s.scalar(select(func.count(PhotoTagState.photo_id))) == 7

@@ -10,6 +10,7 @@ from smartalbum import __version__
 from smartalbum.cli.errors import adopt, as_click_error
 from smartalbum.cli.lazy import LazyGroup
 from smartalbum.errors import SmartAlbumError
+from smartalbum.features import load_features
 
 # Command name -> "module:attribute"; each module is imported only when its command runs.
 COMMANDS: dict[str, str] = {
@@ -68,3 +69,4 @@ class AppGroup(LazyGroup):
 @click.version_option(__version__, prog_name="smartalbum")
 def main() -> None:
     """Smart Album: sort photos into categories, offline, on a plain CPU."""
+    load_features()  # the features' after-index hooks (tags, faces) for every command

@@ -147,6 +147,8 @@ def index(
         click.echo(summary.line())
         if summary.errors or summary.known_errors:
             click.echo("see `smartalbum errors` for the files that could not be indexed")
+        for note in summary.notes:  # what the after-index hooks did or suggest (faces, ...)
+            click.echo(note)
     if strict and (summary.errors or summary.known_errors):
         sys.exit(EXIT_SOME_FAILED)
 

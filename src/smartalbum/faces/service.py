@@ -79,13 +79,13 @@ def pending_photos(session: Session, *, rescan: bool = False) -> list[int]:
 
 def photo_ids_for_paths(session: Session, paths: Iterable[str]) -> list[int]:
     """Catalog photo ids of files (absolute paths) or of everything under folders."""
-    from smartalbum.library.indexer import _under_roots
+    from smartalbum.library.paths import under_roots
 
     roots = [Path(p).expanduser().resolve() for p in paths]
     q = (
         select(File.photo_id)
         .distinct()
-        .where(File.status == FILE_PRESENT, _under_roots(File.path, roots))
+        .where(File.status == FILE_PRESENT, under_roots(File.path, roots))
     )
     return sorted(session.scalars(q))
 

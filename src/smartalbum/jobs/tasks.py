@@ -2,10 +2,13 @@
 the chunks of dead workers.
 
 Indexing a chunk is ``library.indexer.Indexer`` run over the chunk's files (single-file
-roots), so a job indexes exactly like ``smartalbum index``: one transaction per batch,
-``ON CONFLICT DO NOTHING`` everywhere, unchanged files skipped. That is what makes a
-chunk idempotent: run it twice, or kill it half-way and run it again, and every photo is
-in the catalog exactly once, the second run reading only what the first did not commit.
+roots, ``scope`` the chunk, ``job_id`` the job), so a job indexes exactly like
+``smartalbum index``: one transaction per batch, ``ON CONFLICT DO NOTHING`` everywhere,
+unchanged files skipped, the after-index hooks (``library.hooks``: tags) run on each
+chunk's photos. That is what makes a chunk idempotent: run it twice, or kill it half-way
+and run it again, and every photo is in the catalog exactly once, the second run reading
+only what the first did not commit. When the last chunk is done, the hooks run once more
+for the whole job (``final``: faces queue a scan of the job's folders).
 """
 
 from __future__ import annotations
@@ -14,27 +17,27 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from sqlalchemy import and_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from smartalbum.config import Settings
+from smartalbum.features import load_features
 from smartalbum.imaging.files import find_photos
 from smartalbum.jobs import store
 from smartalbum.library.db import open_catalog, session_scope
-from smartalbum.library.indexer import Indexer, IndexSummary, _under_roots
+from smartalbum.library.hooks import IndexedPhotos, run_after_index
+from smartalbum.library.indexer import Indexer, IndexSummary
+from smartalbum.library.paths import under_roots
 from smartalbum.library.schema import (
     FILE_MISSING,
     FILE_PRESENT,
     JOB_FAILED,
-    Embedding,
     File,
     IndexErrorRecord,
-    Photo,
 )
 
 log = logging.getLogger(__name__)
@@ -51,88 +54,8 @@ class Cancelled(Exception):
     """Raised from the progress callback to stop a chunk of a cancelled job."""
 
 
-class ChunkIndexer(Indexer):
-    """The library indexer for one chunk: no ``index_runs`` row per chunk (the job row
-    records the run), and only the chunk's own photos preloaded as "known" (the full
-    indexer loads every photo of the catalog, which a chunk of 32 files must not pay for;
-    a copy of a photo outside the chunk is then decoded again, never stored twice)."""
-
-    def __init__(self, *args: Any, paths: Sequence[str], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._paths = list(paths)
-
-    def _start_run(self, roots: list[Path]) -> int:  # noqa: ARG002
-        return 0
-
-    def _finish_run(self, run_id: int, summary: IndexSummary, status: str = "done") -> None:
-        return None
-
-    def _load_known(self) -> None:
-        with self.factory() as s:
-            rows = s.execute(
-                select(Photo.sha256, Photo.id)
-                .join(File, File.photo_id == Photo.id)
-                .join(
-                    Embedding,
-                    and_(
-                        Embedding.photo_id == Photo.id,
-                        Embedding.backbone_version == self.backbone_version,
-                    ),
-                )
-                .where(File.path.in_(self._paths))
-            )
-            self._known = {sha: pid for sha, pid in rows}
-
-    def _tag_scope(self) -> list[str] | None:
-        return self._paths  # this chunk's photos only, like _predict_missing
-
-    def _predict_missing(self, summary: IndexSummary) -> None:
-        """Predictions missing for *this chunk's* photos only (the full indexer's query
-        looks at the whole catalog, which every chunk of a large job must not repeat)."""
-        import numpy as np
-
-        from smartalbum.library.catalog import load_embeddings
-        from smartalbum.library.db import insert_ignore_many
-        from smartalbum.library.indexer import PREDICTION_KEY, _prediction_values
-        from smartalbum.library.schema import Prediction, utcnow
-
-        if not self._paths:
-            return
-        for key in self.keys:
-            with session_scope(self.factory) as s:
-                ids = list(
-                    s.scalars(
-                        select(File.photo_id)
-                        .distinct()
-                        .where(File.path.in_(self._paths))
-                        .where(
-                            ~select(Prediction.id)
-                            .where(
-                                Prediction.photo_id == File.photo_id,
-                                Prediction.head == key.head,
-                                Prediction.head_version == key.head_version,
-                                Prediction.backbone_version == key.backbone_version,
-                            )
-                            .exists()
-                        )
-                    )
-                )
-                vectors = load_embeddings(s, ids, key.backbone_version) if ids else {}
-                order = [i for i in ids if i in vectors]
-                if not order:
-                    continue
-                preds = self.engine.classify_embeddings(
-                    np.stack([vectors[i] for i in order]), key.head
-                )
-                now = utcnow()
-                rows = [
-                    _prediction_values(i, key, p, now) for i, p in zip(order, preds, strict=True)
-                ]
-                insert_ignore_many(s, Prediction, rows, PREDICTION_KEY)
-                summary.predicted += len(order)
-
-
 # --------------------------------------------------------------------------- per process
+
 
 def model_engine(settings: Settings) -> Any:
     """The model engine of this worker process (loaded once, on the first task)."""
@@ -150,6 +73,7 @@ def catalog(settings: Settings):  # noqa: ANN201
 
 def bind(app: Celery) -> None:
     """Register the tasks on ``app`` (one app per settings; see jobs.app.make_celery)."""
+    load_features()  # the after-index hooks of the features, for chunks and job ends
 
     def settings_of(task: Any) -> Settings:
         return task.app.conf.smartalbum_settings
@@ -238,12 +162,14 @@ def index_chunk(settings: Settings, factory: store.Factory, chunk_id: int) -> No
     present = [p for p in claim.items if os.path.exists(p)]
     engine = model_engine(settings)
     heads = claim.params.get("heads") or None
-    indexer = ChunkIndexer(
+    indexer = Indexer(
         factory,
         engine,
         heads=heads,
         workers=int(claim.params.get("workers") or 2),
-        paths=present,
+        scope=present,
+        job_id=claim.job_id,
+        settings=settings,
     )
     base = len(claim.items) - len(present)  # vanished since planning: nothing to do
     state = {"done": base}
@@ -359,7 +285,7 @@ def _finish_index_job(
         with session_scope(factory) as s:
             rows = s.execute(
                 select(File.id, File.path).where(
-                    _under_roots(File.path, [r.resolve() for r in roots]),
+                    under_roots(File.path, [r.resolve() for r in roots]),
                     File.status == FILE_PRESENT,
                 )
             ).all()
@@ -367,24 +293,9 @@ def _finish_index_job(
             if gone:
                 s.execute(update(File).where(File.id.in_(gone)).values(status=FILE_MISSING))
     if store.maybe_finish_job(factory, job_id) and settings is not None:
-        _queue_face_scan(settings, factory, job)
-
-
-def _queue_face_scan(settings: Settings, factory: store.Factory, job: Any) -> None:
-    """Faces are grouped as photos arrive: a finished index job queues a ``faces`` job for
-    its folders (SMARTALBUM_FACES__AUTO_SCAN; off when face processing is off)."""
-    faces = getattr(settings, "faces", None)
-    if faces is None or not faces.enabled or not faces.auto_scan:
-        return
-    from smartalbum.jobs.kinds import load_kinds
-    from smartalbum.jobs.submit import submit_job
-
-    if "faces" not in load_kinds():
-        return
-    try:
-        submit_job(settings, factory, "faces", {"paths": list(job.params.get("paths", []))})
-    except Exception:  # noqa: BLE001 - the index job is done; a scan can be started by hand
-        log.exception("could not queue the face scan after index job %s", job.id)
+        # The whole-index work of the features (faces queue a scan of the job's folders).
+        paths = tuple(str(p) for p in job.params.get("paths", []))
+        run_after_index(IndexedPhotos(factory, settings, paths, final=True, job_id=job.id))
 
 
 # --------------------------------------------------------------------------- sweeping
@@ -457,4 +368,4 @@ def start_sweeper(app: Celery, stop: threading.Event) -> threading.Thread:
     return thread
 
 
-__all__ = ["ChunkIndexer", "index_chunk", "plan", "sweep", "start_sweeper", "JOB_FAILED"]
+__all__ = ["index_chunk", "plan", "sweep", "start_sweeper", "JOB_FAILED"]

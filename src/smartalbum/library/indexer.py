@@ -20,6 +20,12 @@ A run has three phases:
    ``ON CONFLICT DO NOTHING`` on the unique keys, so nothing is ever duplicated.
 3. **Predict** from stored embeddings the heads whose current version has no prediction
    yet (a new or re-fitted head costs no decoding and no backbone run).
+4. **After-index hooks** (``library.hooks``): the features' work on what the run indexed
+   (tags from the new embeddings, a face scan), registered by the features themselves.
+
+A background index job runs the same ``Indexer`` over each chunk of its files, with
+``scope`` (the chunk's files: the catalog-wide steps look at those photos only) and
+``job_id`` (no ``index_runs`` row: the job row records the run).
 
 A path whose content now matches a photo whose own file has disappeared is a *move*: the
 file row keeps its id and takes the new path. A path with new content in an existing row
@@ -40,9 +46,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from smartalbum.config import Settings, get_settings
 from smartalbum.imaging import FileReadError, PhotoError, load_photo
 from smartalbum.imaging.decode import Photo as DecodedPhoto
 from smartalbum.imaging.files import find_photos
@@ -56,7 +63,9 @@ from smartalbum.library.catalog import (
     vector_to_bytes,
 )
 from smartalbum.library.db import insert_ignore, insert_ignore_many, session_scope
+from smartalbum.library.hooks import IndexedPhotos, run_after_index
 from smartalbum.library.metadata import PhotoMetadata, metadata_from_bytes
+from smartalbum.library.paths import absolute_root, under_roots
 from smartalbum.library.places import Place, reverse_geocode_many
 from smartalbum.library.schema import (
     FILE_MISSING,
@@ -76,6 +85,10 @@ from smartalbum.model.pipeline import working_side
 #: Smallest decode size: quality and perceptual hashes need some pixels even when the
 #: network's input is tiny; 448 px keeps 12 MP JPEGs on libjpeg's fastest 1/8 scale.
 MIN_DECODE_SIDE = 448
+
+#: Most embeddings a run keeps in memory for the after-index hooks (8,192 x 1,280
+#: float32: 40 MB); a larger run hands them only the photo ids (hooks read the catalog).
+KEEP_EMBEDDINGS = 8192
 
 NEW, CHANGED, REFRESH = "new", "changed", "refresh"
 PREDICTION_KEY = ["photo_id", "head", "head_version", "backbone_version"]
@@ -100,9 +113,13 @@ class IndexSummary:
     predicted: int = 0  # head predictions computed from stored embeddings
     to_index: int = 0
     seconds: float = 0.0
+    #: one-line messages of the after-index hooks for the person (not part of to_dict)
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        del out["notes"]
+        return out
 
     def line(self) -> str:
         """The one-line summary the CLI prints."""
@@ -175,7 +192,17 @@ def _read_file(path: str) -> tuple[bytes, int, int]:
 
 
 class Indexer:
-    """Indexes folders into the catalog with one model bundle (thread-unsafe; one per run)."""
+    """Indexes folders into the catalog with one model bundle (thread-unsafe; one per run).
+
+    ``scope``: the files this indexer is for (a job's chunk): the photos preloaded as
+    already embedded, the missing predictions and the after-index work are limited to
+    those files' photos (None: the whole catalog, what ``smartalbum index`` does; a
+    chunk of 32 files must not pay for a catalog-wide query, and a copy of a photo
+    outside the scope is then decoded again, never stored twice). ``job_id``: the
+    background index job the run belongs to: no ``index_runs`` row (the job row records
+    the run), and the after-index hooks see a chunk (``final=False``; the job's end runs
+    the final ones). ``settings`` go to the hooks (default: the process settings).
+    """
 
     def __init__(
         self,
@@ -185,6 +212,9 @@ class Indexer:
         heads: Sequence[str] | None = None,
         workers: int = 2,
         batch_size: int | None = None,
+        scope: Sequence[str] | None = None,
+        job_id: str | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.factory = factory
         self.engine = engine
@@ -194,10 +224,17 @@ class Indexer:
         self.workers = max(1, workers)
         self.batch_size = max(1, batch_size or engine.batch_size)
         self.side = max(working_side(engine), MIN_DECODE_SIDE)
+        self.scope = list(scope) if scope is not None else None
+        self.job_id = job_id
+        self.settings = settings
         # sha256 -> photo id of the photos that already have this backbone's embedding
         self._known: dict[str, int] = {}
         self._missing_now: set[int] = set()  # file rows this run's scan marked missing
         self._moved_back = 0
+        # The photos this run embedded (for the after-index hooks), and their vectors
+        # while there are at most KEEP_EMBEDDINGS of them (None beyond).
+        self._embedded_ids: dict[int, None] = {}  # an ordered set
+        self._embedded: dict[int, np.ndarray] | None = {}
 
     # ------------------------------------------------------------------ public
 
@@ -215,8 +252,9 @@ class Indexer:
         of ``n`` files. Raises FileNotFoundError for a root that does not exist.
         """
         start = time.perf_counter()
-        root_paths = [_absolute(r) for r in roots]
+        root_paths = [absolute_root(r) for r in roots]
         summary = IndexSummary()
+        self._embedded_ids, self._embedded = {}, {}
         run_id = self._start_run(root_paths)
         try:
             plan = self._scan(root_paths, summary)
@@ -227,7 +265,7 @@ class Indexer:
                 self._load_known()
                 self._index(plan.work, summary, on_progress)
             self._predict_missing(summary)
-            self._tag_missing()
+            summary.notes = self._after_index(root_paths)
         except BaseException:
             summary.seconds = time.perf_counter() - start
             self._finish_run(run_id, summary, status="interrupted")
@@ -239,6 +277,9 @@ class Indexer:
     # ------------------------------------------------------------------ runs
 
     def _start_run(self, roots: list[Path]) -> int:
+        """The run's ``index_runs`` row (0: none, for a job's chunk)."""
+        if self.job_id is not None:
+            return 0
         key = self.keys[0]
         with session_scope(self.factory) as s:
             run = IndexRun(
@@ -254,6 +295,8 @@ class Indexer:
             return run.id
 
     def _finish_run(self, run_id: int, summary: IndexSummary, status: str = "done") -> None:
+        if not run_id:
+            return
         try:
             with session_scope(self.factory) as s:
                 s.execute(
@@ -280,7 +323,7 @@ class Indexer:
 
         plan = _Plan()
         with self.factory() as s:
-            under = _under_roots(File.path, roots)
+            under = under_roots(File.path, roots)
             rows = s.execute(
                 select(File.id, File.path, File.size, File.mtime_ns, File.status, Embedding.id)
                 .outerjoin(
@@ -295,7 +338,7 @@ class Indexer:
             errors = s.execute(
                 select(
                     IndexErrorRecord.path, IndexErrorRecord.size, IndexErrorRecord.mtime_ns
-                ).where(_under_roots(IndexErrorRecord.path, roots))
+                ).where(under_roots(IndexErrorRecord.path, roots))
             ).all()
 
         catalogued = {row[1]: (row[0], row[2], row[3], row[4], row[5]) for row in rows}
@@ -344,17 +387,18 @@ class Indexer:
                 s.execute(delete(IndexErrorRecord).where(IndexErrorRecord.path.in_(chunk)))
 
     def _load_known(self) -> None:
+        """The photos (of the scope's files) that already have this backbone's embedding."""
+        query = select(Photo.sha256, Photo.id).join(
+            Embedding,
+            and_(
+                Embedding.photo_id == Photo.id,
+                Embedding.backbone_version == self.backbone_version,
+            ),
+        )
+        if self.scope is not None:
+            query = query.join(File, File.photo_id == Photo.id).where(File.path.in_(self.scope))
         with self.factory() as s:
-            rows = s.execute(
-                select(Photo.sha256, Photo.id).join(
-                    Embedding,
-                    and_(
-                        Embedding.photo_id == Photo.id,
-                        Embedding.backbone_version == self.backbone_version,
-                    ),
-                )
-            )
-            self._known = {sha: pid for sha, pid in rows}
+            self._known = {sha: pid for sha, pid in s.execute(query)}
 
     # ------------------------------------------------------------------ index
 
@@ -459,6 +503,7 @@ class Indexer:
                     self._write_error(s, item)
                     _bump(counts, "errors")
         self._known.update(created)
+        self._keep_embedded(decoded, embeddings, created)
         counts["missing"] = -self._moved_back
         self._moved_back = 0
         for name, n in counts.items():
@@ -508,7 +553,7 @@ class Indexer:
             for p, pred in zip(decoded, preds, strict=True):
                 if p.sha256 not in seen:
                     seen.add(p.sha256)
-                    pred_rows.append(_prediction_values(ids[p.sha256], key, pred, now))  # type: ignore[index]
+                    pred_rows.append(prediction_values(ids[p.sha256], key, pred, now))  # type: ignore[index]
         insert_ignore_many(s, Prediction, pred_rows, PREDICTION_KEY)
         return ids
 
@@ -584,26 +629,51 @@ class Indexer:
         # The bytes that path held before are gone: its photo keeps its data, not the path.
         s.execute(update(File).where(File.path == path).values(status=FILE_MISSING))
 
-    # ------------------------------------------------------------------ tags
+    # ------------------------------------------------------------------ after index
 
-    def _tag_scope(self) -> list[str] | None:
-        """Which files' photos to tag (None: every photo of the catalog that needs it)."""
-        return None
+    def _keep_embedded(
+        self, decoded: list[_Prepared], embeddings: np.ndarray, created: dict[str, int]
+    ) -> None:
+        """Note the photos this batch embedded (and their vectors, while few enough)."""
+        for p, vector in zip(decoded, embeddings, strict=True):
+            photo_id = created[p.sha256]  # type: ignore[index]
+            if photo_id in self._embedded_ids:
+                continue  # two copies of a new photo, embedded in one batch or two
+            self._embedded_ids[photo_id] = None
+            if self._embedded is not None:
+                self._embedded[photo_id] = vector
+        if self._embedded is not None and len(self._embedded) > KEEP_EMBEDDINGS:
+            self._embedded = None
 
-    def _tag_missing(self) -> None:
-        """Automatic tags (smartalbum.tags) from stored embeddings: no decode, no backbone."""
-        from smartalbum.tags.store import tag_catalog, tagger_for
-
-        tagger = tagger_for(self.engine.bundle)
-        if tagger is not None:
-            tag_catalog(self.factory, tagger, self.backbone_version, paths=self._tag_scope())
+    def _after_index(self, roots: list[Path]) -> list[str]:
+        """Run the registered after-index hooks (library.hooks); returns their notes."""
+        ids = tuple(self._embedded_ids)
+        vectors = None
+        if self._embedded is not None and ids:
+            vectors = np.stack([self._embedded[i] for i in ids])
+        event = IndexedPhotos(
+            factory=self.factory,
+            settings=self.settings or get_settings(),
+            roots=tuple(str(r) for r in roots),
+            final=self.job_id is None,
+            engine=self.engine,
+            backbone_version=self.backbone_version,
+            photo_ids=ids,
+            embeddings=vectors,
+            scope=tuple(self.scope) if self.scope is not None else None,
+            job_id=self.job_id,
+        )
+        return run_after_index(event)
 
     # ------------------------------------------------------------------ heads
 
     def _predict_missing(self, summary: IndexSummary) -> None:
-        """Predictions for every stored embedding of this backbone that lacks one."""
+        """Predictions for every stored embedding of this backbone (of the scope's
+        photos) that lacks one."""
         for key in self.keys:
-            summary.predicted += predict_missing(self.factory, self.engine, key.head)
+            summary.predicted += predict_missing(
+                self.factory, self.engine, key.head, paths=self.scope
+            )
 
 
 # --------------------------------------------------------------------------- helpers
@@ -643,7 +713,8 @@ def _photo_values(item: _Prepared, now: datetime) -> dict[str, Any]:
     }
 
 
-def _prediction_values(photo_id: int, key: ModelKey, pred: Any, now: datetime) -> dict[str, Any]:
+def prediction_values(photo_id: int, key: ModelKey, pred: Any, now: datetime) -> dict[str, Any]:
+    """The ``predictions`` row of one head's prediction for a photo."""
     return {
         "photo_id": photo_id,
         "head": key.head,
@@ -655,35 +726,6 @@ def _prediction_values(photo_id: int, key: ModelKey, pred: Any, now: datetime) -
         "probabilities": {k: float(v) for k, v in pred.probabilities.items()},
         "created_at": now,
     }
-
-
-def _absolute(root: str | os.PathLike[str]) -> Path:
-    """A root as an absolute path: folders resolved, files resolved up to their folder."""
-    p = Path(root).expanduser()
-    if not p.exists():
-        raise FileNotFoundError(f"no such file or directory: {p}")
-    if p.is_dir():
-        return p.resolve()
-    return p.parent.resolve() / p.name
-
-
-def _under_roots(column: Any, roots: list[Path]) -> Any:
-    """SQL condition: ``column`` is one of the file roots or inside one of the folder roots.
-
-    A prefix comparison with ``substr`` rather than LIKE: no wildcard escaping, and exact
-    (SQLite's LIKE ignores case; PostgreSQL collations could reorder a range query).
-    """
-    conditions = []
-    files = []
-    for root in roots:
-        if root.is_dir():
-            prefix = str(root) if str(root).endswith(os.sep) else str(root) + os.sep
-            conditions.append(func.substr(column, 1, len(prefix)) == prefix)
-        else:
-            files.append(str(root))
-    if files:
-        conditions.append(column.in_(files))
-    return or_(*conditions)
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -704,12 +746,16 @@ def predict_missing(
     engine: Engine,
     head: str | None = None,
     *,
+    paths: Sequence[str] | None = None,
     on_total: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> int:
     """Predictions of ``head`` for every stored embedding of this backbone that lacks one,
     from the embeddings alone (no decode, no backbone run); returns how many were written.
-    What a new or retrained head needs to re-sort the whole catalog."""
+    What a new or retrained head needs to re-sort the whole catalog. ``paths``: only
+    the photos of those files (an index job's chunk)."""
+    if paths is not None and not paths:
+        return 0
     key = model_key(engine, head)
     missing = ~exists().where(
         and_(
@@ -720,6 +766,10 @@ def predict_missing(
         )
     )
     mine = Embedding.backbone_version == key.backbone_version
+    if paths is not None:
+        mine = and_(
+            mine, Embedding.photo_id.in_(select(File.photo_id).where(File.path.in_(list(paths))))
+        )
     if on_total is not None:
         with factory() as s:
             on_total(
@@ -743,7 +793,7 @@ def predict_missing(
             preds = engine.classify_embeddings(np.stack([vectors[i] for i in order]), key.head)
             now = utcnow()
             rows = [
-                _prediction_values(p, key, pred, now) for p, pred in zip(order, preds, strict=True)
+                prediction_values(p, key, pred, now) for p, pred in zip(order, preds, strict=True)
             ]
             insert_ignore_many(s, Prediction, rows, PREDICTION_KEY)
         done += len(order)

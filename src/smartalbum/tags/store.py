@@ -218,6 +218,37 @@ def tag_catalog(
             on_progress(len(order))
 
 
+def tag_embedded(
+    factory: sessionmaker[Session],
+    tagger: Tagger,
+    backbone_version: str,
+    photo_ids: Sequence[int],
+    embeddings: np.ndarray,
+) -> int:
+    """Tag photos whose embeddings are at hand (the indexer just computed them), without
+    reading the vectors back: the same tags :func:`tag_catalog` would write, and photos
+    already current are skipped as it skips them. Returns the number of photos tagged."""
+    done = 0
+    for start in range(0, len(photo_ids), CHUNK):
+        ids = list(photo_ids[start : start + CHUNK])
+        with session_scope(factory) as s:
+            current = set(
+                s.scalars(
+                    select(PhotoTagState.photo_id).where(
+                        PhotoTagState.photo_id.in_(ids),
+                        PhotoTagState.vocabulary_version == tagger.version,
+                        PhotoTagState.backbone_version == backbone_version,
+                    )
+                )
+            )
+            rows = [i for i, pid in enumerate(ids) if pid not in current]
+            if rows:
+                vectors = embeddings[start : start + CHUNK][rows]
+                write_auto_tags(s, tagger, [ids[i] for i in rows], vectors, backbone_version)
+        done += len(rows)
+    return done
+
+
 def tagger_for(bundle: Any) -> Tagger | None:
     """The tagger of a bundle, or None when it carries no ImageNet classifier."""
     fc = getattr(bundle, "concept_fc", None)

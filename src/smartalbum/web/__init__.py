@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from flask import Flask
 
     from smartalbum.config import get_settings
+    from smartalbum.features import load_features
     from smartalbum.library.catalog import CatalogResultCache
     from smartalbum.model.engine import Engine
     from smartalbum.web import api, gallery, jobs_api, library_api, search_api, ui
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from smartalbum.web.uploads import make_upload_dir, private_request_class
 
     settings = settings or get_settings()
+    load_features()  # the features' after-index hooks (index jobs run in this process too)
     web = settings.web
     engine = Engine.from_settings(settings)
     default_head = settings.model.head or engine.bundle.default_head
