@@ -20,6 +20,8 @@ from smartalbum.imaging import CorruptImageError, PhotoError, load_photo
 from smartalbum.model.engine import Engine
 from smartalbum.model.pipeline import working_side
 from smartalbum.web.cache import CacheKey, ResultCache
+from smartalbum.web.models.classify import PhotoError as PhotoErrorModel
+from smartalbum.web.models.classify import Result
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +47,21 @@ class ItemResult:
     error: PhotoError | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The API's ``Result`` (web/models/classify.py: one shape for the document and
+        the answer)."""
         p = self.prediction or {}
-        return {
-            "filename": self.filename,
-            "sha256": self.sha256,
-            "label": p.get("label"),
-            "confidence": p.get("confidence"),
-            "uncertain": p.get("uncertain"),
-            "probabilities": p.get("probabilities"),
-            "cached": self.cached,
-            "error": photo_error_dict(self.error) if self.error else None,
-        }
+        return Result.model_construct(
+            filename=self.filename,
+            sha256=self.sha256,
+            label=p.get("label"),
+            confidence=p.get("confidence"),
+            uncertain=p.get("uncertain"),
+            probabilities=p.get("probabilities"),
+            cached=self.cached,
+            error=PhotoErrorModel.model_construct(**photo_error_dict(self.error))
+            if self.error
+            else None,
+        ).model_dump()
 
 
 def _decode(data: bytes, filename: str, max_side: int, max_pixels: int) -> np.ndarray:
