@@ -74,9 +74,10 @@ def mobile_zip(state: WebState) -> Path:
     operation_id="mobileBundle",
 )
 def mobile_bundle() -> Response:
-    """The loaded model as a mobile bundle (zip: ORT model, heads, preprocessing, reference program); see docs/mobile.md
+    """The loaded model as a mobile bundle (zip); see docs/mobile.md
 
-    ETag = the bundle version; 304 for a matching If-None-Match.
+    The zip holds the ORT model, heads, preprocessing and a reference program. ETag = the
+    bundle version; 304 for a matching If-None-Match.
     """
     state = get_state()
     path = mobile_zip(state)

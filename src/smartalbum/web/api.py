@@ -226,9 +226,7 @@ def healthz() -> Response:
 
 
 @bp.get("/readyz")
-@api.validate(
-    resp=responses({200: (Status, "Ready")}, [503], keyed=False), operation_id="readyz"
-)
+@api.validate(resp=responses({200: (Status, "Ready")}, [503], keyed=False), operation_id="readyz")
 def readyz() -> Response:
     """Readiness: the model is loaded and runs
 

@@ -224,9 +224,7 @@ def import_category() -> tuple[Response, int, dict[str, str]]:
 
 
 @bp.get("/api/v1/categories/<string(maxlength=128):name>")
-@api.validate(
-    resp=responses({200: (Category, "The category")}, ERRORS), operation_id="getCategory"
-)
+@api.validate(resp=responses({200: (Category, "The category")}, ERRORS), operation_id="getCategory")
 def get_category(name: str) -> Response:
     """A category with its versions and labels"""
     from smartalbum.categories import store
@@ -263,9 +261,7 @@ def edit_category(name: str) -> Response:
 
 
 @bp.delete("/api/v1/categories/<string(maxlength=128):name>")
-@api.validate(
-    resp=responses({204: (None, "Deleted")}, ERRORS), operation_id="deleteCategory"
-)
+@api.validate(resp=responses({204: (None, "Deleted")}, ERRORS), operation_id="deleteCategory")
 def delete_category(name: str) -> tuple[str, int]:
     """Delete a category (never a photo)"""
     from smartalbum.categories import store

@@ -85,9 +85,9 @@ def _before(req: Any, resp: Any, error: Any, instance: Any, adapter: Any = None)
     if error is not None:  # pragma: no cover - the pydantic adapter raises ValidationError
         raise ProblemError.bad_parameter("body", str(error))
     context = getattr(req, "context", None)
-    if getattr(context, "json", None) is not None and req.get_data(cache=True):
-        if not isinstance(req.get_json(silent=True), dict):
-            raise ProblemError.bad_parameter("body", "The body must be a JSON object.")
+    sent = getattr(context, "json", None) is not None and req.get_data(cache=True)
+    if sent and not isinstance(req.get_json(silent=True), dict):
+        raise ProblemError.bad_parameter("body", "The body must be a JSON object.")
 
 
 class _Plugin(FlaskPlugin):
@@ -130,7 +130,11 @@ class ApiResponse(Response):
             if model is not None and _media_types(model):
                 schema = {"type": "string", "format": "binary"}
                 out["content"] = {
-                    t: (content["application/json"] if t == "application/json" else {"schema": schema})
+                    t: (
+                        content["application/json"]
+                        if t == "application/json"
+                        else {"schema": schema}
+                    )
                     for t in _media_types(model)
                 }
             elif int(code) >= 400 and "application/json" in content:
@@ -147,9 +151,7 @@ def _media_types(model: Any) -> list[str]:
     return list(extra.get(MEDIA_TYPES, []))
 
 
-def responses(
-    ok: dict[int, Any], errors: Iterable[int] = (), *, keyed: bool = True
-) -> ApiResponse:
+def responses(ok: dict[int, Any], errors: Iterable[int] = (), *, keyed: bool = True) -> ApiResponse:
     """An operation's responses: ``ok`` maps a status to a model (or ``(model, text)``, or
     None for no body); ``errors`` are problem statuses described by :data:`ERROR_TEXT`.
     ``keyed`` operations sit behind the API key (401 and security when one is set)."""

@@ -52,9 +52,7 @@ bp = Blueprint("faces_api", __name__)
 MAX_ID = 2**31 - 1
 MAX_ITEMS = 1000
 PEOPLE_ERRORS = (400, 404, 503)
-JOB_RESPONSES = responses(
-    {202: (Job, "The job, queued (progress at Location)")}, (400, 409, 503)
-)
+JOB_RESPONSES = responses({202: (Job, "The job, queued (progress at Location)")}, (400, 409, 503))
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 THUMB_SIDE = 160
 THUMB_MAX_AGE = 365 * 24 * 3600

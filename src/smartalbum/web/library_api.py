@@ -644,9 +644,7 @@ TRIP_PREVIEW = 8
 @bp.get("/api/v1/trips")
 @api.validate(
     query=TripsQuery,
-    resp=responses(
-        {200: (Trips, "Home (null when no photo has a position) and the trips")}, [400]
-    ),
+    resp=responses({200: (Trips, "Home (null when no photo has a position) and the trips")}, [400]),
     operation_id="trips",
 )
 def trips() -> Response:

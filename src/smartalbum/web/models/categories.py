@@ -131,7 +131,9 @@ class CategoryExport(Model):
 class Explanation(Model):
     """The heat-map as numbers (``format=json``), or the photo with it (``format=png``)."""
 
-    model_config = ConfigDict(extra="allow", json_schema_extra={MEDIA_TYPES: ["image/png", "application/json"]})
+    model_config = ConfigDict(
+        extra="allow", json_schema_extra={MEDIA_TYPES: ["image/png", "application/json"]}
+    )
 
     photo_id: int
     head: str

@@ -22,7 +22,9 @@ class HeadOnlyQuery(Query):
 class PhotoListQuery(HeadOnlyQuery):
     """Filters combine (AND)."""
 
-    label: Short | None = Field(None, description="the label that counts (correction, else prediction)")
+    label: Short | None = Field(
+        None, description="the label that counts (correction, else prediction)"
+    )
     uncertain: bool | None = Field(None, description="predicted below the threshold, not corrected")
     blurry: bool | None = Field(None, description="blur score below the threshold")
     bad_exposure: bool | None = Field(None, description="exposure verdict under or over")
@@ -31,7 +33,9 @@ class PhotoListQuery(HeadOnlyQuery):
     month: int | None = Field(None, ge=1, le=12, description="month")
     country: text(2) | None = Field(None, description="ISO 3166 alpha-2 country code")
     place: Short | None = Field(None, description="city name (as in stats.places)")
-    camera: Short | None = Field(None, description="camera model (or make when the model is unknown)")
+    camera: Short | None = Field(
+        None, description="camera model (or make when the model is unknown)"
+    )
     q: Short | None = Field(None, description="text in the place, the camera or a file path")
     limit: int = Field(60, ge=1, le=MAX_LIMIT, description="items per page")
     cursor: Cursor | None = Field(None, description="next_cursor of the previous page (opaque)")
@@ -44,7 +48,9 @@ class DuplicatesQuery(Query):
 
 
 class TripsQuery(HeadOnlyQuery):
-    home: text(64) | None = Field(None, description="home as LAT,LON (default: settings, else learned)")
+    home: text(64) | None = Field(
+        None, description="home as LAT,LON (default: settings, else learned)"
+    )
 
 
 class CorrectionBody(Body):
@@ -61,7 +67,9 @@ class PhotoItem(Model):
     id: int
     sha256: Sha256
     path: str | None = Field(description="first present copy")
-    taken_at: str | None = Field(description="camera local time, ISO 8601 without offset (see metadata)")
+    taken_at: str | None = Field(
+        description="camera local time, ISO 8601 without offset (see metadata)"
+    )
     taken_at_source: str | None = Field(description="exif, or file (modification time)")
     width: int
     height: int
@@ -75,7 +83,9 @@ class PhotoItem(Model):
     label_source: str | None = Field(description="correction or prediction")
     confidence: float | None = Field(description="the prediction's, even when corrected")
     uncertain: bool = Field(description="predicted below the threshold and not corrected")
-    review: list[str] = Field(description="why it is on the review list: uncertain, blurry, exposure")
+    review: list[str] = Field(
+        description="why it is on the review list: uncertain, blurry, exposure"
+    )
     thumbnail: str = Field(description="URL of the JPEG thumbnail")
 
 
