@@ -17,10 +17,11 @@ those routes pass ``skip_validation=True`` and keep web/multipart.py's streaming
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, make_response, request
+from flask import current_app, make_response, request
 from pydantic import BaseModel, ValidationError
 from spectree import Response, SpecTree
 from spectree.plugins.flask_plugin import FlaskPlugin
@@ -39,6 +40,7 @@ from smartalbum.web.problems import PROBLEM_MIMETYPE, ProblemError
 from smartalbum.web.security import API_KEY_HEADER
 
 DOCUMENT_KEY = "smartalbum.openapi"
+_building = threading.Lock()
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 #: Error descriptions shared by every operation (one table, not one per blueprint).
@@ -180,24 +182,24 @@ api = SpecTree(
 )
 
 
-def build_openapi(app: Flask | None = None) -> dict[str, Any]:
-    """The OpenAPI document of ``app`` (default: the current one), built once per app from
-    the routes' models, with the loaded heads, the upload limit and the key scheme."""
+def build_openapi() -> dict[str, Any]:
+    """The current app's OpenAPI document, built once per app from the routes' models, with
+    the loaded heads, the upload limit and the API-key scheme of its settings."""
     from smartalbum.web.state import get_state
 
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    cached = app.extensions.get(DOCUMENT_KEY)
+    cached = current_app.extensions.get(DOCUMENT_KEY)
     if cached is not None:
         return cached
-    # spectree builds one document per instance and strips nested definitions out of its
-    # models while doing so: build from a copy, for each app (apps differ by settings).
-    models = copy.deepcopy(api.models)
-    try:
-        with app.app_context():
-            state = get_state()
+    state = get_state()
+    # spectree keeps one document per instance (apps here differ by settings) and strips
+    # nested definitions out of its models while building it: build from a copy, one app
+    # at a time.
+    with _building:
+        models = copy.deepcopy(api.models)
+        try:
             doc = api._generate_spec()
-    finally:
-        api.models = models
+        finally:
+            api.models = models
     web = state.settings.web
     heads = list(state.engine.bundle.heads)
     _fill(doc, heads=heads, default_head=state.default_head, max_files=web.max_files)
@@ -216,7 +218,7 @@ def build_openapi(app: Flask | None = None) -> dict[str, Any]:
         doc["components"]["securitySchemes"] = {
             "ApiKey": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER}
         }
-    app.extensions[DOCUMENT_KEY] = doc
+    current_app.extensions[DOCUMENT_KEY] = doc
     return doc
 
 
@@ -234,11 +236,6 @@ def _fill(node: Any, *, heads: list[str], default_head: str, max_files: int) -> 
     elif isinstance(node, list):
         for value in node:
             _fill(value, heads=heads, default_head=default_head, max_files=max_files)
-
-
-def model_json(model: BaseModel) -> dict[str, Any]:
-    """A response model as the JSON object views return (field order kept)."""
-    return model.model_dump(mode="json")
 
 
 def query_args() -> Any:
