@@ -17,7 +17,6 @@ those routes pass ``skip_validation=True`` and keep web/multipart.py's streaming
 from __future__ import annotations
 
 import copy
-import threading
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
@@ -40,7 +39,6 @@ from smartalbum.web.problems import PROBLEM_MIMETYPE, ProblemError
 from smartalbum.web.security import API_KEY_HEADER
 
 DOCUMENT_KEY = "smartalbum.openapi"
-_building = threading.Lock()
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 #: Error descriptions shared by every operation (one table, not one per blueprint).
@@ -168,18 +166,34 @@ def _name(model: Any) -> str:
     return model.__name__
 
 
-api = SpecTree(
-    backend=_Plugin,
-    mode="strict",
-    title="Smart Album API",
-    version=f"1 ({__version__})",
-    description="Classify photos offline, and browse, review and correct the photo "
+_CONFIG: dict[str, Any] = {
+    "backend": _Plugin,
+    "mode": "strict",  # only the decorated routes (pages are not API)
+    "title": "Smart Album API",
+    "version": f"1 ({__version__})",
+    "description": "Classify photos offline, and browse, review and correct the photo "
     "library's catalog. See docs/api.md.",
-    validation_error_status=400,
-    before=_before,
-    naming_strategy=_name,
-    nested_naming_strategy=lambda _parent, child: child,
-)
+    "validation_error_status": 400,
+    "validation_error_model": Problem,
+    "before": _before,
+    "naming_strategy": _name,
+    "nested_naming_strategy": lambda _parent, child: child,
+}
+
+#: The decorator every API view wears: ``@api.validate(query=, json=, resp=, ...)``.
+api = SpecTree(**_CONFIG)
+
+
+class _Document(SpecTree):
+    """One app's document: the routes :data:`api` registered, over a copy of its models
+    (spectree keeps one document per instance, and apps here differ by their settings)."""
+
+    def __init__(self) -> None:
+        super().__init__(**_CONFIG)
+        self.models = copy.deepcopy(api.models)
+
+    def get_function_metadata(self, func: Any) -> Any:
+        return api.get_function_metadata(func)
 
 
 def build_openapi() -> dict[str, Any]:
@@ -191,21 +205,15 @@ def build_openapi() -> dict[str, Any]:
     if cached is not None:
         return cached
     state = get_state()
-    # spectree keeps one document per instance (apps here differ by settings) and strips
-    # nested definitions out of its models while building it: build from a copy, one app
-    # at a time.
-    with _building:
-        models = copy.deepcopy(api.models)
-        try:
-            doc = api._generate_spec()
-        finally:
-            api.models = models
+    doc = copy.deepcopy(_Document().spec)
     web = state.settings.web
     heads = list(state.engine.bundle.heads)
     _fill(doc, heads=heads, default_head=state.default_head, max_files=web.max_files)
     keyed = bool(web.api_key)
     for item in doc["paths"].values():
         for op in item.values():
+            if not op.get("tags"):
+                op.pop("tags", None)
             if "401" not in op["responses"]:
                 continue
             if keyed:
