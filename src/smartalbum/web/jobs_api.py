@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, render_template
 
 from smartalbum.web.api import file_parts, resolve_head
 from smartalbum.web.contract import api, json_body, query_args, responses
@@ -97,10 +97,7 @@ def create_job() -> tuple[Response, int, dict[str, str]]:
     from smartalbum.jobs import store
     from smartalbum.jobs.submit import submit_index, submit_job
 
-    request_ = json_body() if request.is_json else None
-    if request_ is None:
-        raise _bad("body", 'Send a JSON object: {"kind": "index", "paths": ["/photos"]}')
-    body = request_.model_dump(exclude_unset=True)
+    body = json_body().model_dump(exclude_unset=True)
     kind = body["kind"]
     kinds = store.known_kinds()
     if kind not in kinds:
