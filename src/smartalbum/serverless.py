@@ -64,7 +64,6 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:  # no
     """Classify the event's image; a proxy response (see the module docstring)."""
     from smartalbum.web.cache import LRUResultCache
     from smartalbum.web.classify import classify_uploads
-    from smartalbum.web.problems import PHOTO_ERROR_DEFAULT_STATUS, PHOTO_ERROR_STATUS
 
     settings = get_settings()
     if not isinstance(event, dict):
@@ -88,7 +87,6 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:  # no
         max_pixels=settings.imaging.max_pixels,
     )
     if result.error is not None:
-        status = PHOTO_ERROR_STATUS.get(result.error.code, PHOTO_ERROR_DEFAULT_STATUS)
         out = result.to_dict()["error"]
-        return _problem(status, out["title"], out["detail"], out["code"])
+        return _problem(result.error.status, out["title"], out["detail"], out["code"])
     return _response(200, {"head": head, **result.to_dict()})

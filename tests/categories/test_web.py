@@ -133,8 +133,8 @@ def test_create_with_uploaded_examples(web, tmp_path):
 @pytest.mark.parametrize(
     ("method", "url", "body", "status", "code"),
     [
-        ("post", "/api/v1/categories", {"name": "x"}, 400, "bad_request"),
-        ("post", "/api/v1/categories", {"name": "x", "examples": ["nothex"]}, 400, "bad_request"),
+        ("post", "/api/v1/categories", {"name": "x"}, 400, "bad_parameter"),
+        ("post", "/api/v1/categories", {"name": "x", "examples": ["nothex"]}, 400, "bad_parameter"),
         (
             "post",
             "/api/v1/categories",

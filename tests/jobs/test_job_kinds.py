@@ -123,9 +123,9 @@ def test_organize_job_copies_the_catalog_and_never_touches_the_originals(
     "body, code",
     [
         ({"kind": "rehead", "head": "nope"}, "unknown_head"),
-        ({"kind": "rehead", "paths": ["/"]}, "bad_request"),
+        ({"kind": "rehead", "paths": ["/"]}, "bad_parameter"),
         ({"kind": "organize", "into": "relative/dir"}, "bad_path"),
-        ({"kind": "organize", "into": "/tmp/x", "mode": "shred"}, "bad_request"),
+        ({"kind": "organize", "into": "/tmp/x", "mode": "shred"}, "bad_parameter"),
         ({"kind": "organize", "into": "/tmp/x", "layout": "{nope}"}, "bad_layout"),
         ({"kind": "classify", "paths": ["relative.jpg"]}, "bad_path"),
     ],

@@ -81,8 +81,8 @@ def test_delete_cancels_a_queued_job(web, library) -> None:
         ({"kind": "nope", "paths": ["/"]}, "unknown_kind"),
         ({"kind": "index", "paths": ["relative/dir"]}, "bad_path"),
         ({"kind": "index", "paths": ["/etc"]}, "path_not_allowed"),
-        ({"kind": "index", "paths": []}, "bad_request"),
-        ({"kind": "index", "paths": ["/x"], "extra": 1}, "bad_request"),
+        ({"kind": "index", "paths": []}, "bad_parameter"),
+        ({"kind": "index", "paths": ["/x"], "extra": 1}, "bad_parameter"),
     ],
 )
 def test_bad_requests_are_problems(web, body, code) -> None:

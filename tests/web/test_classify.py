@@ -12,6 +12,7 @@ from smartalbum.model.engine import Engine
 from smartalbum.web import classify as classify_mod
 from smartalbum.web.cache import LRUResultCache
 from smartalbum.web.classify import classify_uploads, photo_error_dict
+from smartalbum.web.models.classify import Result
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +111,10 @@ def test_item_dict_has_the_documented_shape(engine, photo) -> None:
     b = bad.to_dict()
     assert b["label"] is b["confidence"] is b["probabilities"] is b["uncertain"] is None
     assert set(b["error"]) == {"code", "title", "detail"}
+    # one shape: the API model the document is generated from
+    for item in (g, b):
+        assert list(item) == list(Result.model_fields)
+        assert Result.model_validate(item).model_dump() == item
 
 
 def test_error_detail_drops_the_decoders_source_prefix() -> None:

@@ -290,8 +290,8 @@ def test_a_correction_must_be_a_label_of_the_head(client, indexed) -> None:
         {"label": "red", "extra": 1},
         {"label": "red", "head": 1},
     ):
-        assert_problem(client.patch(f"/api/v1/photos/{pid}", json=payload), 400, "invalid_body")
-    assert_problem(client.patch(f"/api/v1/photos/{pid}", data="label=red"), 400, "invalid_body")
+        assert_problem(client.patch(f"/api/v1/photos/{pid}", json=payload), 400, "bad_parameter")
+    assert_problem(client.patch(f"/api/v1/photos/{pid}", data="label=red"), 400, "bad_parameter")
     assert_problem(
         client.patch(f"/api/v1/photos/{pid}", json={"label": "red", "head": "nope"}),
         400,

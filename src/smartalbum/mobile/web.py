@@ -20,11 +20,12 @@ import tempfile
 import threading
 import zipfile
 from pathlib import Path
-from typing import Any
 
 from flask import Blueprint, Response, jsonify, send_file
 
 from smartalbum.mobile.export import MobileExportError, export_mobile
+from smartalbum.web.contract import api, responses
+from smartalbum.web.models.mobile import MobileManifest, MobileZip
 from smartalbum.web.problems import ProblemError
 from smartalbum.web.state import WebState, get_state
 
@@ -62,8 +63,22 @@ def mobile_zip(state: WebState) -> Path:
 
 
 @bp.get("/api/v1/model/mobile")
+@api.validate(
+    resp=responses(
+        {
+            200: (MobileZip, "The zip"),
+            304: (None, "Not modified (If-None-Match matched the ETag)"),
+        },
+        [503],
+    ),
+    operation_id="mobileBundle",
+)
 def mobile_bundle() -> Response:
-    """The zip (ETag = bundle version; 304 for a matching If-None-Match)."""
+    """The loaded model as a mobile bundle (zip); see docs/mobile.md
+
+    The zip holds the ORT model, heads, preprocessing and a reference program. ETag = the
+    bundle version; 304 for a matching If-None-Match.
+    """
     state = get_state()
     path = mobile_zip(state)
     resp = send_file(
@@ -80,98 +95,15 @@ def mobile_bundle() -> Response:
 
 
 @bp.get("/api/v1/model/mobile/manifest")
+@api.validate(
+    resp=responses({200: (MobileManifest, "The manifest")}, [503]),
+    operation_id="mobileManifest",
+)
 def mobile_manifest() -> Response:
-    """``mobile.json`` of the zip: versions, backbone facts, file sizes and digests."""
+    """mobile.json of the mobile bundle: versions, file sizes and digests"""
     state = get_state()
     with zipfile.ZipFile(mobile_zip(state)) as z:
         manifest = json.loads(z.read("smartalbum-mobile/mobile.json"))
     resp = jsonify(manifest)
     resp.set_etag(state.engine.version)
     return resp
-
-
-def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[str, Any]:
-    """The two operations for the OpenAPI document (web/openapi.py)."""
-
-    def errors() -> dict[str, Any]:
-        out = {
-            "429": problem("Rate limited."),
-            "503": problem("The mobile bundle cannot be built (e.g. data folder read-only)."),
-        }
-        if keyed:
-            out["401"] = problem("Missing or wrong API key.")
-        out["default"] = problem("Any other error, as a problem document.")
-        return out
-
-    etag = {
-        "ETag": {"description": "The model bundle version, quoted.", "schema": {"type": "string"}}
-    }
-    return {
-        "/api/v1/model/mobile": {
-            "get": {
-                "operationId": "mobileBundle",
-                "summary": "The loaded model as a mobile bundle (zip: ORT model, heads, "
-                "preprocessing, reference program); see docs/mobile.md",
-                "responses": {
-                    "200": {
-                        "description": "The zip",
-                        "headers": etag,
-                        "content": {
-                            "application/zip": {"schema": {"type": "string", "format": "binary"}}
-                        },
-                    },
-                    "304": {"description": "Not modified (If-None-Match matched the ETag)"},
-                    **errors(),
-                },
-                **guarded,
-            }
-        },
-        "/api/v1/model/mobile/manifest": {
-            "get": {
-                "operationId": "mobileManifest",
-                "summary": "mobile.json of the mobile bundle: versions, file sizes and digests",
-                "responses": {
-                    "200": {
-                        "description": "The manifest",
-                        "headers": etag,
-                        "content": {
-                            "application/json": {
-                                "schema": {"$ref": "#/components/schemas/MobileManifest"}
-                            }
-                        },
-                    },
-                    **errors(),
-                },
-                **guarded,
-            }
-        },
-    }
-
-
-def openapi_schemas() -> dict[str, Any]:
-    return {
-        "MobileManifest": {
-            "type": "object",
-            "required": ["format", "name", "source_bundle", "backbone", "files"],
-            "properties": {
-                "format": {"type": "string", "enum": ["smartalbum-mobile/1"]},
-                "name": {"type": "string"},
-                "source_bundle": {
-                    "type": "object",
-                    "properties": {"name": {"type": "string"}, "version": {"type": "string"}},
-                },
-                "backbone": {"type": "object"},
-                "decode": {"type": "object"},
-                "default_head": {"type": "string"},
-                "files": {
-                    "type": "object",
-                    "additionalProperties": {
-                        "type": "object",
-                        "properties": {"bytes": {"type": "integer"}, "sha256": {"type": "string"}},
-                    },
-                },
-                "written_by": {"type": "object"},
-                "created": {"type": "string"},
-            },
-        }
-    }

@@ -1,7 +1,7 @@
 """The JSON API (version 1), the seed's ``POST /classify`` and the health probes.
 
-Routes are documented in docs/api.md and described by the OpenAPI document this blueprint
-serves at /api/v1/openapi.json (a test checks that the two agree).
+Routes are documented in docs/api.md; the OpenAPI document this blueprint serves at
+/api/v1/openapi.json is generated from every route's models (web/contract.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,17 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.datastructures import FileStorage
 
 from smartalbum.web.classify import ItemResult, classify_uploads
-from smartalbum.web.openapi import build_openapi
+from smartalbum.web.contract import api, build_openapi, responses
+from smartalbum.web.models.classify import (
+    ClassifyCompatResponse,
+    ClassifyResponse,
+    CompatUploadForm,
+    HeadQuery,
+    ModelInfo,
+    OpenAPIDocument,
+    Status,
+    UploadForm,
+)
 from smartalbum.web.problems import ProblemError
 from smartalbum.web.state import WebState, get_state
 
@@ -35,7 +45,7 @@ def _is_blank(f: FileStorage) -> bool:
     return empty
 
 
-def _file_parts(state: WebState) -> list[FileStorage]:
+def file_parts(state: WebState) -> list[FileStorage]:
     """The request's ``file`` parts, or a 400/413 problem. Parsing happens here, after
     Werkzeug has refused a body over MAX_CONTENT_LENGTH from its Content-Length."""
     if request.mimetype != "multipart/form-data":
@@ -73,7 +83,7 @@ def _read(files: list[FileStorage]) -> Iterator[tuple[str, bytes]]:
             f.close()
 
 
-def _resolve_head(state: WebState) -> str:
+def resolve_head(state: WebState) -> str:
     """The ``head`` form field or query parameter (default: the configured head). Every
     value given must name a head, and they must agree: a typo is an error, not a silent
     fallback to the default."""
@@ -112,11 +122,27 @@ def _classify(state: WebState, files: list[FileStorage], head: str) -> list[Item
 # -- routes --------------------------------------------------------------------------------
 
 
+UPLOAD_ERRORS = (400, 413, 415)
+
+
 @bp.post("/api/v1/classify")
+@api.validate(
+    query=HeadQuery,
+    form=UploadForm,
+    resp=responses({200: (ClassifyResponse, "Results")}, UPLOAD_ERRORS),
+    skip_validation=True,  # multipart: parsed by web/multipart.py, checked by file_parts
+    operation_id="classify",
+)
 def classify() -> Response:
+    """Classify one or more photos
+
+    One result per file, in order. In a batch an unreadable file gets an error in its
+    result and the others still succeed (200); a request with a single unreadable file
+    fails with 400/413/415.
+    """
     state = get_state()
-    files = _file_parts(state)
-    head = _resolve_head(state)
+    files = file_parts(state)
+    head = resolve_head(state)
     results = _classify(state, files, head)
     return jsonify(
         results=[r.to_dict() for r in results],
@@ -125,10 +151,21 @@ def classify() -> Response:
 
 
 @bp.post("/classify")
+@api.validate(
+    form=CompatUploadForm,
+    resp=responses(
+        {200: (ClassifyCompatResponse, "The label under the default head")}, UPLOAD_ERRORS
+    ),
+    skip_validation=True,
+    operation_id="classifyCompat",
+)
 def classify_compat() -> Response:
-    """The seed's endpoint, kept for its clients: one ``file`` -> ``{"class": label}``."""
+    """The seed's endpoint: one photo -> its class
+
+    Kept for its clients: one ``file`` -> ``{"class": label}``.
+    """
     state = get_state()
-    files = _file_parts(state)
+    files = file_parts(state)
     if len(files) != 1:
         raise ProblemError(
             400, "Bad Request", "This endpoint takes exactly one file.", code="one_file_only"
@@ -139,7 +176,9 @@ def classify_compat() -> Response:
 
 
 @bp.get("/api/v1/model")
+@api.validate(resp=responses({200: (ModelInfo, "Model")}), operation_id="model")
 def model_info() -> Response:
+    """The loaded model bundle, its heads, labels and limits"""
     state = get_state()
     bundle = state.engine.bundle
     return jsonify(
@@ -170,22 +209,29 @@ def model_info() -> Response:
 
 
 @bp.get("/api/v1/openapi.json")
+@api.validate(
+    resp=responses({200: (OpenAPIDocument, "OpenAPI 3 document")}, keyed=False),
+    operation_id="openapi",
+)
 def openapi() -> Response:
-    state = get_state()
-    return jsonify(
-        build_openapi(state.settings, list(state.engine.bundle.heads), state.default_head)
-    )
+    """This document"""
+    return jsonify(build_openapi())
 
 
 @bp.get("/healthz")
+@api.validate(resp=responses({200: (Status, "Alive")}, keyed=False), operation_id="healthz")
 def healthz() -> Response:
-    """Liveness: the process answers."""
+    """Liveness: the process answers"""
     return jsonify(status="ok")
 
 
 @bp.get("/readyz")
+@api.validate(resp=responses({200: (Status, "Ready")}, [503], keyed=False), operation_id="readyz")
 def readyz() -> Response:
-    """Readiness: the engine is loaded and classifies a tiny picture."""
+    """Readiness: the model is loaded and runs
+
+    The engine classifies a tiny picture.
+    """
     state = get_state()
     try:
         state.engine.classify([np.full((8, 8, 3), 127, dtype=np.uint8)], state.default_head)

@@ -12,38 +12,41 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 
 from smartalbum.atomic import write_atomic
-from smartalbum.categories.errors import CategoryError
-from smartalbum.web.library_api import catalog_factory
-from smartalbum.web.openapi import error_responses, json_response, ref
+from smartalbum.web.contract import api, json_body, query_args, responses, validate
+from smartalbum.web.library_api import MAX_PHOTO_ID, catalog_factory
+from smartalbum.web.models.categories import (
+    Category,
+    CategoryEditBody,
+    CategoryExport,
+    CategoryList,
+    CategoryPhotos,
+    CategoryVersions,
+    ExamplesBody,
+    ExplainQuery,
+    Explanation,
+    ImportBody,
+    ImportQuery,
+    MembershipBody,
+    NewCategoryBody,
+    PageQuery,
+    RetrainBody,
+    ReviewQuery,
+)
+from smartalbum.web.models.jobs import Job
 from smartalbum.web.problems import ProblemError
 from smartalbum.web.state import get_state
 
 bp = Blueprint("categories_api", __name__)
 
-MAX_EXAMPLES = 500
-MAX_LIMIT = 1000
-EXPLAIN_FORMATS = ("png", "json")
-SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-@bp.errorhandler(CategoryError)
-def _category_error(exc: CategoryError) -> Response:
-    from smartalbum.web.problems import problem
-
-    title = {
-        404: "Not Found",
-        409: "Conflict",
-        422: "Unprocessable Content",
-        501: "Not Implemented",
-    }.get(exc.status, "Bad Request")
-    return problem(exc.status, title, str(exc), code=exc.code)
+#: Problems of every categories route but the list (domain errors carry their status).
+ERRORS = (400, 404, 409, 422, 503)
+QUEUED = (Job, "The job, queued (progress at Location)")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -60,44 +63,6 @@ def _teacher() -> Any:
     )
 
 
-def _bad(detail: str, code: str = "bad_request") -> ProblemError:
-    return ProblemError(400, "Bad Request", detail, code=code)
-
-
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise _bad("the request body must be a JSON object")
-    return data
-
-
-def _hashes(value: Any, field: str) -> list[str]:
-    if value is None:
-        return []
-    if (
-        not isinstance(value, list)
-        or len(value) > MAX_EXAMPLES
-        or not all(isinstance(v, str) and SHA256.fullmatch(v) for v in value)
-    ):
-        raise _bad(
-            f"'{field}' must be a list of at most {MAX_EXAMPLES} sha256 strings (64 lowercase hex)"
-        )
-    return list(value)
-
-
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise _bad(f"'{name}' must be an integer", "bad_parameter") from None
-    if not low <= value <= high:
-        raise _bad(f"'{name}' must be between {low} and {high}", "bad_parameter")
-    return value
-
-
 def _uploaded_ids(field: str) -> list[int]:
     """Store uploaded example files under the data dir (by content hash) and index them."""
     from smartalbum.categories.resolve import photo_ids_for_paths
@@ -107,14 +72,16 @@ def _uploaded_ids(field: str) -> list[int]:
         return []
     state = get_state()
     if len(files) > state.settings.web.max_files:
-        raise _bad(f"at most {state.settings.web.max_files} files per request")
+        detail = f"at most {state.settings.web.max_files} files per request"
+        raise ProblemError.bad_parameter(field, detail)
     folder = Path(state.settings.data_dir).expanduser() / "examples"
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for f in files:
         data = f.read()
         if not data:
-            raise _bad(f"{f.filename}: empty file", "empty_file")
+            detail = f"{f.filename}: empty file"
+            raise ProblemError(400, "Bad Request", detail, code="empty_file")
         suffix = Path(f.filename).suffix.lower()[:8] or ".jpg"
         path = folder / f"{hashlib.sha256(data).hexdigest()}{suffix}"
         if not path.exists():
@@ -123,29 +90,33 @@ def _uploaded_ids(field: str) -> list[int]:
     return photo_ids_for_paths(catalog_factory(), paths, state.engine)
 
 
-def _example_ids(data: dict[str, Any], field: str) -> list[int]:
+def _example_ids(hashes: list[str] | None) -> list[int]:
     from smartalbum.categories.resolve import photo_ids_for_hashes
 
-    hashes = _hashes(data.get(field), field)
+    if not hashes:
+        return []
     with catalog_factory()() as s:
         return photo_ids_for_hashes(s, hashes)
 
 
-def _request_examples() -> tuple[dict[str, Any], list[int], list[int]]:
-    """(fields, positives, negatives) from a JSON body or a multipart form with uploads."""
+def _request_examples(model: type[ExamplesBody]) -> tuple[Any, list[int], list[int]]:
+    """(body, positives, negatives) from a JSON body or a multipart form with uploads (the
+    form's fields checked by the same model as the JSON body)."""
     if request.mimetype == "multipart/form-data":
         form = request.form
-        data: dict[str, Any] = {
-            "name": form.get("name"),
-            "description": form.get("description", ""),
+        fields: dict[str, Any] = {
             "examples": [h for h in form.getlist("examples") if h],
             "counter_examples": [h for h in form.getlist("counter_examples") if h],
         }
-        pos = _example_ids(data, "examples") + _uploaded_ids("examples")
-        neg = _example_ids(data, "counter_examples") + _uploaded_ids("counter_examples")
-        return data, pos, neg
-    data = _body()
-    return data, _example_ids(data, "examples"), _example_ids(data, "counter_examples")
+        for name in set(model.model_fields) - set(fields):
+            if name in form:
+                fields[name] = form[name]
+        body = validate(model, fields)
+        pos = _example_ids(body.examples) + _uploaded_ids("examples")
+        neg = _example_ids(body.counter_examples) + _uploaded_ids("counter_examples")
+        return body, pos, neg
+    body = json_body()
+    return body, _example_ids(body.examples), _example_ids(body.counter_examples)
 
 
 def _with_links(summary: dict[str, Any]) -> dict[str, Any]:
@@ -192,7 +163,12 @@ def category_page(name: str) -> str:
 
 
 @bp.get("/api/v1/categories")
+@api.validate(
+    resp=responses({200: (CategoryList, "Every category")}, [503]),
+    operation_id="listCategories",
+)
 def list_categories() -> Response:
+    """The categories"""
     from smartalbum.categories import store
 
     with catalog_factory()() as s:
@@ -201,39 +177,56 @@ def list_categories() -> Response:
 
 
 @bp.post("/api/v1/categories")
+@api.validate(
+    json=NewCategoryBody,
+    resp=responses({201: (Category, "Created, fitted and the catalog re-sorted")}, ERRORS),
+    operation_id="createCategory",
+)
 def create_category() -> tuple[Response, int, dict[str, str]]:
-    """Create a category from examples (sha256 of library photos, or uploaded files)."""
-    data, pos, neg = _request_examples()
-    name = data.get("name")
-    if not isinstance(name, str) or "examples" not in data:
-        raise _bad("'name' (a string) and 'examples' are required")
-    description = data.get("description", "")
-    if not isinstance(description, str) or len(description) > 2000:
-        raise _bad("'description' must be a string of at most 2000 characters")
-    result = _teacher().create(name, pos, neg, description=description)
+    """Teach a category from example photos
+
+    Examples are library photos by sha256; or send multipart/form-data with `name`,
+    `description` and files (or sha256 values) in `examples` / `counter_examples`: uploads
+    are stored under the data dir and indexed once. The head is fitted from stored
+    embeddings in seconds.
+    """
+    body, pos, neg = _request_examples(NewCategoryBody)
+    result = _teacher().create(body.name, pos, neg, description=body.description)
     body = _with_links(result)
     return jsonify(body), 201, {"Location": body["links"]["self"]}
 
 
 @bp.post("/api/v1/categories/import")
+@api.validate(
+    query=ImportQuery,
+    json=ImportBody,
+    resp=responses({201: (Category, "Imported")}, ERRORS),
+    operation_id="importCategory",
+)
 def import_category() -> tuple[Response, int, dict[str, str]]:
-    """Import a file written by ``GET .../export`` (optionally ``?name=`` to rename)."""
+    """Import a category file (from export)
+
+    The file written by ``GET .../export``, as the JSON body or the multipart part
+    ``file``; ``?name=`` renames it.
+    """
     raw = request.files.get("file")
     if raw is not None:
         try:
             data = json.loads(raw.read())
         except ValueError:
-            raise _bad("the uploaded file is not JSON") from None
+            raise ProblemError.bad_parameter("file", "the uploaded file is not JSON") from None
     else:
-        data = _body()
-    name = request.args.get("name")
+        data = json_body().model_dump(exclude_unset=True)
+    name = query_args().name
     result = _teacher().import_category(data, name)
     body = _with_links(result)
     return jsonify(body), 201, {"Location": body["links"]["self"]}
 
 
-@bp.get("/api/v1/categories/<name>")
+@bp.get("/api/v1/categories/<string(maxlength=128):name>")
+@api.validate(resp=responses({200: (Category, "The category")}, ERRORS), operation_id="getCategory")
 def get_category(name: str) -> Response:
+    """A category with its versions and labels"""
     from smartalbum.categories import store
 
     with catalog_factory()() as s:
@@ -244,33 +237,33 @@ def get_category(name: str) -> Response:
     return jsonify(body)
 
 
-@bp.patch("/api/v1/categories/<name>")
+@bp.patch("/api/v1/categories/<string(maxlength=128):name>")
+@api.validate(
+    json=CategoryEditBody,
+    resp=responses({200: (Category, "The category")}, ERRORS),
+    operation_id="editCategory",
+)
 def edit_category(name: str) -> Response:
-    """Rename or re-describe a category (``name``, ``description``)."""
+    """Rename or re-describe a category"""
     from smartalbum.categories import store
     from smartalbum.library.db import session_scope
 
-    data = _body()
-    unknown = set(data) - {"name", "description"}
-    if unknown:
-        raise _bad(f"unknown field(s): {', '.join(sorted(unknown))}")
+    body: CategoryEditBody = json_body()
     with session_scope(catalog_factory()) as s:
         category = store.get_category(s, name)
-        if "name" in data:
-            if not isinstance(data["name"], str):
-                raise _bad("'name' must be a string")
-            store.rename_category(s, category, data["name"])
-        if "description" in data:
-            if not isinstance(data["description"], str) or len(data["description"]) > 2000:
-                raise _bad("'description' must be a string of at most 2000 characters")
-            category.description = data["description"]
+        if body.name is not None:
+            store.rename_category(s, category, body.name)
+        if body.description is not None:
+            category.description = body.description
         s.flush()
         body = _with_links(store.summary(s, category))
     return jsonify(body)
 
 
-@bp.delete("/api/v1/categories/<name>")
+@bp.delete("/api/v1/categories/<string(maxlength=128):name>")
+@api.validate(resp=responses({204: (None, "Deleted")}, ERRORS), operation_id="deleteCategory")
 def delete_category(name: str) -> tuple[str, int]:
+    """Delete a category (never a photo)"""
     from smartalbum.categories import store
     from smartalbum.library.db import session_scope
 
@@ -279,13 +272,18 @@ def delete_category(name: str) -> tuple[str, int]:
     return "", 204
 
 
-@bp.get("/api/v1/categories/<name>/photos")
+@bp.get("/api/v1/categories/<string(maxlength=128):name>/photos")
+@api.validate(
+    query=PageQuery,
+    resp=responses({200: (CategoryPhotos, "A page of photos")}, ERRORS),
+    operation_id="categoryPhotos",
+)
 def category_photos(name: str) -> Response:
-    """The category's photos, best score first (``limit``, ``offset``)."""
+    """The category's photos, best score first"""
     from smartalbum.categories.query import members
 
-    limit = _int_arg("limit", 100, 1, MAX_LIMIT)
-    offset = _int_arg("offset", 0, 0, 10**9)
+    args: PageQuery = query_args()
+    limit, offset = args.limit, args.offset
     with catalog_factory()() as s:
         rows = members(s, name, limit=limit, offset=offset)
     for r in rows:
@@ -293,38 +291,50 @@ def category_photos(name: str) -> Response:
     return jsonify({"photos": rows, "limit": limit, "offset": offset})
 
 
-@bp.post("/api/v1/categories/<name>/examples")
+@bp.post("/api/v1/categories/<string(maxlength=128):name>/examples")
+@api.validate(
+    json=ExamplesBody,
+    resp=responses({200: (Category, "The category")}, ERRORS),
+    operation_id="addCategoryExamples",
+)
 def add_examples(name: str) -> Response:
-    """More examples / counter-examples (sha256 lists or uploads): refit, re-sort."""
-    _, pos, neg = _request_examples()
+    """More (counter-)examples: refit and re-sort
+
+    Library photos by sha256, or uploads (multipart).
+    """
+    _, pos, neg = _request_examples(ExamplesBody)
     if not pos and not neg:
-        raise _bad("give 'examples' or 'counter_examples'")
+        raise ProblemError.bad_parameter("examples", "give 'examples' or 'counter_examples'")
     return jsonify(_with_links(_teacher().add_examples(name, pos, neg)))
 
 
-@bp.post("/api/v1/categories/<name>/corrections")
+@bp.post("/api/v1/categories/<string(maxlength=128):name>/corrections")
+@api.validate(
+    json=MembershipBody,
+    resp=responses({200: (Category, "The category")}, ERRORS),
+    operation_id="correctCategory",
+)
 def correct(name: str) -> Response:
-    """A correction: ``{"sha256": ..., "member": true|false}``; applied to the members at
-    once, learnt by the head at the next retrain."""
-    from smartalbum.categories.resolve import photo_ids_for_hashes
+    """A photo is (not) in the category
 
-    data = _body()
-    [sha] = _hashes(
-        [data.get("sha256")] if isinstance(data.get("sha256"), str) else None, "sha256"
-    ) or [None]
-    if sha is None or not isinstance(data.get("member"), bool):
-        raise _bad("give 'sha256' (a string) and 'member' (true or false)")
-    with catalog_factory()() as s:
-        [pid] = photo_ids_for_hashes(s, [sha])
-    return jsonify(_with_links(_teacher().correct(name, pid, data["member"])))
+    Applied to the members at once; the head learns from it at the next retrain.
+    """
+    body: MembershipBody = json_body()
+    [pid] = _example_ids([body.sha256])
+    return jsonify(_with_links(_teacher().correct(name, pid, body.member)))
 
 
-@bp.get("/api/v1/categories/<name>/review")
+@bp.get("/api/v1/categories/<string(maxlength=128):name>/review")
+@api.validate(
+    query=ReviewQuery,
+    resp=responses({200: (CategoryPhotos, "The queue")}, ERRORS),
+    operation_id="categoryReview",
+)
 def review(name: str) -> Response:
-    """Photos to label next, most uncertain first (active learning)."""
+    """Photos to label next, most uncertain first (active learning)"""
     from smartalbum.categories.query import review_items
 
-    limit = _int_arg("limit", 50, 1, MAX_LIMIT)
+    limit = query_args().limit
     teacher = _teacher()
     with teacher.factory() as s:
         items = review_items(teacher, s, name, limit=limit)
@@ -333,8 +343,13 @@ def review(name: str) -> Response:
     return jsonify({"photos": items})
 
 
-@bp.get("/api/v1/categories/<name>/versions")
+@bp.get("/api/v1/categories/<string(maxlength=128):name>/versions")
+@api.validate(
+    resp=responses({200: (CategoryVersions, "Versions, oldest first")}, ERRORS),
+    operation_id="categoryVersions",
+)
 def versions(name: str) -> Response:
+    """The head versions of a category"""
     from smartalbum.categories import store
 
     with catalog_factory()() as s:
@@ -342,13 +357,23 @@ def versions(name: str) -> Response:
     return jsonify({"versions": rows})
 
 
-@bp.post("/api/v1/categories/<name>/versions/<int:version>/restore")
+@bp.post("/api/v1/categories/<string(maxlength=128):name>/versions/<int:version>/restore")
+@api.validate(
+    resp=responses({200: (Category, "The category")}, ERRORS),
+    operation_id="restoreCategoryVersion",
+)
 def restore(name: str, version: int) -> Response:
+    """Make a head version active again"""
     return jsonify(_with_links(_teacher().restore(name, version)))
 
 
-@bp.get("/api/v1/categories/<name>/export")
+@bp.get("/api/v1/categories/<string(maxlength=128):name>/export")
+@api.validate(
+    resp=responses({200: (CategoryExport, "Head and examples by sha256")}, ERRORS),
+    operation_id="exportCategory",
+)
 def export(name: str) -> Response:
+    """The category as a small JSON file"""
     from smartalbum.categories import store
 
     with catalog_factory()() as s:
@@ -359,9 +384,13 @@ def export(name: str) -> Response:
     return resp
 
 
-@bp.post("/api/v1/categories/<name>/grow")
+@bp.post("/api/v1/categories/<string(maxlength=128):name>/grow")
+@api.validate(resp=responses({202: QUEUED}, ERRORS), operation_id="growCategory")
 def grow(name: str) -> tuple[Response, int, dict[str, str]]:
-    """Pseudo-label confident photos, kept only where it helps (a ``categories`` job)."""
+    """Pseudo-label confident photos (a job)
+
+    Kept only when it helps on held-back labels; the job's result says so.
+    """
     from smartalbum.categories import store
 
     with catalog_factory()() as s:
@@ -370,17 +399,18 @@ def grow(name: str) -> tuple[Response, int, dict[str, str]]:
 
 
 @bp.post("/api/v1/retrain")
+@api.validate(json=RetrainBody, resp=responses({202: QUEUED}, ERRORS), operation_id="retrain")
 def retrain() -> tuple[Response, int, dict[str, str]]:
-    """Retrain categories (``names``, default all) from examples and corrections, as a
-    job; its result holds a before/after report per category."""
+    """Retrain categories from examples and corrections (a job)
+
+    ``names`` (default: every category). A new head replaces the old only when at least
+    as good on a held-back part of the user's labels; the job's result has the
+    before/after report per category.
+    """
     from smartalbum.categories import store
 
-    data = request.get_json(silent=True) if request.content_length else {}
-    if not isinstance(data, dict):
-        raise _bad("the request body must be a JSON object (or empty)")
-    names = data.get("names", [])
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise _bad("'names' must be a list of category names")
+    body = getattr(request, "context", None) and request.context.json  # type: ignore[attr-defined]
+    names = body.names if body is not None else []
     with catalog_factory()() as s:
         for n in names:
             store.get_category(s, n)
@@ -388,22 +418,30 @@ def retrain() -> tuple[Response, int, dict[str, str]]:
 
 
 @bp.get("/api/v1/photos/<int:photo_id>/explain")
+@api.validate(
+    query=ExplainQuery,
+    resp=responses(
+        {200: (Explanation, "The photo with the heat-map (PNG), or the map as JSON")},
+        (*ERRORS, 501),
+    ),
+    operation_id="explainPhoto",
+)
 def explain(photo_id: int) -> Response:
-    """Where the model looked: ``category=NAME`` (or ``head=NAME``, default the app's head);
-    ``format=png`` (the photo with a heat-map overlay) or ``json`` (the map as numbers)."""
+    """Heat-map of where the model looked
+
+    ``category=NAME`` (or ``head=NAME``, default the app's head); ``format=png`` (the
+    photo with a heat-map overlay) or ``json`` (the map as numbers). Grad-CAM over the
+    backbone's last feature map (for a linear head, the class activation map), computed
+    on demand: one backbone run.
+    """
     from smartalbum.categories import store
     from smartalbum.categories.explain import overlay_png
     from smartalbum.imaging.decode import load_photo
     from smartalbum.imaging.errors import PhotoError
     from smartalbum.library.schema import Photo
-    from smartalbum.web.library_api import MAX_PHOTO_ID
 
-    fmt = request.args.get("format", "png")
-    if fmt not in EXPLAIN_FORMATS:
-        raise _bad(f"'format' must be one of {', '.join(EXPLAIN_FORMATS)}", "bad_parameter")
-    unknown = set(request.args) - {"category", "head", "format"}
-    if unknown:
-        raise _bad(f"unknown parameter(s): {', '.join(sorted(unknown))}", "unknown_parameter")
+    args: ExplainQuery = query_args()
+    fmt = args.format
     state = get_state()
     if photo_id > MAX_PHOTO_ID:
         raise ProblemError(404, "Not Found", f"no photo {photo_id}", code="photo_not_found")
@@ -413,16 +451,17 @@ def explain(photo_id: int) -> Response:
         if s.get(Photo, photo_id) is None:
             raise ProblemError(404, "Not Found", f"no photo {photo_id}", code="photo_not_found")
         path = paths_of(s, [photo_id]).get(photo_id)
-        if request.args.get("category"):
-            active = store.active_version(s, store.get_category(s, request.args["category"]))
+        if args.category:
+            active = store.active_version(s, store.get_category(s, args.category))
             if active is None:
                 raise ProblemError(409, "Conflict", "the category has no head yet", code="no_head")
             head = store.head_of(active)
         else:
             try:
-                head = state.engine.head(request.args.get("head") or state.default_head)
+                head = state.engine.head(args.head or state.default_head)
             except KeyError as exc:
-                raise _bad(str(exc.args[0]), "unknown_head") from None
+                detail = str(exc.args[0])
+                raise ProblemError(400, "Bad Request", detail, code="unknown_head") from None
     if path is None:
         raise ProblemError(
             404, "Not Found", "the photo's file is missing", code="photo_file_missing"
@@ -461,455 +500,3 @@ def _explainer(state: Any) -> Any:
             state.engine.bundle, threads=max(1, state.settings.model.threads)
         )
     return current_app.extensions[key]
-
-
-# --------------------------------------------------------------------------- OpenAPI
-
-
-def openapi_schemas() -> dict[str, Any]:
-    """Schemas of the categories API (loose where the shape grows with features)."""
-    num, integer, string = {"type": "number"}, {"type": "integer"}, {"type": "string"}
-    nullable_int = {"type": "integer", "nullable": True}
-    return {
-        "Category": {
-            "type": "object",
-            "required": ["name", "examples", "counter_examples", "members"],
-            "properties": {
-                "name": string,
-                "description": string,
-                "examples": integer,
-                "counter_examples": integer,
-                "members": {**integer, "description": "photos in the category now"},
-                "version": {**nullable_int, "description": "the active head version"},
-                "threshold": {**num, "nullable": True},
-                "created_at": {**string, "nullable": True},
-                "updated_at": {**string, "nullable": True},
-                "links": {"type": "object", "additionalProperties": string},
-                "resort": {"type": "object", "additionalProperties": True},
-                "versions": {
-                    "type": "array",
-                    "items": {"$ref": "#/components/schemas/CategoryVersion"},
-                },
-                "labels": {
-                    "type": "array",
-                    "items": {"type": "object", "additionalProperties": True},
-                },
-            },
-            "additionalProperties": True,
-        },
-        "CategoryVersion": {
-            "type": "object",
-            "required": ["version", "active", "reason"],
-            "properties": {
-                "version": integer,
-                "active": {"type": "boolean"},
-                "reason": {**string, "description": "create, edit, retrain, pseudo, import"},
-                "backbone_version": string,
-                "threshold": num,
-                "metrics": {"type": "object", "additionalProperties": True},
-                "created_at": {**string, "nullable": True},
-            },
-            "additionalProperties": True,
-        },
-        "CategoryPhoto": {
-            "type": "object",
-            "required": ["photo_id", "sha256", "score"],
-            "properties": {
-                "photo_id": integer,
-                "sha256": {**string, "nullable": True},
-                "path": {**string, "nullable": True},
-                "score": {**num, "description": "P(in the category), calibrated"},
-                "thumbnail": string,
-                "uncertainty": num,
-                "predicted": {"type": "boolean"},
-            },
-            "additionalProperties": True,
-        },
-    }
-
-
-def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[str, Any]:
-    """The categories API's operations; ``problem(description)`` makes a problem response."""
-
-    def errors(*statuses: int) -> dict[str, Any]:
-        text = {
-            400: "A bad body or parameter (an invalid name, sha256 or field).",
-            401: "Missing or wrong X-API-Key.",
-            404: "No such category, version or photo.",
-            409: "A category of that name exists already.",
-            422: "Too few examples to fit a head (at least 2).",
-            429: "Rate limited per client address.",
-            501: "The bundle cannot explain (no features.onnx).",
-            503: "The catalog is not available.",
-        }
-        return error_responses(problem, text, statuses, keyed)
-
-    name = {
-        "name": "name",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string", "minLength": 1, "maxLength": 128},
-    }
-    hashes = {
-        "type": "array",
-        "maxItems": MAX_EXAMPLES,
-        "items": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-    }
-    examples_body = {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"examples": hashes, "counter_examples": hashes},
-                }
-            }
-        },
-    }
-    job = json_response("The job, queued (progress at Location)", {"$ref": "#/components/schemas/Job"})
-
-    def op(op_id: str, summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
-        return {
-            "operationId": op_id,
-            "summary": summary,
-            "responses": responses,
-            **extra,
-            **guarded,
-        }
-
-    limit = {
-        "name": "limit",
-        "in": "query",
-        "required": False,
-        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
-    }
-    offset = {
-        "name": "offset",
-        "in": "query",
-        "required": False,
-        "schema": {"type": "integer", "minimum": 0, "maximum": 10**9},
-    }
-    return {
-        "/api/v1/categories": {
-            "get": op(
-                "listCategories",
-                "The categories",
-                {
-                    "200": json_response(
-                        "Every category",
-                        {
-                            "type": "object",
-                            "properties": {
-                                "categories": {"type": "array", "items": ref("Category")}
-                            },
-                        },
-                    ),
-                    **errors(401, 429, 503),
-                },
-            ),
-            "post": op(
-                "createCategory",
-                "Teach a category from example photos",
-                {
-                    "201": json_response("Created, fitted and the catalog re-sorted", ref("Category")),
-                    **errors(400, 401, 404, 409, 422, 429, 503),
-                },
-                description="Examples are library photos by sha256; or send "
-                "multipart/form-data with `name`, `description` and files (or sha256 values) "
-                "in `examples` / `counter_examples`: uploads are stored under the data dir "
-                "and indexed once. The head is fitted from stored embeddings in seconds.",
-                requestBody={
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["name", "examples"],
-                                "properties": {
-                                    "name": {"type": "string", "minLength": 1, "maxLength": 128},
-                                    "description": {"type": "string", "maxLength": 2000},
-                                    "examples": hashes,
-                                    "counter_examples": hashes,
-                                },
-                            }
-                        }
-                    },
-                },
-            ),
-        },
-        "/api/v1/categories/import": {
-            "post": op(
-                "importCategory",
-                "Import a category file (from export)",
-                {"201": json_response("Imported", ref("Category")), **errors(400, 401, 409, 429, 503)},
-                parameters=[
-                    {
-                        "name": "name",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "string", "minLength": 1, "maxLength": 128},
-                    }
-                ],
-                requestBody={
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["format", "name"],
-                                "properties": {
-                                    "format": {"type": "string", "enum": ["smartalbum-category/1"]},
-                                    "name": {"type": "string"},
-                                },
-                            }
-                        }
-                    },
-                },
-            ),
-        },
-        "/api/v1/categories/{name}": {
-            "get": op(
-                "getCategory",
-                "A category with its versions and labels",
-                {"200": json_response("The category", ref("Category")), **errors(401, 404, 429, 503)},
-                parameters=[name],
-            ),
-            "patch": op(
-                "editCategory",
-                "Rename or re-describe a category",
-                {
-                    "200": json_response("The category", ref("Category")),
-                    **errors(400, 401, 404, 409, 429, 503),
-                },
-                parameters=[name],
-                requestBody={
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "additionalProperties": False,
-                                "properties": {
-                                    "name": {"type": "string", "minLength": 1, "maxLength": 128},
-                                    "description": {"type": "string", "maxLength": 2000},
-                                },
-                            }
-                        }
-                    },
-                },
-            ),
-            "delete": op(
-                "deleteCategory",
-                "Delete a category (never a photo)",
-                {"204": {"description": "Deleted"}, **errors(401, 404, 429, 503)},
-                parameters=[name],
-            ),
-        },
-        "/api/v1/categories/{name}/photos": {
-            "get": op(
-                "categoryPhotos",
-                "The category's photos, best score first",
-                {
-                    "200": json_response(
-                        "A page of photos",
-                        {
-                            "type": "object",
-                            "properties": {
-                                "photos": {"type": "array", "items": ref("CategoryPhoto")},
-                                "limit": {"type": "integer"},
-                                "offset": {"type": "integer"},
-                            },
-                        },
-                    ),
-                    **errors(400, 401, 404, 429, 503),
-                },
-                parameters=[name, limit, offset],
-            ),
-        },
-        "/api/v1/categories/{name}/examples": {
-            "post": op(
-                "addCategoryExamples",
-                "More (counter-)examples: refit and re-sort",
-                {
-                    "200": json_response("The category", ref("Category")),
-                    **errors(400, 401, 404, 422, 429, 503),
-                },
-                parameters=[name],
-                requestBody=examples_body,
-            ),
-        },
-        "/api/v1/categories/{name}/corrections": {
-            "post": op(
-                "correctCategory",
-                "A photo is (not) in the category",
-                {"200": json_response("The category", ref("Category")), **errors(400, 401, 404, 429, 503)},
-                parameters=[name],
-                description="Applied to the members at once; the head learns from it at the "
-                "next retrain.",
-                requestBody={
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["sha256", "member"],
-                                "properties": {
-                                    "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                                    "member": {"type": "boolean"},
-                                },
-                            }
-                        }
-                    },
-                },
-            ),
-        },
-        "/api/v1/categories/{name}/review": {
-            "get": op(
-                "categoryReview",
-                "Photos to label next, most uncertain first",
-                {
-                    "200": json_response(
-                        "The queue",
-                        {
-                            "type": "object",
-                            "properties": {
-                                "photos": {"type": "array", "items": ref("CategoryPhoto")}
-                            },
-                        },
-                    ),
-                    **errors(400, 401, 404, 429, 503),
-                },
-                parameters=[name, limit],
-            ),
-        },
-        "/api/v1/categories/{name}/versions": {
-            "get": op(
-                "categoryVersions",
-                "The head versions of a category",
-                {
-                    "200": json_response(
-                        "Versions, oldest first",
-                        {
-                            "type": "object",
-                            "properties": {
-                                "versions": {"type": "array", "items": ref("CategoryVersion")}
-                            },
-                        },
-                    ),
-                    **errors(401, 404, 429, 503),
-                },
-                parameters=[name],
-            ),
-        },
-        "/api/v1/categories/{name}/versions/{version}/restore": {
-            "post": op(
-                "restoreCategoryVersion",
-                "Make a head version active again",
-                {"200": json_response("The category", ref("Category")), **errors(400, 401, 404, 429, 503)},
-                parameters=[
-                    name,
-                    {
-                        "name": "version",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
-                    },
-                ],
-            ),
-        },
-        "/api/v1/categories/{name}/export": {
-            "get": op(
-                "exportCategory",
-                "The category as a small JSON file",
-                {
-                    "200": json_response(
-                        "Head and examples by sha256",
-                        {"type": "object", "additionalProperties": True},
-                    ),
-                    **errors(401, 404, 429, 503),
-                },
-                parameters=[name],
-            ),
-        },
-        "/api/v1/categories/{name}/grow": {
-            "post": op(
-                "growCategory",
-                "Pseudo-label confident photos (a job)",
-                {"202": job, **errors(400, 401, 404, 429, 503)},
-                parameters=[name],
-                description="Kept only when it helps on held-back labels; the job's "
-                "result says so.",
-            ),
-        },
-        "/api/v1/retrain": {
-            "post": op(
-                "retrain",
-                "Retrain categories from examples and corrections (a job)",
-                {"202": job, **errors(400, 401, 404, 429, 503)},
-                description="A new head replaces the old only when at least as good on a "
-                "held-back part of the user's labels; the job's result has the before/after "
-                "report per category.",
-                requestBody={
-                    "required": False,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "names": {
-                                        "type": "array",
-                                        "maxItems": 1000,
-                                        "items": {"type": "string", "maxLength": 128},
-                                    }
-                                },
-                            }
-                        }
-                    },
-                },
-            ),
-        },
-        "/api/v1/photos/{photo_id}/explain": {
-            "get": op(
-                "explainPhoto",
-                "Heat-map of where the model looked",
-                {
-                    "200": {
-                        "description": "The photo with the heat-map (PNG), or the map as JSON",
-                        "content": {
-                            "image/png": {"schema": {"type": "string", "format": "binary"}},
-                            "application/json": {"schema": {"type": "object"}},
-                        },
-                    },
-                    **errors(400, 401, 404, 429, 501, 503),
-                },
-                parameters=[
-                    {
-                        "name": "photo_id",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
-                    },
-                    {
-                        "name": "category",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "string", "minLength": 1, "maxLength": 128},
-                    },
-                    {
-                        "name": "head",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "string", "minLength": 1, "maxLength": 64},
-                    },
-                    {
-                        "name": "format",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "string", "enum": list(EXPLAIN_FORMATS)},
-                    },
-                ],
-                description="Grad-CAM over the backbone's last feature map (for a linear "
-                "head, the class activation map), computed on demand: one backbone run.",
-            ),
-        },
-    }

@@ -17,17 +17,33 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from datetime import date
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template, request, send_file
+from flask import Blueprint, Response, jsonify, render_template, send_file
 from sqlalchemy import select
 
 from smartalbum.atomic import atomic_open
-from smartalbum.faces.errors import FaceError, FacesDisabledError
+from smartalbum.faces.errors import FacesDisabledError
+from smartalbum.web.contract import api, json_body, query_args, responses
 from smartalbum.web.library_api import catalog_factory
-from smartalbum.web.openapi import error_responses, json_response, ref
+from smartalbum.web.models.common import JPEG, NoQuery
+from smartalbum.web.models.faces import (
+    EmptyBody,
+    FacesBody,
+    MergeBody,
+    NewPersonBody,
+    PeopleList,
+    PeoplePhotos,
+    PeoplePhotosQuery,
+    Person,
+    PersonBody,
+    PhotoFaces,
+    PurgeBody,
+    Purged,
+    ScanBody,
+)
+from smartalbum.web.models.jobs import Job
 from smartalbum.web.problems import ProblemError
 from smartalbum.web.state import get_state
 
@@ -35,51 +51,14 @@ bp = Blueprint("faces_api", __name__)
 
 MAX_ID = 2**31 - 1
 MAX_ITEMS = 1000
+PEOPLE_ERRORS = (400, 404, 503)
+JOB_RESPONSES = responses({202: (Job, "The job, queued (progress at Location)")}, (400, 409, 503))
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 THUMB_SIDE = 160
 THUMB_MAX_AGE = 365 * 24 * 3600
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _bad(detail: str, code: str = "bad_request") -> ProblemError:
-    return ProblemError(400, "Bad Request", detail, code=code)
-
-
-def _problem(exc: FaceError) -> ProblemError:
-    titles = {404: "Not Found", 409: "Conflict"}
-    return ProblemError(exc.status, titles.get(exc.status, "Bad Request"), str(exc), code=exc.code)
-
-
-def _no_params() -> None:
-    if request.args:
-        raise _bad(f"unknown parameter(s): {', '.join(sorted(request.args))}")
-
-
-def _body(allowed: set[str], required: set[str] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]
-    body = request.get_json(silent=True) if request.is_json else None
-    if not isinstance(body, dict):
-        raise _bad("send a JSON object", "invalid_body")
-    unknown = set(body) - allowed
-    if unknown:
-        raise _bad(f"unknown field(s): {', '.join(sorted(unknown))}", "invalid_body")
-    missing = required - set(body)
-    if missing:
-        raise _bad(f"missing field(s): {', '.join(sorted(missing))}", "invalid_body")
-    return body
-
-
-def _ids(value: Any, name: str) -> list[int]:
-    if (
-        not isinstance(value, list)
-        or not 1 <= len(value) <= MAX_ITEMS
-        or not all(
-            isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_ID for v in value
-        )
-    ):
-        raise _bad(f"{name!r} must be a list of 1 to {MAX_ITEMS} ids", "invalid_body")
-    return value
 
 
 def _person_or_404(s: Any, person_id: int) -> Any:
@@ -112,7 +91,7 @@ def _job_response(kind: str, params: dict[str, Any]) -> tuple[Response, int, dic
 
     settings = get_state().settings
     if not settings.faces.enabled:
-        raise _problem(FacesDisabledError("face processing is switched off"))
+        raise FacesDisabledError("face processing is switched off")
     factory = catalog_factory()
     job_id = submit_job(settings, factory, kind, params)
     job = store.get_job(factory, job_id)
@@ -138,11 +117,15 @@ def person_page(person_id: int) -> str:
 
 
 @bp.get("/api/v1/people")
+@api.validate(
+    query=NoQuery,
+    resp=responses({200: (PeopleList, "People and unassigned faces")}, PEOPLE_ERRORS),
+    operation_id="listPeople",
+)
 def list_people() -> Response:
-    """Every person (named first) with face and photo counts and a few faces."""
+    """People (named first) with counts and a few faces; faces of nobody"""
     from smartalbum.faces import people as ppl
 
-    _no_params()
     with catalog_factory()() as s:
         rows = ppl.list_people(s)
         for d in rows:
@@ -158,132 +141,145 @@ def list_people() -> Response:
 
 
 @bp.post("/api/v1/people")
+@api.validate(
+    query=NoQuery,
+    json=NewPersonBody,
+    resp=responses({201: (Person, "The new person")}, PEOPLE_ERRORS),
+    operation_id="createPerson",
+)
 def create_person() -> tuple[Response, int]:
-    """A new person from faces (moved out of wherever they were); optional name."""
+    """A new person from faces (moved out of their people); optional name"""
     from smartalbum.faces import people as ppl
     from smartalbum.library.db import session_scope
 
-    body = _body({"faces", "name"}, {"faces"})
-    faces = _ids(body["faces"], "faces")
-    name = body.get("name")
-    if name is not None and not isinstance(name, str):
-        raise _bad("'name' must be a string", "invalid_body")
-    try:
-        with session_scope(catalog_factory()) as s:
-            person = ppl.move_faces(s, faces, None)
-            if name is not None:
-                ppl.name_person(s, person, name)
-            s.flush()
-            out = _person_json(s, person)
-    except FaceError as exc:
-        raise _problem(exc) from None
+    body: NewPersonBody = json_body()
+    with session_scope(catalog_factory()) as s:
+        person = ppl.move_faces(s, body.faces, None)
+        if body.name is not None:
+            ppl.name_person(s, person, body.name)
+        s.flush()
+        out = _person_json(s, person)
     return jsonify(out), 201
 
 
 @bp.get("/api/v1/people/<int:person_id>")
+@api.validate(
+    query=NoQuery,
+    resp=responses({200: (Person, "The person")}, PEOPLE_ERRORS),
+    operation_id="getPerson",
+)
 def get_person(person_id: int) -> Response:
-    """A person with all their faces (photo, box, score, thumbnail URL)."""
-    _no_params()
+    """One person with every face (photo, box, score, thumbnail)"""
     with catalog_factory()() as s:
         person = _person_or_404(s, person_id)
         return jsonify(_person_json(s, person, faces_limit=MAX_ITEMS))
 
 
 @bp.patch("/api/v1/people/<int:person_id>")
+@api.validate(
+    query=NoQuery,
+    json=PersonBody,
+    resp=responses({200: (Person, "The person")}, PEOPLE_ERRORS),
+    operation_id="updatePerson",
+)
 def update_person(person_id: int) -> Response:
-    """Name a person (their faces are confirmed) and/or set their birth date (null clears)."""
+    """Name a person (faces confirmed) and/or set a birth date
+
+    Naming a person confirms their faces; a null birth date clears it.
+    """
     from smartalbum.faces import people as ppl
     from smartalbum.library.db import session_scope
 
-    body = _body({"name", "birth_date"})
-    if not body:
-        raise _bad("give 'name' and/or 'birth_date'", "invalid_body")
-    name = body.get("name")
-    if "name" in body and not isinstance(name, str):
-        raise _bad("'name' must be a string", "invalid_body")
-    born: date | None = None
-    if body.get("birth_date") is not None:
-        try:
-            born = date.fromisoformat(str(body["birth_date"]))
-        except ValueError:
-            raise _bad("'birth_date' must be YYYY-MM-DD or null", "invalid_body") from None
-    try:
-        with session_scope(catalog_factory()) as s:
-            person = _person_or_404(s, person_id)
-            if "name" in body:
-                ppl.name_person(s, person, name)  # type: ignore[arg-type]
-            if "birth_date" in body:
-                ppl.set_birth_date(s, person, born)
-            s.flush()
-            return jsonify(_person_json(s, person))
-    except FaceError as exc:
-        raise _problem(exc) from None
+    body: PersonBody = json_body()
+    given = body.model_fields_set
+    if not given:
+        raise ProblemError.bad_parameter("body", "give 'name' and/or 'birth_date'")
+    with session_scope(catalog_factory()) as s:
+        person = _person_or_404(s, person_id)
+        if "name" in given:
+            ppl.name_person(s, person, body.name)
+        if "birth_date" in given:
+            ppl.set_birth_date(s, person, body.birth_date)
+        s.flush()
+        return jsonify(_person_json(s, person))
 
 
 @bp.post("/api/v1/people/<int:person_id>/merge")
+@api.validate(
+    query=NoQuery,
+    json=MergeBody,
+    resp=responses({200: (Person, "The person, merged")}, PEOPLE_ERRORS),
+    operation_id="mergePeople",
+)
 def merge_people(person_id: int) -> Response:
-    """Merge ``people`` into this person."""
+    """Merge other people into this one"""
     from smartalbum.faces import people as ppl
     from smartalbum.library.db import session_scope
 
-    others = _ids(_body({"people"}, {"people"})["people"], "people")
-    try:
-        with session_scope(catalog_factory()) as s:
-            keep = _person_or_404(s, person_id)
-            merged = ppl.merge_people(s, keep, [_person_or_404(s, o) for o in others])
-            s.flush()
-            return jsonify(_person_json(s, merged))
-    except FaceError as exc:
-        raise _problem(exc) from None
+    body: MergeBody = json_body()
+    with session_scope(catalog_factory()) as s:
+        keep = _person_or_404(s, person_id)
+        merged = ppl.merge_people(s, keep, [_person_or_404(s, o) for o in body.people])
+        s.flush()
+        return jsonify(_person_json(s, merged))
 
 
 @bp.post("/api/v1/people/<int:person_id>/faces")
+@api.validate(
+    query=NoQuery,
+    json=FacesBody,
+    resp=responses({200: (Person, "The person")}, PEOPLE_ERRORS),
+    operation_id="moveFaces",
+)
 def move_faces(person_id: int) -> Response:
-    """Move ``faces`` to this person (each is rejected from the person it leaves)."""
+    """Move faces to this person (never back to the one they left)
+
+    Each face is rejected from the person it leaves.
+    """
     from smartalbum.faces import people as ppl
     from smartalbum.library.db import session_scope
 
-    faces = _ids(_body({"faces"}, {"faces"})["faces"], "faces")
-    try:
-        with session_scope(catalog_factory()) as s:
-            person = ppl.move_faces(s, faces, _person_or_404(s, person_id))
-            s.flush()
-            return jsonify(_person_json(s, person))
-    except FaceError as exc:
-        raise _problem(exc) from None
+    body: FacesBody = json_body()
+    with session_scope(catalog_factory()) as s:
+        person = ppl.move_faces(s, body.faces, _person_or_404(s, person_id))
+        s.flush()
+        return jsonify(_person_json(s, person))
 
 
 @bp.post("/api/v1/people/<int:person_id>/rejections")
+@api.validate(
+    query=NoQuery,
+    json=FacesBody,
+    resp=responses({200: (Person, "The person")}, PEOPLE_ERRORS),
+    operation_id="rejectFaces",
+)
 def reject_faces(person_id: int) -> Response:
-    """ "Not this person": ``faces`` never belong to this person again."""
+    """Not this person: the faces never belong to them again"""
     from smartalbum.faces import people as ppl
     from smartalbum.library.db import session_scope
 
-    faces = _ids(_body({"faces"}, {"faces"})["faces"], "faces")
-    try:
-        with session_scope(catalog_factory()) as s:
-            person = _person_or_404(s, person_id)
-            ppl.reject_faces(s, faces, person)
-            s.flush()
-            return jsonify(_person_json(s, person))
-    except FaceError as exc:
-        raise _problem(exc) from None
+    body: FacesBody = json_body()
+    with session_scope(catalog_factory()) as s:
+        person = _person_or_404(s, person_id)
+        ppl.reject_faces(s, body.faces, person)
+        s.flush()
+        return jsonify(_person_json(s, person))
 
 
 @bp.get("/api/v1/people/photos")
+@api.validate(
+    query=PeoplePhotosQuery,
+    resp=responses({200: (PeoplePhotos, "The photos")}, PEOPLE_ERRORS),
+    operation_id="photosOfPeople",
+)
 def photos_of() -> Response:
-    """Photos showing every given ``person`` (repeat it: photos of X and Y)."""
+    """Photos showing every given person (photos of X and Y)"""
     from smartalbum.faces import people as ppl
     from smartalbum.library.schema import FILE_PRESENT, File, Photo
 
-    unknown = set(request.args) - {"person"}
-    if unknown:
-        raise _bad(f"unknown parameter(s): {', '.join(sorted(unknown))}")
-    raw = request.args.getlist("person")
-    if not 1 <= len(raw) <= 10 or not all(re.fullmatch(r"\d{1,9}", r) for r in raw):
-        raise _bad("give 1 to 10 'person' ids")
+    args: PeoplePhotosQuery = query_args()
     with catalog_factory()() as s:
-        ids = [_person_or_404(s, int(r)).id for r in raw]
+        ids = [_person_or_404(s, r).id for r in args.person]
         photo_ids = ppl.photos_of(s, ids)
         items: dict[int, dict[str, Any]] = {}
         for start in range(0, len(photo_ids), 500):
@@ -306,43 +302,40 @@ def photos_of() -> Response:
 
 
 @bp.post("/api/v1/people/scan")
+@api.validate(query=NoQuery, json=ScanBody, resp=JOB_RESPONSES, operation_id="scanFaces")
 def scan() -> tuple[Response, int, dict[str, str]]:
-    """Start a ``faces`` job: scan photos not scanned yet (all, or under ``paths``)."""
-    body = _body({"paths", "rescan"})
-    params: dict[str, Any] = {}
-    if "paths" in body:
-        paths = body["paths"]
-        if (
-            not isinstance(paths, list)
-            or len(paths) > 100
-            or not all(isinstance(p, str) and p and "\x00" not in p for p in paths)
-        ):
-            raise _bad("'paths' must be a list of up to 100 absolute server paths", "invalid_body")
-        if not all(os.path.isabs(p) for p in paths):
-            raise _bad("'paths' must be absolute server paths", "bad_path")
-        params["paths"] = paths
-    if "rescan" in body:
-        if not isinstance(body["rescan"], bool):
-            raise _bad("'rescan' must be true or false", "invalid_body")
-        params["rescan"] = body["rescan"]
+    """Start a job scanning photos for faces (not scanned yet)
+
+    All photos, or those under ``paths``.
+    """
+    body: ScanBody = json_body()
+    params: dict[str, Any] = body.model_dump(exclude_unset=True)
+    if body.paths is not None and not all(os.path.isabs(p) for p in body.paths):
+        raise ProblemError(
+            400, "Bad Request", "'paths' must be absolute server paths", code="bad_path"
+        )
     return _job_response("faces", params)
 
 
 @bp.post("/api/v1/people/recluster")
+@api.validate(query=NoQuery, json=EmptyBody, resp=JOB_RESPONSES, operation_id="reclusterFaces")
 def recluster() -> tuple[Response, int, dict[str, str]]:
-    """Start a ``faces_recluster`` job (corrections are kept)."""
-    _body(set())
+    """Start a job re-grouping every face (corrections are kept)"""
     return _job_response("faces_recluster", {})
 
 
 @bp.post("/api/v1/people/purge")
+@api.validate(
+    query=NoQuery,
+    json=PurgeBody,
+    resp=responses({200: (Purged, "What was deleted")}, (400, 503)),
+    operation_id="purgeFaces",
+)
 def purge() -> Response:
-    """Delete every face, person, name and correction, and the face thumbnails."""
+    """Delete every face, person, name, correction and face thumbnail"""
     from smartalbum.faces.service import purge_all
 
-    body = _body({"confirm"}, {"confirm"})
-    if body["confirm"] is not True:
-        raise _bad('send {"confirm": true} to delete all face data', "invalid_body")
+    json_body()  # {"confirm": true}: the model refuses anything else
     counts = purge_all(catalog_factory(), get_state().settings.data_dir)
     return jsonify({"deleted": counts})
 
@@ -361,14 +354,20 @@ def _photo_id(s: Any, ref: str) -> int | None:
 
 
 @bp.get("/api/v1/photos/<photo_ref>/faces")
+@api.validate(
+    query=NoQuery,
+    resp=responses({200: (PhotoFaces, "The faces")}, PEOPLE_ERRORS),
+    operation_id="photoFaces",
+)
 def photo_faces(photo_ref: str) -> Response:
-    """A photo's faces (by photo id or SHA-256): box and landmarks relative to the upright
-    photo, score, person (id and name)."""
+    """A photo's faces (by photo id or SHA-256), with their people
+
+    Box and landmarks relative to the upright photo, score, person (id and name).
+    """
     from smartalbum.faces import people as ppl
     from smartalbum.library.schema import Photo
     from smartalbum.library.schema_faces import FaceScan, Person
 
-    _no_params()
     with catalog_factory()() as s:
         photo_id = _photo_id(s, photo_ref)
         if photo_id is None:
@@ -409,12 +408,19 @@ def _thumb_dir() -> Path:
 
 
 @bp.get("/api/v1/faces/<int:face_id>/thumbnail")
+@api.validate(
+    query=NoQuery,
+    resp=responses({200: (JPEG, "JPEG")}, PEOPLE_ERRORS),
+    operation_id="faceThumbnail",
+)
 def face_thumbnail(face_id: int) -> Response:
-    """A JPEG crop of the face (with some margin), made once, then served from disk."""
+    """A JPEG crop of one face
+
+    With some margin; made once, then served from disk.
+    """
     from smartalbum.library.schema import FILE_PRESENT, File, Photo
     from smartalbum.library.schema_faces import Face
 
-    _no_params()
     with catalog_factory()() as s:
         row = (
             s.execute(
@@ -472,336 +478,3 @@ def _make_thumbnail(
     raise ProblemError(
         404, "Not Found", "no readable copy of the face's photo", code="photo_unavailable"
     )
-
-
-# --------------------------------------------------------------------------- OpenAPI
-
-
-def openapi_schemas() -> dict[str, Any]:
-    """Component schemas of the people API (merged into web/openapi.py's document)."""
-    num = {"type": "number"}
-    nullable_int = {"type": "integer", "nullable": True}
-    nullable_str = {"type": "string", "nullable": True}
-    face = {
-        "type": "object",
-        "required": ["id", "photo_id", "sha256", "box", "landmarks", "score", "person_id"],
-        "properties": {
-            "id": {"type": "integer"},
-            "photo_id": {"type": "integer"},
-            "sha256": {"type": "string"},
-            "path": {**nullable_str, "description": "a present copy of the photo"},
-            "box": {
-                "type": "object",
-                "description": "relative to the upright photo (0..1)",
-                "required": ["x", "y", "w", "h"],
-                "properties": {"x": num, "y": num, "w": num, "h": num},
-            },
-            "landmarks": {
-                "type": "array",
-                "description": "5 points [x, y] relative to the photo (eye corners, nose)",
-                "items": {"type": "array", "items": num},
-            },
-            "score": {**num, "description": "HOG detection score (higher: surer)"},
-            "person_id": nullable_int,
-            "person_name": nullable_str,
-            "assigned_by": {**nullable_str, "description": "auto, user, or null"},
-            "thumbnail": {"type": "string", "description": "URL of a JPEG crop"},
-        },
-    }
-    person = {
-        "type": "object",
-        "required": ["id", "name", "birth_date", "faces", "photos"],
-        "properties": {
-            "id": {"type": "integer"},
-            "name": nullable_str,
-            "birth_date": {**nullable_str, "format": "date"},
-            "faces": {"type": "integer"},
-            "photos": {"type": "integer"},
-            "face_list": {"type": "array", "items": {"$ref": "#/components/schemas/Face"}},
-        },
-    }
-    return {
-        "Face": face,
-        "Person": person,
-        "PeopleList": {
-            "type": "object",
-            "required": ["people", "unassigned", "enabled"],
-            "properties": {
-                "people": {"type": "array", "items": {"$ref": "#/components/schemas/Person"}},
-                "unassigned": {"type": "array", "items": {"$ref": "#/components/schemas/Face"}},
-                "enabled": {"type": "boolean"},
-            },
-        },
-        "PhotoFaces": {
-            "type": "object",
-            "required": ["photo_id", "sha256", "width", "height", "scanned", "faces"],
-            "properties": {
-                "photo_id": {"type": "integer"},
-                "sha256": {"type": "string"},
-                "width": {"type": "integer"},
-                "height": {"type": "integer"},
-                "scanned": {"type": "boolean"},
-                "faces": {"type": "array", "items": {"$ref": "#/components/schemas/Face"}},
-            },
-        },
-        "PeoplePhotos": {
-            "type": "object",
-            "required": ["people", "photos"],
-            "properties": {
-                "people": {"type": "array", "items": {"type": "integer"}},
-                "photos": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "id": {"type": "integer"},
-                            "sha256": {"type": "string"},
-                            "taken_at": nullable_str,
-                            "path": nullable_str,
-                        },
-                    },
-                },
-            },
-        },
-    }
-
-
-def openapi_paths(problem: Any, guarded: dict[str, Any], keyed: bool) -> dict[str, Any]:
-    """The people API's operations; ``problem(description)`` makes a problem response."""
-
-    def errors(*statuses: int) -> dict[str, Any]:
-        text = {
-            400: "A bad body or parameter, or a correction that cannot be made.",
-            401: "Missing or wrong X-API-Key.",
-            404: "No such person, face or photo.",
-            409: "Face processing is switched off (SMARTALBUM_FACES__ENABLED=false).",
-            429: "Rate limited per client address.",
-            503: "The catalog is not available.",
-        }
-        return error_responses(problem, text, statuses, keyed)
-
-    def body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
-        schema: dict[str, Any] = {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": properties,
-        }
-        if required:
-            schema["required"] = required
-        return {"required": True, "content": {"application/json": {"schema": schema}}}
-
-    ids = {
-        "type": "array",
-        "minItems": 1,
-        "maxItems": MAX_ITEMS,
-        "items": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
-    }
-    person_id = {
-        "name": "person_id",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "integer", "minimum": 0},
-    }
-    job = {
-        "202": {
-            "description": "The job, queued (progress at /api/v1/jobs/{id})",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}},
-            "headers": {"Location": {"schema": {"type": "string"}}},
-        }
-    }
-    return {
-        "/api/v1/people": {
-            "get": {
-                "operationId": "listPeople",
-                "summary": "People (named first) with counts and a few faces; faces of nobody",
-                "responses": {"200": json_response("People", ref("PeopleList")), **errors(400, 401, 429, 503)},
-                **guarded,
-            },
-            "post": {
-                "operationId": "createPerson",
-                "summary": "A new person from faces (moved out of their people); optional name",
-                "requestBody": body(
-                    {"faces": ids, "name": {"type": "string", "minLength": 1, "maxLength": 200}},
-                    ["faces"],
-                ),
-                "responses": {
-                    "201": json_response("The new person", ref("Person")),
-                    **errors(400, 401, 404, 429, 503),
-                },
-                **guarded,
-            },
-        },
-        "/api/v1/people/{person_id}": {
-            "get": {
-                "operationId": "getPerson",
-                "summary": "One person with every face (photo, box, score, thumbnail)",
-                "parameters": [person_id],
-                "responses": {"200": json_response("The person", ref("Person")), **errors(400, 401, 404, 429, 503)},
-                **guarded,
-            },
-            "patch": {
-                "operationId": "updatePerson",
-                "summary": "Name a person (faces confirmed) and/or set a birth date",
-                "description": "A birth date takes the person off photos taken before it, "
-                "now and in every later grouping; null clears it.",
-                "parameters": [person_id],
-                "requestBody": body(
-                    {
-                        "name": {"type": "string", "minLength": 1, "maxLength": 200},
-                        "birth_date": {"type": "string", "format": "date", "nullable": True},
-                    },
-                    [],
-                ),
-                "responses": {"200": json_response("The person", ref("Person")), **errors(400, 401, 404, 429, 503)},
-                **guarded,
-            },
-        },
-        "/api/v1/people/{person_id}/merge": {
-            "post": {
-                "operationId": "mergePeople",
-                "summary": "Merge other people into this one",
-                "parameters": [person_id],
-                "requestBody": body({"people": ids}, ["people"]),
-                "responses": {
-                    "200": json_response("The merged person", ref("Person")),
-                    **errors(400, 401, 404, 429, 503),
-                },
-                **guarded,
-            }
-        },
-        "/api/v1/people/{person_id}/faces": {
-            "post": {
-                "operationId": "moveFaces",
-                "summary": "Move faces to this person (never back to the one they left)",
-                "parameters": [person_id],
-                "requestBody": body({"faces": ids}, ["faces"]),
-                "responses": {"200": json_response("The person", ref("Person")), **errors(400, 401, 404, 429, 503)},
-                **guarded,
-            }
-        },
-        "/api/v1/people/{person_id}/rejections": {
-            "post": {
-                "operationId": "rejectFaces",
-                "summary": "Not this person: the faces never belong to them again",
-                "parameters": [person_id],
-                "requestBody": body({"faces": ids}, ["faces"]),
-                "responses": {"200": json_response("The person", ref("Person")), **errors(400, 401, 404, 429, 503)},
-                **guarded,
-            }
-        },
-        "/api/v1/people/photos": {
-            "get": {
-                "operationId": "photosOfPeople",
-                "summary": "Photos showing every given person (photos of X and Y)",
-                "parameters": [
-                    {
-                        "name": "person",
-                        "in": "query",
-                        "required": True,
-                        "style": "form",
-                        "explode": True,
-                        "schema": {
-                            "type": "array",
-                            "minItems": 1,
-                            "maxItems": 10,
-                            "items": {"type": "integer", "minimum": 0, "maximum": 999999999},
-                        },
-                    }
-                ],
-                "responses": {
-                    "200": json_response("The photos", ref("PeoplePhotos")),
-                    **errors(400, 401, 404, 429, 503),
-                },
-                **guarded,
-            }
-        },
-        "/api/v1/people/scan": {
-            "post": {
-                "operationId": "scanFaces",
-                "summary": "Start a job scanning photos for faces (not scanned yet)",
-                "requestBody": body(
-                    {
-                        "paths": {
-                            "type": "array",
-                            "maxItems": 100,
-                            "items": {"type": "string", "minLength": 1},
-                            "description": "absolute server folders or files already indexed "
-                            "(default: every photo of the catalog)",
-                        },
-                        "rescan": {"type": "boolean"},
-                    },
-                    [],
-                ),
-                "responses": {**job, **errors(400, 401, 409, 429, 503)},
-                **guarded,
-            }
-        },
-        "/api/v1/people/recluster": {
-            "post": {
-                "operationId": "reclusterFaces",
-                "summary": "Start a job re-grouping every face (corrections are kept)",
-                "requestBody": body({}, []),
-                "responses": {**job, **errors(400, 401, 409, 429, 503)},
-                **guarded,
-            }
-        },
-        "/api/v1/people/purge": {
-            "post": {
-                "operationId": "purgeFaces",
-                "summary": "Delete every face, person, name, correction and face thumbnail",
-                "requestBody": body({"confirm": {"type": "boolean", "enum": [True]}}, ["confirm"]),
-                "responses": {
-                    "200": {
-                        "description": "What was deleted",
-                        "content": {"application/json": {"schema": {"type": "object"}}},
-                    },
-                    **errors(400, 401, 429, 503),
-                },
-                **guarded,
-            }
-        },
-        "/api/v1/photos/{photo_ref}/faces": {
-            "get": {
-                "operationId": "photoFaces",
-                "summary": "A photo's faces (by photo id or SHA-256), with their people",
-                "parameters": [
-                    {
-                        "name": "photo_ref",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string", "minLength": 1, "maxLength": 64},
-                        "description": "photo id or 64-hex SHA-256",
-                    }
-                ],
-                "responses": {
-                    "200": json_response("The faces", ref("PhotoFaces")),
-                    **errors(400, 401, 404, 429, 503),
-                },
-                **guarded,
-            }
-        },
-        "/api/v1/faces/{face_id}/thumbnail": {
-            "get": {
-                "operationId": "faceThumbnail",
-                "summary": "A JPEG crop of one face",
-                "parameters": [
-                    {
-                        "name": "face_id",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "integer", "minimum": 0},
-                    }
-                ],
-                "responses": {
-                    "200": {
-                        "description": "JPEG",
-                        "content": {
-                            "image/jpeg": {"schema": {"type": "string", "format": "binary"}}
-                        },
-                    },
-                    **errors(400, 401, 404, 429, 503),
-                },
-                **guarded,
-            }
-        },
-    }

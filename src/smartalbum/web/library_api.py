@@ -47,6 +47,20 @@ from smartalbum.library.review import review_reasons
 from smartalbum.library.schema import FILE_PRESENT, Correction, Embedding, File, Photo, Prediction
 from smartalbum.library.thumbnails import Source, ThumbnailStore, ThumbnailUnavailableError
 from smartalbum.model.engine import Engine
+from smartalbum.web.contract import api, json_body, query_args, responses
+from smartalbum.web.models.common import JPEG, NoQuery
+from smartalbum.web.models.library import (
+    CorrectionBody,
+    DuplicatesPage,
+    DuplicatesQuery,
+    HeadOnlyQuery,
+    PhotoDetail,
+    PhotoListQuery,
+    PhotoPage,
+    Stats,
+    Trips,
+    TripsQuery,
+)
 from smartalbum.web.problems import ProblemError
 
 log = logging.getLogger(__name__)
@@ -58,23 +72,6 @@ EXTENSION_KEY = "smartalbum.library"
 MAX_PHOTO_ID = 2**31 - 1
 #: A thumbnail never changes (it is named by the photo's hash): cache it for a year.
 THUMBNAIL_MAX_AGE = 365 * 24 * 3600
-DUPLICATES_LIMIT = 50
-LIST_PARAMS = {
-    "head",
-    "label",
-    "uncertain",
-    "blurry",
-    "bad_exposure",
-    "review",
-    "year",
-    "month",
-    "country",
-    "place",
-    "camera",
-    "q",
-    "limit",
-    "cursor",
-}
 
 
 # --------------------------------------------------------------------------- state
@@ -159,7 +156,8 @@ def catalog_factory() -> sessionmaker[Session]:
     return library.factory
 
 
-def _engine_and_head() -> tuple[Engine, str]:
+def engine_and_head() -> tuple[Engine, str]:
+    """The app's engine and default head (for the blueprints that read the catalog)."""
     from smartalbum.web.state import get_state
 
     state = get_state()
@@ -169,62 +167,9 @@ def _engine_and_head() -> tuple[Engine, str]:
 # --------------------------------------------------------------------------- parameters
 
 
-def _bad(name: str, detail: str) -> ProblemError:
-    return ProblemError(400, "Bad Request", detail, code="bad_parameter", parameter=name)
-
-
-def _check_params(allowed: set[str]) -> None:
-    unknown = sorted(set(request.args) - allowed)
-    if unknown:
-        raise ProblemError(
-            400,
-            "Bad Request",
-            f"Unknown parameter(s): {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}.",
-            code="unknown_parameter",
-        )
-    for name in request.args:
-        if len(request.args.getlist(name)) > 1:
-            raise _bad(name, f"Give {name!r} once.")
-
-
-def _arg_str(name: str, max_len: int = 200) -> str | None:
-    value = request.args.get(name)
-    if value is None:
-        return None
-    if not value or len(value) > max_len:
-        raise _bad(name, f"{name!r} must be 1 to {max_len} characters.")
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        # Never useful, and PostgreSQL refuses NUL in text: a 400 here, not a 500 there.
-        raise _bad(name, f"{name!r} must not contain control characters.")
-    return value
-
-
-def _arg_int(name: str, lo: int, hi: int, default: int | None = None) -> int | None:
-    value = request.args.get(name)
-    if value is None:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise _bad(name, f"{name!r} must be an integer.") from None
-    if not lo <= number <= hi:
-        raise _bad(name, f"{name!r} must be between {lo} and {hi}.")
-    return number
-
-
-def _arg_bool(name: str) -> bool | None:
-    value = request.args.get(name)
-    if value is None:
-        return None
-    lowered = value.lower()
-    if lowered in ("true", "1", "yes"):
-        return True
-    if lowered in ("false", "0", "no"):
-        return False
-    raise _bad(name, f"{name!r} must be true or false.")
-
-
-def _head(engine: Engine, default_head: str, given: str | None) -> str:
+def resolve_head(engine: Engine, default_head: str, given: str | None) -> str:
+    """``given`` when it names a head of the bundle (else a 400 listing them), or the
+    default head when none is given."""
     heads = engine.bundle.heads
     if given is None:
         return default_head
@@ -239,27 +184,16 @@ def _head(engine: Engine, default_head: str, given: str | None) -> str:
     return given
 
 
-def _photo_query(head: str) -> browse.PhotoQuery:
+def _photo_query(head: str, query: PhotoListQuery) -> browse.PhotoQuery:
+    filters = query.model_dump(exclude={"head", "limit", "cursor"})
     try:
-        return browse.PhotoQuery(
-            head=head,
-            label=_arg_str("label"),
-            uncertain=_arg_bool("uncertain"),
-            blurry=_arg_bool("blurry"),
-            bad_exposure=_arg_bool("bad_exposure"),
-            review=_arg_bool("review"),
-            year=_arg_int("year", 1, browse.MAX_YEAR),
-            month=_arg_int("month", 1, 12),
-            country=_arg_str("country", 2),
-            place=_arg_str("place"),
-            camera=_arg_str("camera"),
-            q=_arg_str("q"),
-        )
-    except ValueError as exc:  # pragma: no cover - the parsers above check the same ranges
-        raise _bad("query", str(exc)) from exc
+        return browse.PhotoQuery(head=head, **filters)
+    except ValueError as exc:  # pragma: no cover - the model checks the same ranges
+        raise ProblemError.bad_parameter("query", str(exc)) from exc
 
 
-def _not_found(photo_id: int, lib: LibraryState) -> ProblemError:
+def photo_not_found(photo_id: int, lib: LibraryState) -> ProblemError:
+    """The 404 for a photo id the catalog does not hold (saying why when it is closed)."""
     detail = f"No photo with id {photo_id} in the catalog."
     if lib.error:
         detail += f" ({lib.error})"
@@ -391,7 +325,7 @@ def _photo_detail(session: Session, record: PhotoRecord) -> dict[str, Any]:
     return out
 
 
-def _load(session: Session, ids: list[int], head: str) -> list[PhotoRecord]:
+def load_records(session: Session, ids: list[int], head: str) -> list[PhotoRecord]:
     """Records of ``ids`` in that order (with the head's prediction and corrections)."""
     by_id = {r.id: r for r in iter_photos(session, ids=ids, head=head, include_missing=True)}
     return [by_id[i] for i in ids if i in by_id]
@@ -401,105 +335,129 @@ def _load(session: Session, ids: list[int], head: str) -> list[PhotoRecord]:
 
 
 @bp.get("/api/v1/photos")
+@api.validate(
+    query=PhotoListQuery,
+    resp=responses({200: (PhotoPage, "A page of photos")}, [400]),
+    operation_id="listPhotos",
+)
 def list_photos() -> Response:
+    """Photos of the catalog, newest first, filtered, page by page
+
+    Photos with a copy on disk, ordered by capture time (newest first; undated last,
+    newest indexed first). Pages are keyset-paginated: pass next_cursor back as cursor,
+    with the same filters. Filters combine (AND).
+    """
     lib = get_library()
-    engine, default_head = _engine_and_head()
-    _check_params(LIST_PARAMS)
-    head = _head(engine, default_head, _arg_str("head"))
-    query = _photo_query(head)
-    limit = _arg_int("limit", 1, browse.MAX_LIMIT, browse.DEFAULT_LIMIT)
-    assert limit is not None
-    cursor = _arg_str("cursor", 1000)
+    engine, default_head = engine_and_head()
+    args: PhotoListQuery = query_args()
+    head = resolve_head(engine, default_head, args.head)
+    query = _photo_query(head, args)
+    limit, cursor = args.limit, args.cursor
     if lib.factory is None:
         if cursor:
-            raise _bad("cursor", "The catalog is not available; start without a cursor.")
+            raise ProblemError.bad_parameter(
+                "cursor", "The catalog is not available; start without a cursor."
+            )
         return jsonify(items=[], next_cursor=None, limit=limit, head=head)
     with lib.factory() as session:
         try:
             page = browse.page(session, query, limit=limit, cursor=cursor)
         except browse.CursorError as exc:
-            raise _bad("cursor", str(exc)) from None
-        items = [photo_item(r) for r in _load(session, page.ids, head)]
+            raise ProblemError.bad_parameter("cursor", str(exc)) from None
+        items = [photo_item(r) for r in load_records(session, page.ids, head)]
     return jsonify(items=items, next_cursor=page.next_cursor, limit=limit, head=head)
 
 
 def _record_or_404(session: Session, lib: LibraryState, photo_id: int, head: str) -> PhotoRecord:
     if photo_id > MAX_PHOTO_ID:
-        raise _not_found(photo_id, lib)
-    records = _load(session, [photo_id], head)
+        raise photo_not_found(photo_id, lib)
+    records = load_records(session, [photo_id], head)
     if not records:
-        raise _not_found(photo_id, lib)
+        raise photo_not_found(photo_id, lib)
     return records[0]
 
 
 @bp.get("/api/v1/photos/<int:photo_id>")
+@api.validate(
+    query=HeadOnlyQuery,
+    resp=responses({200: (PhotoDetail, "The photo")}, [400, 404]),
+    operation_id="getPhoto",
+)
 def photo_detail(photo_id: int) -> Response:
+    """One photo: files, metadata, place, quality, predictions, corrections"""
     lib = get_library()
-    engine, default_head = _engine_and_head()
-    _check_params({"head"})
-    head = _head(engine, default_head, _arg_str("head"))
+    engine, default_head = engine_and_head()
+    head = resolve_head(engine, default_head, query_args().head)
     if lib.factory is None:
-        raise _not_found(photo_id, lib)
+        raise photo_not_found(photo_id, lib)
     with lib.factory() as session:
         record = _record_or_404(session, lib, photo_id, head)
         return jsonify(_photo_detail(session, record))
 
 
 @bp.patch("/api/v1/photos/<int:photo_id>")
+@api.validate(
+    json=CorrectionBody,
+    resp=responses({200: (PhotoDetail, "The photo, corrected")}, [400, 404]),
+    operation_id="correctPhoto",
+)
 def correct_photo(photo_id: int) -> Response:
-    """Store a correction (``{"label": ..., "head"?: ...}``); it wins from now on."""
+    """Correct a photo's label (stored; wins over predictions everywhere)
+
+    The label must be one of the head's labels (GET /api/v1/model); anything else is a
+    400 problem listing them. Corrections are kept as history; the latest counts.
+    """
     lib = get_library()
-    engine, default_head = _engine_and_head()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("label"), str):
-        raise ProblemError(
-            400,
-            "Bad Request",
-            'Send a JSON object {"label": "..."} (optionally with "head").',
-            code="invalid_body",
-        )
-    unknown = sorted(set(body) - {"label", "head"})
-    if unknown:
-        raise ProblemError(
-            400, "Bad Request", f"Unknown field(s): {', '.join(unknown)}.", code="invalid_body"
-        )
-    given_head = body.get("head")
-    if given_head is not None and not isinstance(given_head, str):
-        raise ProblemError(400, "Bad Request", '"head" must be a string.', code="invalid_body")
-    head = _head(engine, default_head, given_head)
+    engine, default_head = engine_and_head()
+    body: CorrectionBody = json_body()
+    head = resolve_head(engine, default_head, body.head)
     labels = list(engine.bundle.heads[head].labels)
-    label = body["label"].strip()
+    label = body.label.strip()
     if label not in labels:
         raise ProblemError(
             400,
             "Unknown label",
-            f"{body['label']!r} is not a label of head {head!r}; available: {', '.join(labels)}.",
+            f"{body.label!r} is not a label of head {head!r}; available: {', '.join(labels)}.",
             code="unknown_label",
             available=labels,
         )
     if lib.factory is None or photo_id > MAX_PHOTO_ID:
-        raise _not_found(photo_id, lib)
+        raise photo_not_found(photo_id, lib)
     with lib.factory() as session:
         try:
             add_correction(session, photo_id, label, head=head, source="web")
         except LookupError:
-            raise _not_found(photo_id, lib) from None
+            raise photo_not_found(photo_id, lib) from None
         session.commit()
         record = _record_or_404(session, lib, photo_id, head)
         return jsonify(_photo_detail(session, record))
 
 
 @bp.get("/api/v1/photos/<int:photo_id>/thumbnail")
+@api.validate(
+    query=NoQuery,
+    resp=responses(
+        {
+            200: (JPEG, "The thumbnail"),
+            304: (None, "Not modified (If-None-Match matched)"),
+        },
+        [404],
+    ),
+    operation_id="getThumbnail",
+)
 def thumbnail(photo_id: int) -> Response:
-    """The photo's JPEG thumbnail: made on first request, then served from disk."""
+    """The photo's JPEG thumbnail (made once, then served from disk)
+
+    At most 320 px on its longest side. ETag is the photo's SHA-256 and it may be cached
+    for a year (private, immutable). Not rate limited.
+    """
     lib = get_library()
-    _check_params(set())
     if lib.factory is None or photo_id > MAX_PHOTO_ID:
-        raise _not_found(photo_id, lib)
+        raise photo_not_found(photo_id, lib)
     with lib.factory() as session:
         sha256 = session.scalar(select(Photo.sha256).where(Photo.id == photo_id))
         if sha256 is None:
-            raise _not_found(photo_id, lib)
+            raise photo_not_found(photo_id, lib)
         sources = [
             Source(path, size, mtime_ns)
             for path, size, mtime_ns in session.execute(
@@ -562,7 +520,7 @@ def _duplicate_groups(lib: LibraryState, near: bool) -> list[dict[str, Any]]:
 
     factory = lib.factory
     assert factory is not None
-    engine, head = _engine_and_head()
+    engine, head = engine_and_head()
     with factory() as session:
         key = ("duplicates", near, browse.catalog_fingerprint(session, labels=False))
 
@@ -595,7 +553,9 @@ def _offset_cursor(token: str | None, near: bool) -> int:
             raise ValueError
         return offset
     except (binascii.Error, UnicodeDecodeError, ValueError, KeyError, TypeError):
-        raise _bad("cursor", "Not a cursor of this listing; start again without it.") from None
+        raise ProblemError.bad_parameter(
+            "cursor", "Not a cursor of this listing; start again without it."
+        ) from None
 
 
 def _encode_offset(offset: int, near: bool) -> str:
@@ -604,16 +564,23 @@ def _encode_offset(offset: int, near: bool) -> str:
 
 
 @bp.get("/api/v1/duplicates")
+@api.validate(
+    query=DuplicatesQuery,
+    resp=responses({200: (DuplicatesPage, "A page of groups")}, [400]),
+    operation_id="listDuplicates",
+)
 def duplicates() -> Response:
-    """Groups of exact (same bytes) and near (resized, re-encoded) copies; the first member
-    of each group is the suggested copy to keep. Nothing is ever deleted."""
+    """Groups of duplicate photos and the copy to keep
+
+    Exact copies (same bytes at several paths) and near-duplicates (resized, re-encoded
+    copies; bursts are not grouped). The first member of a group is the suggested copy to
+    keep. Computed once per catalog change; the first request on a large catalog can take
+    a while. Nothing is ever deleted.
+    """
     lib = get_library()
-    _check_params({"near", "limit", "cursor"})
-    near = _arg_bool("near")
-    near = True if near is None else near
-    limit = _arg_int("limit", 1, browse.MAX_LIMIT, DUPLICATES_LIMIT)
-    assert limit is not None
-    offset = _offset_cursor(_arg_str("cursor", 1000), near)
+    args: DuplicatesQuery = query_args()
+    near, limit = args.near, args.limit
+    offset = _offset_cursor(args.cursor, near)
     groups = _duplicate_groups(lib, near) if lib.factory is not None else []
     chunk = groups[offset : offset + limit]
     out = []
@@ -636,12 +603,19 @@ def duplicates() -> Response:
 
 
 @bp.get("/api/v1/stats")
+@api.validate(
+    query=HeadOnlyQuery,
+    resp=responses({200: (Stats, "Counts over photos with a copy on disk")}, [400]),
+    operation_id="stats",
+)
 def stats() -> Response:
-    """Counts per label (that counts), year and month, place, camera and review reason."""
+    """Counts per label, year and month, place, camera and review reason
+
+    The label that counts: the latest correction, else the head's prediction.
+    """
     lib = get_library()
-    engine, default_head = _engine_and_head()
-    _check_params({"head"})
-    head = _head(engine, default_head, _arg_str("head"))
+    engine, default_head = engine_and_head()
+    head = resolve_head(engine, default_head, query_args().head)
     catalog = {"available": lib.factory is not None, "error": lib.error}
     if lib.factory is None:
         counts = dict.fromkeys(
@@ -668,24 +642,32 @@ TRIP_PREVIEW = 8
 
 
 @bp.get("/api/v1/trips")
+@api.validate(
+    query=TripsQuery,
+    resp=responses({200: (Trips, "Home (null when no photo has a position) and the trips")}, [400]),
+    operation_id="trips",
+)
 def trips() -> Response:
-    """Trips away from home: photos far from home grouped by time and place, with their
-    scenes and a few thumbnails; home is ``home=LAT,LON``, the settings', or learned."""
+    """Trips away from home, newest first, with places, scenes, previews
+
+    Photos far from home grouped by time and place, with their scenes and a few
+    thumbnails; home is ``home=LAT,LON``, the settings', or learned.
+    """
     from smartalbum.library import trips as tr
     from smartalbum.web.state import get_state
 
     lib = get_library()
-    engine, default_head = _engine_and_head()
-    _check_params({"head", "home"})
-    head = _head(engine, default_head, _arg_str("head"))
+    engine, default_head = engine_and_head()
+    args: TripsQuery = query_args()
+    head = resolve_head(engine, default_head, args.head)
     settings = get_state().settings.trips
-    text = _arg_str("home", 64) or settings.home
+    text = args.home or settings.home
     given: tr.Home | None = None
     if text:
         try:
             given = tr.Home(*tr.parse_home(text), source="user")
         except ValueError as exc:
-            raise _bad("home", str(exc)) from None
+            raise ProblemError.bad_parameter("home", str(exc)) from None
     if lib.factory is None:
         return jsonify(home=None, trips=[])
     factory = lib.factory

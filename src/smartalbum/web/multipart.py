@@ -144,8 +144,9 @@ class InMemoryFormDataParser(FormDataParser):
                 fields.append((part.name, value))
             else:
                 data = io.BytesIO(body[part.start : part.end])
-                files.append((part.name, FileStorage(data, part.filename, part.name,
-                                                     headers=part.headers)))
+                files.append(
+                    (part.name, FileStorage(data, part.filename, part.name, headers=part.headers))
+                )
         return stream, self.cls(fields), self.cls(files)
 
 

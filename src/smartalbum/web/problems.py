@@ -1,7 +1,10 @@
 """Errors as RFC 9457 problem documents (``application/problem+json``).
 
 Every error the service answers, from a bad upload to an unknown URL or a bug, goes
-through here, so clients parse one shape and never see an HTML page or a stack trace.
+through here, so clients parse one shape and never see an HTML page or a stack trace. A
+domain error (any :class:`smartalbum.errors.SmartAlbumError`: photo, face, category,
+bundle, sync, ...) needs no mapping in the blueprints: it carries its code and status, and
+one handler here answers it.
 """
 
 from __future__ import annotations
@@ -11,17 +14,15 @@ from typing import Any
 
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 
+from smartalbum.errors import SmartAlbumError
 from smartalbum.imaging.errors import PhotoError
 from smartalbum.web.classify import photo_error_dict
 
 PROBLEM_MIMETYPE = "application/problem+json"
-
-# Status of a request whose only photo cannot be read (see docs/api.md). An empty upload is
-# a malformed request; a photo over the pixel limit is "too large"; everything else is
-# content the service cannot process as an image.
-PHOTO_ERROR_STATUS = {"empty_file": 400, "too_many_pixels": 413}
-PHOTO_ERROR_DEFAULT_STATUS = 415
+#: RFC 9110's phrase (Werkzeug still says "Unprocessable Entity").
+_TITLES = {**HTTP_STATUS_CODES, 422: "Unprocessable Content"}
 
 
 class ProblemError(Exception):
@@ -46,11 +47,28 @@ class ProblemError(Exception):
         self.extra = extra
 
     @classmethod
+    def bad_parameter(cls, name: str, detail: str) -> ProblemError:
+        """The one problem for a query parameter or body field that is not acceptable (400
+        ``bad_parameter``, ``parameter`` names it): model validation and the few checks
+        only a view can make (a cursor of other filters) answer the same."""
+        return cls(400, "Bad Request", detail, code="bad_parameter", parameter=name)
+
+    @classmethod
+    def from_error(cls, error: SmartAlbumError, **extra: Any) -> ProblemError:
+        """The problem for a domain error: its status and code. A photo error's title names
+        the problem ("Empty file") and its detail drops the decoder's source prefix; other
+        families' titles are generic ("Category error"), so theirs is the status's phrase."""
+        if isinstance(error, PhotoError):
+            d = photo_error_dict(error)
+            return cls(error.status, d["title"], d["detail"], code=d["code"], **extra)
+        title = _TITLES.get(error.status, "Error")
+        return cls(error.status, title, error.detail, code=error.code, **extra)
+
+    @classmethod
     def from_photo_error(cls, error: PhotoError, filename: str | None = None) -> ProblemError:
-        """The problem for a request whose single photo could not be read."""
-        status = PHOTO_ERROR_STATUS.get(error.code, PHOTO_ERROR_DEFAULT_STATUS)
-        d = photo_error_dict(error)
-        return cls(status, d["title"], d["detail"], code=d["code"], filename=filename)
+        """The problem for a request whose single photo could not be read (its status
+        lives on the error class: 415, or 400 empty, 413 too many pixels)."""
+        return cls.from_error(error, filename=filename)
 
 
 def problem_body(
@@ -95,6 +113,10 @@ def register_error_handlers(app: Flask) -> None:
         return problem(
             exc.status, exc.title, exc.detail, code=exc.code, headers=exc.headers, **exc.extra
         )
+
+    @app.errorhandler(SmartAlbumError)
+    def _domain_error(exc: SmartAlbumError) -> Response:
+        return _problem_error(ProblemError.from_error(exc))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
