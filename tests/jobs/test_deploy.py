@@ -216,8 +216,7 @@ def lambda_env(monkeypatch: pytest.MonkeyPatch, tiny_bundle_dir: Path):
     from smartalbum import config, serverless
 
     monkeypatch.setenv("SMARTALBUM_MODEL__BUNDLE", str(tiny_bundle_dir))
-    config.get_settings.cache_clear()
-    monkeypatch.setattr(serverless, "_engine", None)
+    config.get_settings.cache_clear()  # the engine: Engine.from_settings, cached per bundle
     yield serverless.handler
     config.get_settings.cache_clear()
 
@@ -267,7 +266,9 @@ def test_serverless_handler_answers_bad_events_with_problems(lambda_env, event, 
 def test_serverless_handler_refuses_an_unknown_head(lambda_env) -> None:
     red = base64.b64encode(_jpeg((220, 30, 30))).decode()
     response = lambda_env({"image": red, "head": "nope"}, None)
-    assert response["statusCode"] == 400 and "colours" in json.loads(response["body"])["detail"]
+    body = json.loads(response["body"])
+    assert response["statusCode"] == 400 and "colours" in body["detail"]
+    assert body["code"] == "unknown_head" and body["available"] == ["colours", "strict"]
 
 
 def test_one_worker_with_concurrency_2_runs_chunks_in_two_processes(

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from bundles import colour_head, make_tiny_bundle
-from smartalbum.model.bundle import Bundle, BundleError
+from smartalbum.errors import SmartAlbumError
+from smartalbum.model.bundle import Bundle, BundleError, UnknownHeadError
 from smartalbum.model.engine import Engine
 from smartalbum.model.heads import Head
 
@@ -82,6 +83,21 @@ def test_bundle_errors_are_typed(tmp_path: Path):
         Bundle.load(tmp_path / "b")
     with pytest.raises(KeyError, match="available: colours, strict"):
         make_tiny_bundle(tmp_path / "c").head("nope")
+
+
+def test_resolve_head_defaults_and_refuses_unknown_names(tmp_path: Path):
+    bundle = make_tiny_bundle(tmp_path / "b")
+    assert bundle.resolve_head() == "colours"
+    assert bundle.resolve_head(None, default="strict") == "strict"
+    assert bundle.resolve_head("strict", default="colours") == "strict"
+    for name, default in (("nope", None), (None, "nope")):
+        with pytest.raises(UnknownHeadError) as info:
+            bundle.resolve_head(name, default=default)
+        err = info.value
+        assert isinstance(err, SmartAlbumError) and isinstance(err, KeyError)
+        assert (err.code, err.status, err.available) == ("unknown_head", 400, ["colours", "strict"])
+        assert err.detail == "No head 'nope'; available: colours, strict."
+        assert err.to_dict()["available"] == ["colours", "strict"]
 
 
 def test_rewriting_a_bundle_replaces_it_whole(tmp_path: Path):
