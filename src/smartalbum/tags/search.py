@@ -37,6 +37,7 @@ import numpy as np
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
+from smartalbum.errors import EXIT_USAGE, SmartAlbumError
 from smartalbum.library.catalog import latest_corrections
 from smartalbum.library.schema import FILE_PRESENT, Correction, File, Photo, Prediction
 from smartalbum.library.schema_tags import TAG_REMOVED, PhotoTag
@@ -109,8 +110,17 @@ COUNTRIES = {
 _WORD = re.compile(r"[\w'’-]+", re.UNICODE)
 
 
-class SearchQueryError(ValueError):
-    """The query text is empty, too long or holds control characters."""
+class SearchQueryError(SmartAlbumError, ValueError):
+    """The query text is empty, too long or holds control characters.
+
+    The API answers it as a bad ``q`` parameter (400 ``bad_parameter``); the CLI as a usage
+    error (exit 2).
+    """
+
+    code = "bad_parameter"
+    title = "Bad Request"
+    status = 400
+    exit_code = EXIT_USAGE
 
 
 def words(text: str) -> list[str]:
