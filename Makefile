@@ -1,4 +1,4 @@
-# Smart Album — the two commands: `make run` and `make test` (plus `make bench`).
+# Smart Album — the two commands: `make run` and `make test` (plus `make test-fast`, `make bench`).
 # Each works on a fresh machine by itself: it creates .venv and installs what it needs.
 # torch==2.13.0 (a CPU build) is installed *before* the train extra, because a plain
 # `torch` requirement with no torch present makes pip pull a multi-GB CUDA build.
@@ -12,7 +12,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PHOTOS ?=
 
-.PHONY: run test bench lint train-default clean release release-check
+.PHONY: run test test-fast bench lint train-default clean release release-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,15 @@ endif
 test: $(VENV)/.dev
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -q
+
+# The fast lane, for every change (under 2 minutes on 2 cores): no browser, no training
+# (torch), no services (PostgreSQL, Redis, rclone, worker or server processes), nothing
+# marked slow. `make test` still runs everything; markers are registered in pyproject.toml.
+FAST_MARKERS := not (browser or train or services or slow)
+
+test-fast: $(VENV)/.dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/python -m pytest -q -m "$(FAST_MARKERS)"
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/run_all.py

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from bundles import make_tiny_bundle
 from smartalbum.config import ModelSettings, Settings
 from smartalbum.faces.service import FaceScanner, pending_photos
 from smartalbum.library import db
@@ -19,15 +18,13 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def server(tmp_path: Path, faces, photo_maker):
+def server(tmp_path: Path, tiny_bundle_dir: Path, faces, photo_maker):
     """A live app over a catalog whose photos of two people were scanned; yields
     (base URL, photo ids)."""
-    bundle = tmp_path / "bundle"
-    make_tiny_bundle(bundle)
     settings = Settings(
         data_dir=tmp_path / "data",
         database_url=f"sqlite:///{tmp_path / 'data' / 'catalog.sqlite3'}",
-        model=ModelSettings(bundle=bundle, threads=1),
+        model=ModelSettings(bundle=tiny_bundle_dir, threads=1),
         web={"rate_limit": ""},
         faces={"upsample": 0},
     )

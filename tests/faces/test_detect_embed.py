@@ -40,6 +40,7 @@ def test_small_photos_are_upsampled_large_ones_are_not() -> None:
     assert auto_upsample((1536, 2048, 3), 2048) == 0
 
 
+@pytest.mark.slow
 def test_small_face_in_a_large_photo_is_found_at_the_working_size(faces, tmp_path) -> None:
     """A 12 MP-like photo with a face ~95 px wide (a group shot from a few metres): found
     at the default detect size (3072), missed at 2048 — why the default is 3072."""

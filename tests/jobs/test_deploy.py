@@ -105,6 +105,7 @@ def _stop(*procs: subprocess.Popen) -> None:
             p.wait()
 
 
+@pytest.mark.services
 def test_container_entry_commands_run_as_plain_processes(tmp_path: Path, tiny_bundle_dir) -> None:
     """web (Dockerfile CMD) + worker (compose) with compose's environment, Redis + PostgreSQL."""
     yaml = pytest.importorskip("yaml")
@@ -148,6 +149,7 @@ def test_container_entry_commands_run_as_plain_processes(tmp_path: Path, tiny_bu
         assert job["status"] == "done" and job["done"] == job["total"] == 12
 
 
+@pytest.mark.services
 def test_local_serve_runs_its_own_worker_and_the_cli_sees_the_jobs(
     tmp_path: Path, tiny_bundle_dir
 ) -> None:
@@ -271,6 +273,7 @@ def test_serverless_handler_refuses_an_unknown_head(lambda_env) -> None:
     assert body["code"] == "unknown_head" and body["available"] == ["colours", "strict"]
 
 
+@pytest.mark.services
 def test_one_worker_with_concurrency_2_runs_chunks_in_two_processes(
     tmp_path: Path, tiny_bundle_dir
 ) -> None:

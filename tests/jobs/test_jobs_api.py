@@ -102,6 +102,7 @@ def test_missing_folder_unknown_job_and_bad_parameters(web, tmp_path: Path) -> N
     assert _problem(client.get("/api/v1/jobs?status=zzz"), 400)
 
 
+@pytest.mark.slow
 def test_index_job_queues_a_face_scan_of_its_folders(tmp_path: Path, tiny_bundle_dir, library):
     """Faces are grouped as photos arrive: a finished index job queues a ``faces`` job for
     the same folders (off with SMARTALBUM_FACES__AUTO_SCAN=false or faces disabled)."""

@@ -16,6 +16,8 @@ from smartalbum.library.db import open_catalog
 from smartalbum.web import create_app
 from smartalbum.web.server import make_server
 
+pytestmark = pytest.mark.browser
+
 
 @pytest.fixture
 def live(tmp_path: Path, tiny_bundle_dir: Path) -> Iterator[tuple[str, Settings]]:

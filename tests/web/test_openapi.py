@@ -61,6 +61,7 @@ def test_api_key_scheme_is_documented_only_when_configured(make_settings) -> Non
     assert "security" not in keyed["paths"]["/healthz"]["get"]
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_server_errors_or_schema_violations(make_app) -> None:
     """Generated requests (valid and invalid) for every operation, a bounded number each.
 
