@@ -249,6 +249,28 @@ def tiny_bundle_copy(tiny_bundle_dir: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def app_settings(tmp_path: Path, tiny_bundle_dir: Path) -> Callable[..., Any]:
+    """``app_settings(jobs={"chunk_size": 4}, model={"batch_size": 4}, ...)``: Settings for a
+    test app: data dir and SQLite catalog under tmp_path (never a SMARTALBUM_DATABASE_URL
+    from the environment), the tiny bundle on one thread, no rate limit. The ``model`` and
+    ``web`` given are merged over those defaults; other sections are passed as they are."""
+    from smartalbum.config import Settings
+
+    def make(**sections: Any) -> Settings:
+        model = {"bundle": tiny_bundle_dir, "threads": 1, **sections.pop("model", {})}
+        web = {"rate_limit": "", **sections.pop("web", {})}
+        return Settings(
+            data_dir=tmp_path / "data",
+            database_url=f"sqlite:///{tmp_path / 'data' / 'catalog.sqlite3'}",
+            model=model,
+            web=web,
+            **sections,
+        )
+
+    return make
+
+
+@pytest.fixture
 def imagekit(tmp_path: Path) -> ImageKit:
     """Picture generators that write into this test's tmp_path."""
     return ImageKit(tmp_path)

@@ -4,11 +4,9 @@ real app on waitress (skipped without Chromium, failed under CI=true like the ga
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
 
-from smartalbum.config import ModelSettings, Settings
 from smartalbum.faces.service import FaceScanner, pending_photos
 from smartalbum.library import db
 from smartalbum.web import create_app
@@ -18,16 +16,10 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def server(tmp_path: Path, tiny_bundle_dir: Path, faces, photo_maker):
+def server(app_settings, faces, photo_maker):
     """A live app over a catalog whose photos of two people were scanned; yields
     (base URL, photo ids)."""
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=f"sqlite:///{tmp_path / 'data' / 'catalog.sqlite3'}",
-        model=ModelSettings(bundle=tiny_bundle_dir, threads=1),
-        web={"rate_limit": ""},
-        faces={"upsample": 0},
-    )
+    settings = app_settings(faces={"upsample": 0})
     factory = db.open_catalog(settings)[1]
     ids = [
         photo_maker(factory, v, f"a{k}") for k, v in enumerate(faces.variants(faces.astronaut)[:2])

@@ -8,25 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from smartalbum.config import ModelSettings, Settings
 from smartalbum.jobs.app import make_celery, reset
 from smartalbum.library import db
 from smartalbum.web import create_app
 
 
 @pytest.fixture
-def web(tmp_path: Path, tiny_bundle_dir: Path, faces, photo_maker):
+def web(app_settings, faces, photo_maker):
     """(client, settings, photo ids) over a SQLite catalog with photos of A, B and A+B;
     jobs run inline (Celery eager mode)."""
 
     def make(enabled: bool = True):
-        settings = Settings(
-            data_dir=tmp_path / "data",
-            database_url=f"sqlite:///{tmp_path / 'data' / 'catalog.sqlite3'}",
-            model=ModelSettings(bundle=tiny_bundle_dir, threads=1, batch_size=4),
-            web={"rate_limit": ""},
-            faces={"upsample": 0, "enabled": enabled},
-        )
+        settings = app_settings(model={"batch_size": 4}, faces={"upsample": 0, "enabled": enabled})
         app = create_app(settings)
         make_celery(settings).conf.task_always_eager = True
         return app.test_client(), settings

@@ -15,13 +15,10 @@ from smartalbum.web import create_app
 
 
 @pytest.fixture
-def web(tmp_path: Path, tiny_bundle_dir: Path):
+def web(tmp_path: Path, app_settings):
     """(app, settings) over a SQLite catalog; jobs run inline (Celery eager mode)."""
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=f"sqlite:///{tmp_path / 'data' / 'catalog.sqlite3'}",
-        model=ModelSettings(bundle=tiny_bundle_dir, threads=1, batch_size=4),
-        web={"rate_limit": ""},
+    settings = app_settings(
+        model={"batch_size": 4},
         jobs={"chunk_size": 4, "roots": [tmp_path / "photos"]},
         faces={"auto_scan": False},  # the queued face scan: test_index_job_queues_a_face_scan
     )
