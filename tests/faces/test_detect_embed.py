@@ -88,6 +88,7 @@ def test_same_person_is_closer_than_different_people(faces) -> None:
     assert within.max() < between.min()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (SHARED_DATA / "train_pool" / "people").is_dir(), reason="no shared data")
 def test_real_street_photos_show_their_one_person() -> None:
     """Full-body street photos (~550 x 825 px, faces ~60 px): most show exactly one face,
@@ -98,6 +99,7 @@ def test_real_street_photos_show_their_one_person() -> None:
     assert max(counts) <= 2
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (SHARED_DATA / "train_pool" / "people").is_dir(), reason="no shared data")
 def test_real_street_faces_stay_together_under_augmentation() -> None:
     """Crops/flips of one street face are closer to each other than to other people's faces."""
@@ -129,6 +131,7 @@ def test_real_street_faces_stay_together_under_augmentation() -> None:
     assert np.median(between) > 0.6
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (SHARED_DATA / "edge_cases").is_dir(), reason="no shared data")
 def test_edge_case_files_give_faces_or_a_typed_error() -> None:
     """Every odd real file (HEIC, CMYK, 16-bit, truncated, EXIF-rotated...) either goes

@@ -160,6 +160,7 @@ def test_reference_matches_server_on_generated_photos(reference, mobile_dir, eng
     assert _assert_parity(reference, mobile_dir, engine, paths) < PROB_TOL
 
 
+@pytest.mark.slow
 def test_reference_matches_server_on_shared_photos(reference, mobile_dir, engine, shared_data):
     pool = shared_data / "train_pool"
     paths = [p for d in sorted(pool.iterdir()) if d.is_dir() for p in sorted(d.glob("*.jpg"))[:3]]
