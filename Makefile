@@ -49,9 +49,9 @@ test: $(VENV)/.dev
 
 # The fast lane, for every change: no browser, no training (torch), no services (PostgreSQL,
 # Redis, rclone, worker or server processes), nothing marked slow; both cores (pytest-xdist,
-# one test file per worker so module fixtures are built once). About 2.3 CPU-minutes: ~75 s
-# on 2 idle cores (6 min on a 2-core machine shared by 7 test runs). `make test` still runs
-# everything, in one process; markers are registered in pyproject.toml.
+# one test file per worker so module fixtures are built once). About 140 CPU-seconds, so
+# ~75 s on 2 idle cores; measured 3-5 min on a 2-core machine shared with 6 other test runs
+# (load 5-9). `make test` still runs everything, in one process; markers: pyproject.toml.
 FAST_MARKERS := not (browser or train or services or slow)
 
 test-fast: $(VENV)/.dev
