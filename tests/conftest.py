@@ -8,8 +8,10 @@ optional: fixtures ``shared_data`` and ``edge_cases`` skip the test when they ar
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
+import shutil
 import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -216,6 +218,60 @@ class ImageKit:
         )
         assert len(header) == 128
         return header + table + body
+
+
+# --------------------------------------------------------------------------- the tiny bundle
+
+
+def _tree_digest(root: Path) -> str:
+    """SHA-256 over every file's relative path and bytes (the bundle is ~200 KB)."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The tiny bundle (tests/bundles.py: heads ``colours`` and ``strict``), built once per
+    session and shared by every test: read it, never change it. A test that writes into
+    its bundle takes :func:`tiny_bundle_copy`. A change is caught at the end of the session
+    (tests run as root here, so file modes cannot enforce it)."""
+    from bundles import make_tiny_bundle
+
+    path = tmp_path_factory.mktemp("bundle") / "tiny"
+    make_tiny_bundle(path)
+    before = _tree_digest(path)
+    yield path
+    assert _tree_digest(path) == before, "a test changed the shared tiny bundle"
+
+
+@pytest.fixture
+def tiny_bundle_copy(tiny_bundle_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the tiny bundle under this test's tmp_path, free to change."""
+    return Path(shutil.copytree(tiny_bundle_dir, tmp_path / "bundle"))
+
+
+@pytest.fixture
+def app_settings(tmp_path: Path, tiny_bundle_dir: Path) -> Callable[..., Any]:
+    """``app_settings(jobs={"chunk_size": 4}, model={"batch_size": 4}, ...)``: Settings for a
+    test app: data dir and SQLite catalog under tmp_path (never a SMARTALBUM_DATABASE_URL
+    from the environment), the tiny bundle on one thread, no rate limit. The ``model`` and
+    ``web`` given are merged over those defaults; other sections are passed as they are."""
+    from smartalbum.config import Settings
+
+    def make(**sections: Any) -> Settings:
+        model = {"bundle": tiny_bundle_dir, "threads": 1, **sections.pop("model", {})}
+        web = {"rate_limit": "", **sections.pop("web", {})}
+        return Settings(
+            data_dir=tmp_path / "data",
+            database_url=f"sqlite:///{tmp_path / 'data' / 'catalog.sqlite3'}",
+            model=model,
+            web=web,
+            **sections,
+        )
+
+    return make
 
 
 @pytest.fixture

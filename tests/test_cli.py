@@ -17,18 +17,11 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from bundles import make_tiny_bundle
 from smartalbum.cli import main
 from smartalbum.cli.app import COMMANDS
 from smartalbum.cli.greedy import GreedyCommand, GreedyOption, expand_greedy
 from smartalbum.errors import SmartAlbumError
 from smartalbum.faces.errors import FacesDisabledError, PersonNotFoundError
-
-
-@pytest.fixture()
-def tiny_bundle(tmp_path: Path) -> Path:
-    make_tiny_bundle(tmp_path / "bundle")
-    return tmp_path / "bundle"
 
 
 @pytest.fixture()
@@ -51,8 +44,8 @@ def run(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
-def test_json_lines_one_per_photo_with_errors_and_exit_code(photo_dir: Path, tiny_bundle: Path):
-    res = run("classify", str(photo_dir), "--recursive", "--bundle", str(tiny_bundle),
+def test_json_lines_one_per_photo_with_errors_and_exit_code(photo_dir: Path, tiny_bundle_dir: Path):
+    res = run("classify", str(photo_dir), "--recursive", "--bundle", str(tiny_bundle_dir),
               "--format", "json")
     assert res.exit_code == 1, res.output  # some files failed, the others were classified
     rows = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
@@ -67,23 +60,23 @@ def test_json_lines_one_per_photo_with_errors_and_exit_code(photo_dir: Path, tin
     assert by_name["broken.jpg"]["label"] is None
 
 
-def test_all_good_exits_zero_and_table_has_summary(tmp_path: Path, tiny_bundle: Path):
+def test_all_good_exits_zero_and_table_has_summary(tmp_path: Path, tiny_bundle_dir: Path):
     Image.new("RGB", (64, 64), (250, 0, 0)).save(tmp_path / "a.jpg")
     Image.new("RGB", (64, 64), (250, 0, 0)).save(tmp_path / "b.jpg")
     res = run("classify", str(tmp_path / "a.jpg"), str(tmp_path / "b.jpg"),
-              "--bundle", str(tiny_bundle))
+              "--bundle", str(tiny_bundle_dir))
     assert res.exit_code == 0
     assert "2 photos" in res.output and "red: 2" in res.output
 
 
-def test_non_recursive_skips_subfolders(photo_dir: Path, tiny_bundle: Path):
-    res = run("classify", str(photo_dir), "--bundle", str(tiny_bundle), "--format", "json")
+def test_non_recursive_skips_subfolders(photo_dir: Path, tiny_bundle_dir: Path):
+    res = run("classify", str(photo_dir), "--bundle", str(tiny_bundle_dir), "--format", "json")
     names = {Path(json.loads(x)["path"]).name for x in res.stdout.splitlines() if x.startswith("{")}
     assert "blue.webp" not in names and "red.jpg" in names
 
 
-def test_csv_has_header_and_probability_columns(photo_dir: Path, tiny_bundle: Path):
-    res = run("classify", str(photo_dir), "-r", "--bundle", str(tiny_bundle), "--format", "csv")
+def test_csv_has_header_and_probability_columns(photo_dir: Path, tiny_bundle_dir: Path):
+    res = run("classify", str(photo_dir), "-r", "--bundle", str(tiny_bundle_dir), "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(res.stdout)))
     assert {"path", "label", "confidence", "uncertain", "red", "green", "blue", "error"} <= set(
         rows[0]
@@ -93,8 +86,8 @@ def test_csv_has_header_and_probability_columns(photo_dir: Path, tiny_bundle: Pa
     assert next(r for r in rows if r["path"].endswith("broken.jpg"))["error"] == "not_an_image"
 
 
-def test_head_option_and_uncertain_flag(photo_dir: Path, tiny_bundle: Path):
-    res = run("classify", str(photo_dir / "red.jpg"), "--bundle", str(tiny_bundle),
+def test_head_option_and_uncertain_flag(photo_dir: Path, tiny_bundle_dir: Path):
+    res = run("classify", str(photo_dir / "red.jpg"), "--bundle", str(tiny_bundle_dir),
               "--head", "strict", "--format", "json")
     row = json.loads(res.stdout.splitlines()[0])
     assert row["label"] == "red" and row["uncertain"] is True  # strict head: threshold 0.99
@@ -109,26 +102,26 @@ def test_head_option_and_uncertain_flag(photo_dir: Path, tiny_bundle: Path):
         (["classify", "{photo}", "--bundle", "{empty}"], "cannot load model bundle"),
     ],
 )
-def test_bad_usage_exits_2_with_a_message(tmp_path: Path, tiny_bundle: Path, args, message):
+def test_bad_usage_exits_2_with_a_message(tmp_path: Path, tiny_bundle_dir: Path, args, message):
     (tmp_path / "empty").mkdir()
     Image.new("RGB", (32, 32)).save(tmp_path / "p.jpg")
     subst = {"{empty}": str(tmp_path / "empty"), "{photo}": str(tmp_path / "p.jpg")}
     argv = [subst.get(a, a) for a in args]
     if "--bundle" not in argv:
-        argv += ["--bundle", str(tiny_bundle)]
+        argv += ["--bundle", str(tiny_bundle_dir)]
     res = CliRunner().invoke(main, argv)
     assert res.exit_code == 2
     assert message in res.output
     assert "Traceback" not in res.output
 
 
-def test_info_prints_heads_and_json(tiny_bundle: Path):
-    res = run("info", "--bundle", str(tiny_bundle), "--format", "json")
+def test_info_prints_heads_and_json(tiny_bundle_dir: Path):
+    res = run("info", "--bundle", str(tiny_bundle_dir), "--format", "json")
     data = json.loads(res.output)
     assert data["default_head"] == "colours"
     assert data["heads"]["colours"]["labels"] == ["red", "green", "blue"]
     assert len(data["bundle"]["version"]) == 16
-    text = run("info", "--bundle", str(tiny_bundle)).output
+    text = run("info", "--bundle", str(tiny_bundle_dir)).output
     assert "head colours (default)" in text
 
 

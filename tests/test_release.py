@@ -87,6 +87,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return found
 
 
+@pytest.mark.slow
 def test_wheel_holds_every_source_and_data_file(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     src = ROOT / "src"
@@ -108,6 +109,7 @@ def test_wheel_holds_every_source_and_data_file(wheel: Path) -> None:
         assert must in names
 
 
+@pytest.mark.slow
 def test_wheel_metadata_serves_without_torch(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as z:
         meta_name = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))

@@ -44,3 +44,13 @@ class SmartAlbumError(Exception):
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description (code, title, detail)."""
         return {"code": self.code, "title": self.title, "detail": self.detail}
+
+
+class Cancelled(Exception):
+    """The running job was cancelled: raised from a progress callback to unwind the work.
+
+    Not a :class:`SmartAlbumError` on purpose: nobody caused a failure, and a handler that
+    catches ``SmartAlbumError`` (to record a failed photo, say) must not swallow it. It lives
+    here, the lowest layer, so the job runners (``jobs.kinds``, ``jobs.tasks``) and any lower
+    code that reports progress raise and catch the one class.
+    """

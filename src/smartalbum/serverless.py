@@ -33,14 +33,11 @@ def _response(status: int, body: dict[str, Any], problem: bool = False) -> dict[
     return {"statusCode": status, "headers": {"Content-Type": kind}, "body": json.dumps(body)}
 
 
-def _problem(status: int, title: str, detail: str, code: str) -> dict[str, Any]:
-    body = {
-        "type": f"urn:smartalbum:problem:{code}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-    }
+def _problem(status: int, title: str, detail: str, code: str, **extra: Any) -> dict[str, Any]:
+    """The web API's problem document (``web.problems``), as a proxy response."""
+    from smartalbum.web.problems import problem_body
+
+    body = problem_body(status, title, detail, code=code, **extra)
     return _response(status, body, problem=True)
 
 
@@ -62,6 +59,7 @@ def _image_from(event: dict[str, Any]) -> tuple[bytes, str, str | None]:
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:  # noqa: ARG001
     """Classify the event's image; a proxy response (see the module docstring)."""
+    from smartalbum.model.bundle import UnknownHeadError
     from smartalbum.web.cache import LRUResultCache
     from smartalbum.web.classify import classify_uploads
 
@@ -75,10 +73,10 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:  # no
     if len(data) > settings.web.max_upload_mb * 1024 * 1024:
         return _problem(413, "Too large", "the image is over the upload limit", "too_large")
     engine = _get_engine()
-    head = head or settings.model.head or engine.bundle.default_head
-    if head not in engine.bundle.heads:
-        detail = f"unknown head {head!r} (available: {', '.join(engine.bundle.heads)})"
-        return _problem(400, "Bad Request", detail, "unknown_head")
+    try:
+        head = engine.bundle.resolve_head(head, default=settings.model.head)
+    except UnknownHeadError as exc:  # the same answer as POST /api/v1/classify's
+        return _problem(exc.status, exc.title, exc.detail, exc.code, available=exc.available)
     (result,) = classify_uploads(
         [(filename, data)],
         engine=engine,

@@ -144,15 +144,6 @@ def make_catalog(tmp_path: Path):
     matrix_module.clear_memory()
 
 
-@pytest.fixture(scope="session")
-def tiny_bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from bundles import make_tiny_bundle
-
-    path = tmp_path_factory.mktemp("bundle") / "tiny"
-    make_tiny_bundle(path)
-    return path
-
-
 @pytest.fixture(autouse=True)
 def _fresh_matrix_memory() -> Iterator[None]:
     matrix_module.clear_memory()

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from bundles import make_tiny_bundle
 from library.photos import COLOURS, encode, picture
 from smartalbum.categories import builtin
 from smartalbum.library import db
@@ -27,10 +26,9 @@ ORANGE = (235, 140, 20)
 
 
 @pytest.fixture(scope="module")
-def shipped_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def shipped_bundle(tmp_path_factory: pytest.TempPathFactory, tiny_bundle_dir: Path) -> Path:
     """The tiny bundle with shipped training embeddings (30 photos per colour)."""
-    path = tmp_path_factory.mktemp("builtin") / "tiny"
-    make_tiny_bundle(path)
+    path = Path(shutil.copytree(tiny_bundle_dir, tmp_path_factory.mktemp("builtin") / "tiny"))
     engine = Engine.load(path, threads=1)
     images, labels = [], []
     for label, colour in COLOURS.items():

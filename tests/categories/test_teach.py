@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from library.catalogs import BACKENDS
 from smartalbum.categories import store
 from smartalbum.categories.errors import CategoryExists, CategoryNotFound, NotEnoughExamples
 from smartalbum.categories.query import members
@@ -16,7 +17,7 @@ def member_ids(cat, name: str) -> set[int]:
         return {r["photo_id"] for r in members(s, name)}
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("n_examples", [5, 20])
 def test_category_from_a_few_examples_sorts_held_back_photos(make_catalog, backend, n_examples):
     cat = make_catalog([150, 150, 150, 150], backend=backend, dim=32, spread=0.6)
@@ -98,6 +99,7 @@ def test_invalid_names_and_export_files(make_catalog):
         cat.teacher.import_category({"format": "nope"})
 
 
+@pytest.mark.slow
 def test_resort_of_a_large_catalog_runs_no_backbone(make_catalog, monkeypatch):
     """50,000 photos re-sorted from stored embeddings: any backbone run would raise."""
     import onnxruntime

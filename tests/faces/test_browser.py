@@ -4,12 +4,9 @@ real app on waitress (skipped without Chromium, failed under CI=true like the ga
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
 
-from bundles import make_tiny_bundle
-from smartalbum.config import ModelSettings, Settings
 from smartalbum.faces.service import FaceScanner, pending_photos
 from smartalbum.library import db
 from smartalbum.web import create_app
@@ -19,18 +16,10 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def server(tmp_path: Path, faces, photo_maker):
+def server(app_settings, faces, photo_maker):
     """A live app over a catalog whose photos of two people were scanned; yields
     (base URL, photo ids)."""
-    bundle = tmp_path / "bundle"
-    make_tiny_bundle(bundle)
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=f"sqlite:///{tmp_path / 'data' / 'catalog.sqlite3'}",
-        model=ModelSettings(bundle=bundle, threads=1),
-        web={"rate_limit": ""},
-        faces={"upsample": 0},
-    )
+    settings = app_settings(faces={"upsample": 0})
     factory = db.open_catalog(settings)[1]
     ids = [
         photo_maker(factory, v, f"a{k}") for k, v in enumerate(faces.variants(faces.astronaut)[:2])

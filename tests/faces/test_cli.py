@@ -41,6 +41,7 @@ def cli(tmp_path, faces, photo_maker, monkeypatch):
     db.dispose_all()
 
 
+@pytest.mark.slow
 def test_scan_list_correct_and_query(cli, tmp_path) -> None:
     assert "--all" in cli("faces", "scan", code=2)  # PATHS or --all required
     out = cli("faces", "scan", "--all", "--json")

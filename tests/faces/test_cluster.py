@@ -4,6 +4,7 @@ descriptors (where every distance is known)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from smartalbum.faces.cluster import chinese_whispers, distances, edges, match, plan_recluster
 from smartalbum.faces.detect import detect_faces
@@ -22,6 +23,7 @@ def _identity_set(faces) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(vectors), np.asarray(truth)
 
 
+@pytest.mark.slow
 def test_known_identities_form_one_pure_cluster_each(faces) -> None:
     vectors, truth = _identity_set(faces)
     assert len(vectors) >= 20

@@ -40,6 +40,7 @@ def test_small_photos_are_upsampled_large_ones_are_not() -> None:
     assert auto_upsample((1536, 2048, 3), 2048) == 0
 
 
+@pytest.mark.slow
 def test_small_face_in_a_large_photo_is_found_at_the_working_size(faces, tmp_path) -> None:
     """A 12 MP-like photo with a face ~95 px wide (a group shot from a few metres): found
     at the default detect size (3072), missed at 2048 — why the default is 3072."""
@@ -87,6 +88,7 @@ def test_same_person_is_closer_than_different_people(faces) -> None:
     assert within.max() < between.min()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (SHARED_DATA / "train_pool" / "people").is_dir(), reason="no shared data")
 def test_real_street_photos_show_their_one_person() -> None:
     """Full-body street photos (~550 x 825 px, faces ~60 px): most show exactly one face,
@@ -97,6 +99,7 @@ def test_real_street_photos_show_their_one_person() -> None:
     assert max(counts) <= 2
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (SHARED_DATA / "train_pool" / "people").is_dir(), reason="no shared data")
 def test_real_street_faces_stay_together_under_augmentation() -> None:
     """Crops/flips of one street face are closer to each other than to other people's faces."""
@@ -128,6 +131,7 @@ def test_real_street_faces_stay_together_under_augmentation() -> None:
     assert np.median(between) > 0.6
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (SHARED_DATA / "edge_cases").is_dir(), reason="no shared data")
 def test_edge_case_files_give_faces_or_a_typed_error() -> None:
     """Every odd real file (HEIC, CMYK, 16-bit, truncated, EXIF-rotated...) either goes

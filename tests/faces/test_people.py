@@ -52,6 +52,7 @@ def _assignments(s) -> dict[int, tuple[int | None, str | None]]:
     return {f.id: (f.person_id, f.assigned_by) for f in s.scalars(select(Face))}
 
 
+@pytest.mark.slow
 def test_scan_finds_faces_groups_people_and_is_idempotent(factory, faces, photo_maker) -> None:
     ids = _album(faces, factory, photo_maker)
     with factory() as s:
@@ -98,6 +99,7 @@ def test_scan_refuses_when_disabled_and_reports_a_changed_file(
         assert photo_ids_for_paths(s, [str(tmp_path / "photos")]) == [pid]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_corrections_survive_reclustering(backend, tmp_path, faces, photo_maker) -> None:
     with temporary_catalog(backend, tmp_path) as url:
@@ -155,6 +157,7 @@ def test_corrections_survive_reclustering(backend, tmp_path, faces, photo_maker)
             assert _assignments(s) == after
 
 
+@pytest.mark.slow
 def test_merge_and_errors(factory, faces, photo_maker) -> None:
     ids = _album(faces, factory, photo_maker)
     with factory() as s:

@@ -8,33 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from bundles import make_tiny_bundle
-from smartalbum.config import ModelSettings, Settings
 from smartalbum.jobs.app import make_celery, reset
 from smartalbum.library import db
 from smartalbum.web import create_app
 
 
-@pytest.fixture(scope="module")
-def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("bundle") / "tiny"
-    make_tiny_bundle(path)
-    return path
-
-
 @pytest.fixture
-def web(tmp_path: Path, bundle_dir: Path, faces, photo_maker):
+def web(app_settings, faces, photo_maker):
     """(client, settings, photo ids) over a SQLite catalog with photos of A, B and A+B;
     jobs run inline (Celery eager mode)."""
 
     def make(enabled: bool = True):
-        settings = Settings(
-            data_dir=tmp_path / "data",
-            database_url=f"sqlite:///{tmp_path / 'data' / 'catalog.sqlite3'}",
-            model=ModelSettings(bundle=bundle_dir, threads=1, batch_size=4),
-            web={"rate_limit": ""},
-            faces={"upsample": 0, "enabled": enabled},
-        )
+        settings = app_settings(model={"batch_size": 4}, faces={"upsample": 0, "enabled": enabled})
         app = create_app(settings)
         make_celery(settings).conf.task_always_eager = True
         return app.test_client(), settings

@@ -9,18 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bundles import make_tiny_bundle
 from library.catalogs import BACKENDS, temporary_catalog
 from library.photos import Library, make_library
 from smartalbum.config import Settings
 from smartalbum.library import db
-
-
-@pytest.fixture(scope="session")
-def tiny_bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("bundle") / "tiny"
-    make_tiny_bundle(path)
-    return path
 
 
 @pytest.fixture(params=BACKENDS)

@@ -105,6 +105,7 @@ def _stop(*procs: subprocess.Popen) -> None:
             p.wait()
 
 
+@pytest.mark.services
 def test_container_entry_commands_run_as_plain_processes(tmp_path: Path, tiny_bundle_dir) -> None:
     """web (Dockerfile CMD) + worker (compose) with compose's environment, Redis + PostgreSQL."""
     yaml = pytest.importorskip("yaml")
@@ -148,6 +149,7 @@ def test_container_entry_commands_run_as_plain_processes(tmp_path: Path, tiny_bu
         assert job["status"] == "done" and job["done"] == job["total"] == 12
 
 
+@pytest.mark.services
 def test_local_serve_runs_its_own_worker_and_the_cli_sees_the_jobs(
     tmp_path: Path, tiny_bundle_dir
 ) -> None:
@@ -216,7 +218,7 @@ def lambda_env(monkeypatch: pytest.MonkeyPatch, tiny_bundle_dir: Path):
     from smartalbum import config, serverless
 
     monkeypatch.setenv("SMARTALBUM_MODEL__BUNDLE", str(tiny_bundle_dir))
-    config.get_settings.cache_clear()
+    config.get_settings.cache_clear()  # the engine: Engine.from_settings, cached per bundle
     yield serverless.handler
     config.get_settings.cache_clear()
 
@@ -266,9 +268,12 @@ def test_serverless_handler_answers_bad_events_with_problems(lambda_env, event, 
 def test_serverless_handler_refuses_an_unknown_head(lambda_env) -> None:
     red = base64.b64encode(_jpeg((220, 30, 30))).decode()
     response = lambda_env({"image": red, "head": "nope"}, None)
-    assert response["statusCode"] == 400 and "colours" in json.loads(response["body"])["detail"]
+    body = json.loads(response["body"])
+    assert response["statusCode"] == 400 and "colours" in body["detail"]
+    assert body["code"] == "unknown_head" and body["available"] == ["colours", "strict"]
 
 
+@pytest.mark.services
 def test_one_worker_with_concurrency_2_runs_chunks_in_two_processes(
     tmp_path: Path, tiny_bundle_dir
 ) -> None:

@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import delete, func, select, update
 
 from library.photos import COLOURS, encode, picture
-from smartalbum.config import ModelSettings, Settings
 from smartalbum.jobs import kinds, store
 from smartalbum.jobs.app import make_celery, reset
 from smartalbum.library.db import open_catalog
@@ -20,15 +19,9 @@ from smartalbum.web import create_app
 
 
 @pytest.fixture
-def web(tmp_path: Path, tiny_bundle_dir: Path):
+def web(app_settings):
     """(app, settings, factory) over a SQLite catalog; jobs run inline (Celery eager)."""
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=f"sqlite:///{tmp_path / 'data' / 'catalog.sqlite3'}",
-        model=ModelSettings(bundle=tiny_bundle_dir, threads=1, batch_size=4),
-        web={"rate_limit": ""},
-        jobs={"chunk_size": 4},
-    )
+    settings = app_settings(model={"batch_size": 4}, jobs={"chunk_size": 4})
     app = create_app(settings)
     make_celery(settings).conf.task_always_eager = True
     yield app, settings, open_catalog(settings)[1]

@@ -15,13 +15,10 @@ from smartalbum.web import create_app
 
 
 @pytest.fixture
-def web(tmp_path: Path, tiny_bundle_dir: Path):
+def web(tmp_path: Path, app_settings):
     """(app, settings) over a SQLite catalog; jobs run inline (Celery eager mode)."""
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=f"sqlite:///{tmp_path / 'data' / 'catalog.sqlite3'}",
-        model=ModelSettings(bundle=tiny_bundle_dir, threads=1, batch_size=4),
-        web={"rate_limit": ""},
+    settings = app_settings(
+        model={"batch_size": 4},
         jobs={"chunk_size": 4, "roots": [tmp_path / "photos"]},
         faces={"auto_scan": False},  # the queued face scan: test_index_job_queues_a_face_scan
     )
@@ -102,6 +99,7 @@ def test_missing_folder_unknown_job_and_bad_parameters(web, tmp_path: Path) -> N
     assert _problem(client.get("/api/v1/jobs?status=zzz"), 400)
 
 
+@pytest.mark.slow
 def test_index_job_queues_a_face_scan_of_its_folders(tmp_path: Path, tiny_bundle_dir, library):
     """Faces are grouped as photos arrive: a finished index job queues a ``faces`` job for
     the same folders (off with SMARTALBUM_FACES__AUTO_SCAN=false or faces disabled)."""

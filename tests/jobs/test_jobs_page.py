@@ -5,25 +5,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from smartalbum.config import ModelSettings, Settings
+from smartalbum.config import Settings
 from smartalbum.jobs import store
 from smartalbum.jobs.app import make_celery, reset
 from smartalbum.library.db import open_catalog
 from smartalbum.web import create_app
 from smartalbum.web.server import make_server
 
+pytestmark = pytest.mark.browser
+
 
 @pytest.fixture
-def live(tmp_path: Path, tiny_bundle_dir: Path) -> Iterator[tuple[str, Settings]]:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=f"sqlite:///{tmp_path / 'data' / 'catalog.sqlite3'}",
-        model=ModelSettings(bundle=tiny_bundle_dir, threads=1, batch_size=4),
-        web={"rate_limit": ""},
+def live(app_settings) -> Iterator[tuple[str, Settings]]:
+    settings = app_settings(
+        model={"batch_size": 4},
         jobs={"chunk_size": 4},
         faces={"auto_scan": False},  # the queued face scan: test_index_job_queues_a_face_scan
     )

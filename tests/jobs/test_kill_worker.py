@@ -29,6 +29,8 @@ from smartalbum.library.schema import Embedding, File, JobChunk, Photo
 
 from .conftest import job_settings, require_redis
 
+pytestmark = pytest.mark.services  # worker processes, Redis + PostgreSQL
+
 N_PHOTOS = 160
 REDIS_URL = "redis://127.0.0.1:6379/14"  # a database of its own, flushed by the test
 STALE_AFTER_S = 2.0

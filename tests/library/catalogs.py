@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-BACKENDS = ("sqlite", "postgresql")
+#: The catalog backends to parametrise over; PostgreSQL is a service (``make test-fast`` skips it).
+BACKENDS = ("sqlite", pytest.param("postgresql", marks=pytest.mark.services))
 PG_ADMIN_URL = os.environ.get(
     "SMARTALBUM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )

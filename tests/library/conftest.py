@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from bundles import make_tiny_bundle
 from library.catalogs import BACKENDS, temporary_catalog
 from library.photos import CountingEngine, Library, make_library
 from smartalbum.library import db
@@ -30,13 +29,6 @@ def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
 def catalog(catalog_url: str):
     """(engine, session factory) over an upgraded, empty catalog."""
     return db.open_catalog(url=catalog_url)
-
-
-@pytest.fixture(scope="session")
-def tiny_bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("bundle") / "tiny"
-    make_tiny_bundle(path)
-    return path
 
 
 @pytest.fixture

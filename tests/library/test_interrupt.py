@@ -25,6 +25,8 @@ from sqlalchemy import func, select
 from smartalbum.library import db
 from smartalbum.library.schema import Embedding, File, Photo, Prediction
 
+pytestmark = pytest.mark.services  # the CLI in a process of its own, killed mid-run
+
 N_PHOTOS = 150
 N_HEADS = 2  # the tiny bundle's heads: colours, strict
 

@@ -6,6 +6,10 @@ from __future__ import annotations
 import multiprocessing as mp
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.services  # processes of their own
+
 
 def _open(url: str, start, results) -> None:  # noqa: ANN001 - multiprocessing primitives
     from smartalbum.library import db

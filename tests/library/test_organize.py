@@ -439,6 +439,7 @@ def _run_and_kill(plan, tmp_path: Path, after: int) -> int:
     return seen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("then", ["resume", "rollback"])
 def test_sigkill_mid_move_then_resume_or_rollback(tmp_path: Path, then: str) -> None:
     src, into = tmp_path / "src", tmp_path / "sorted"

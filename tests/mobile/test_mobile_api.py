@@ -6,37 +6,22 @@ import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from flask import Flask
 
-from bundles import make_tiny_bundle
-from smartalbum.config import ModelSettings, Settings, WebSettings
+from smartalbum.config import Settings
 from smartalbum.web import create_app
 from smartalbum.web.state import EXTENSION_KEY
 
 
-@pytest.fixture(scope="module")
-def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("bundle") / "tiny"
-    make_tiny_bundle(path)
-    return path
+def _app(app_settings: Callable[..., Settings], **web) -> Flask:
+    return create_app(app_settings(web=web))
 
 
-def _app(tiny_bundle: Path, tmp_path: Path, **web) -> Flask:
-    return create_app(
-        Settings(
-            data_dir=tmp_path / "data",
-            database_url=f"sqlite:///{tmp_path / 'data' / 'catalog.sqlite3'}",
-            model=ModelSettings(bundle=tiny_bundle, threads=1),
-            web=WebSettings(rate_limit="", **web),
-        )
-    )
-
-
-def test_download_zip_with_etag(tiny_bundle: Path, tmp_path: Path) -> None:
-    app = _app(tiny_bundle, tmp_path)
+def test_download_zip_with_etag(app_settings, tmp_path: Path) -> None:
+    app = _app(app_settings)
     client = app.test_client()
     resp = client.get("/api/v1/model/mobile")
     assert resp.status_code == 200
@@ -62,16 +47,16 @@ def test_download_zip_with_etag(tiny_bundle: Path, tmp_path: Path) -> None:
     assert meta.get_json()["files"] == manifest["files"]
 
 
-def test_api_key_guards_the_download(tiny_bundle: Path, tmp_path: Path) -> None:
-    client = _app(tiny_bundle, tmp_path, api_key="k").test_client()
+def test_api_key_guards_the_download(app_settings) -> None:
+    client = _app(app_settings, api_key="k").test_client()
     resp = client.get("/api/v1/model/mobile")
     assert resp.status_code == 401
     assert resp.mimetype == "application/problem+json"
     assert client.get("/api/v1/model/mobile", headers={"X-API-Key": "k"}).status_code == 200
 
 
-def test_unwritable_data_dir_is_a_problem(tiny_bundle: Path, tmp_path: Path) -> None:
-    app = _app(tiny_bundle, tmp_path)
+def test_unwritable_data_dir_is_a_problem(app_settings, tmp_path: Path) -> None:
+    app = _app(app_settings)
     (tmp_path / "data" / "mobile").write_text("a file where the folder should be")
     resp = app.test_client().get("/api/v1/model/mobile")
     assert resp.status_code == 503

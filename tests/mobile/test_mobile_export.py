@@ -143,6 +143,7 @@ def _assert_parity(reference, mobile_dir: Path, engine: Engine, paths: list[Path
     return worst
 
 
+@pytest.mark.slow
 def test_reference_matches_server_on_generated_photos(reference, mobile_dir, engine, imagekit):
     icc = imagekit.rgb_icc_profile(gamma=1.8, name="test wide")
     rgba = np.dstack([imagekit.scene(300, 200, seed=5), np.full((200, 300), 160, np.uint8)])
@@ -159,6 +160,7 @@ def test_reference_matches_server_on_generated_photos(reference, mobile_dir, eng
     assert _assert_parity(reference, mobile_dir, engine, paths) < PROB_TOL
 
 
+@pytest.mark.slow
 def test_reference_matches_server_on_shared_photos(reference, mobile_dir, engine, shared_data):
     pool = shared_data / "train_pool"
     paths = [p for d in sorted(pool.iterdir()) if d.is_dir() for p in sorted(d.glob("*.jpg"))[:3]]
@@ -194,6 +196,7 @@ def test_reference_program_command_line(mobile_dir: Path, imagekit) -> None:
     assert abs(sum(result["probabilities"].values()) - 1) < 1e-4
 
 
+@pytest.mark.slow
 def test_cli_export_mobile_without_torch_or_onnx(tmp_path: Path) -> None:
     """The command must work in a serving-only install: torch and onnx are unimportable."""
     code = (

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from bundles import colour_head, make_tiny_bundle
-from smartalbum.model.bundle import Bundle, BundleError
+from smartalbum.errors import SmartAlbumError
+from smartalbum.model.bundle import Bundle, BundleError, UnknownHeadError
 from smartalbum.model.engine import Engine
 from smartalbum.model.heads import Head
 
@@ -84,6 +85,21 @@ def test_bundle_errors_are_typed(tmp_path: Path):
         make_tiny_bundle(tmp_path / "c").head("nope")
 
 
+def test_resolve_head_defaults_and_refuses_unknown_names(tiny_bundle_dir: Path):
+    bundle = Bundle.load(tiny_bundle_dir)
+    assert bundle.resolve_head() == "colours"
+    assert bundle.resolve_head(None, default="strict") == "strict"
+    assert bundle.resolve_head("strict", default="colours") == "strict"
+    for name, default in (("nope", None), (None, "nope")):
+        with pytest.raises(UnknownHeadError) as info:
+            bundle.resolve_head(name, default=default)
+        err = info.value
+        assert isinstance(err, SmartAlbumError) and isinstance(err, KeyError)
+        assert (err.code, err.status, err.available) == ("unknown_head", 400, ["colours", "strict"])
+        assert err.detail == "No head 'nope'; available: colours, strict."
+        assert err.to_dict()["available"] == ["colours", "strict"]
+
+
 def test_rewriting_a_bundle_replaces_it_whole(tmp_path: Path):
     make_tiny_bundle(tmp_path / "b")
     (tmp_path / "b" / "stale.txt").write_text("old")
@@ -92,8 +108,8 @@ def test_rewriting_a_bundle_replaces_it_whole(tmp_path: Path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".b")]
 
 
-def test_engine_classifies_and_is_thread_safe(tmp_path: Path):
-    engine = Engine(make_tiny_bundle(tmp_path / "b"), threads=1, batch_size=3)
+def test_engine_classifies_and_is_thread_safe(tiny_bundle_dir: Path):
+    engine = Engine(Bundle.load(tiny_bundle_dir), threads=1, batch_size=3)
     images = [solid((240, 5, 5)), solid((5, 240, 5)), solid((5, 5, 240))] * 3
     expected = ["red", "green", "blue"] * 3
     assert [p.label for p in engine.classify(images)] == expected
@@ -118,8 +134,8 @@ def test_engine_classifies_and_is_thread_safe(tmp_path: Path):
     assert not errors
 
 
-def test_stored_embeddings_reclassify_without_backbone(tmp_path: Path):
-    engine = Engine(make_tiny_bundle(tmp_path / "b"), threads=1)
+def test_stored_embeddings_reclassify_without_backbone(tiny_bundle_dir: Path):
+    engine = Engine(Bundle.load(tiny_bundle_dir), threads=1)
     emb = engine.embed([solid((5, 240, 5))])
     assert engine.classify_embeddings(emb)[0].label == "green"
     assert engine.classify_embeddings(emb, "strict")[0].uncertain

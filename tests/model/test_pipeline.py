@@ -6,13 +6,13 @@ from pathlib import Path
 
 from PIL import Image
 
-from bundles import make_tiny_bundle
+from smartalbum.model.bundle import Bundle
 from smartalbum.model.engine import Engine
 from smartalbum.model.pipeline import classify_files, working_side
 
 
-def test_results_in_input_order_across_batches_with_errors(tmp_path: Path):
-    engine = Engine(make_tiny_bundle(tmp_path / "b"), threads=1, batch_size=4)
+def test_results_in_input_order_across_batches_with_errors(tmp_path: Path, tiny_bundle_dir: Path):
+    engine = Engine(Bundle.load(tiny_bundle_dir), threads=1, batch_size=4)
     colours = {"red": (240, 5, 5), "green": (5, 240, 5), "blue": (5, 5, 240)}
     paths, expected = [], []
     for i in range(23):
@@ -35,8 +35,8 @@ def test_results_in_input_order_across_batches_with_errors(tmp_path: Path):
     assert good.facts is not None and len(good.facts.sha256) == 64
 
 
-def test_decodes_at_twice_the_network_size(tmp_path: Path):
-    engine = Engine(make_tiny_bundle(tmp_path / "b"), threads=1)
+def test_decodes_at_twice_the_network_size(tmp_path: Path, tiny_bundle_dir: Path):
+    engine = Engine(Bundle.load(tiny_bundle_dir), threads=1)
     seen: list[int] = []
 
     def spy(path: Path, side: int):

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from bundles import make_tiny_bundle
 from smartalbum.config import get_settings
 
 
@@ -112,20 +111,15 @@ def cloud(rclone_bin: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
             proc.wait()
 
 
-@pytest.fixture(scope="session")
-def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("bundle") / "tiny"
-    make_tiny_bundle(path)
-    return path
-
-
 @pytest.fixture
-def sync_env(tmp_path: Path, tiny_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def sync_env(
+    tmp_path: Path, tiny_bundle_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
     """Settings for a sync run: data dir (SQLite catalog), mirror root, the tiny model."""
     data = tmp_path / "data"
     monkeypatch.setenv("SMARTALBUM_DATA_DIR", str(data))
     monkeypatch.setenv("SMARTALBUM_SYNC__MIRROR_ROOT", str(tmp_path / "mirrors"))
-    monkeypatch.setenv("SMARTALBUM_MODEL__BUNDLE", str(tiny_bundle))
+    monkeypatch.setenv("SMARTALBUM_MODEL__BUNDLE", str(tiny_bundle_dir))
     monkeypatch.delenv("SMARTALBUM_DATABASE_URL", raising=False)
     get_settings.cache_clear()
     yield data

@@ -78,6 +78,7 @@ def test_bad_remote_is_usage_error(sync_env) -> None:
 # --------------------------------------------------------------------------- against the server
 
 
+@pytest.mark.services
 def test_sync_pulls_indexes_and_is_incremental(cloud, sync_env, tmp_path) -> None:
     _put(cloud.root, "2024/a.jpg", "red", 1)
     _put(cloud.root, "2024/trip/b.jpg", "green", 2)
@@ -109,6 +110,7 @@ def test_sync_pulls_indexes_and_is_incremental(cloud, sync_env, tmp_path) -> Non
     assert _catalog_counts(sync_env) == (4, 4)
 
 
+@pytest.mark.services
 def test_dry_run_downloads_nothing(cloud, sync_env, tmp_path) -> None:
     _put(cloud.root, "p/x.jpg", "red", 1)
     result = _run("sync", "cloud:p", "--dry-run", "--mirror", str(tmp_path / "m"))
@@ -118,6 +120,7 @@ def test_dry_run_downloads_nothing(cloud, sync_env, tmp_path) -> None:
     assert not (sync_env / "catalog.sqlite3").exists()
 
 
+@pytest.mark.services
 def test_remote_failures_exit_4(cloud, sync_env) -> None:
     unknown = _run("sync", "nosuchremote:photos")
     assert unknown.exit_code == 4
@@ -127,6 +130,7 @@ def test_remote_failures_exit_4(cloud, sync_env) -> None:
     assert "failed" in missing.output
 
 
+@pytest.mark.services
 def test_pull_reports_progress_and_files(cloud, tmp_path, rclone_bin) -> None:
     for i in range(3):
         _put(cloud.root, f"album/{i}.jpg", "blue", i)
@@ -149,6 +153,7 @@ def test_pull_reports_progress_and_files(cloud, tmp_path, rclone_bin) -> None:
     assert not (tmp_path / "n").exists()
 
 
+@pytest.mark.services
 def test_push_organised_copy(cloud, sync_env, tmp_path) -> None:
     _put(cloud.root, "inbox/r1.jpg", "red", 1)
     _put(cloud.root, "inbox/g1.jpg", "green", 2)
@@ -179,6 +184,7 @@ def test_push_organised_copy(cloud, sync_env, tmp_path) -> None:
     assert "pushed 0 files" in again.output
 
 
+@pytest.mark.services
 def test_background_submits_an_index_job(cloud, sync_env) -> None:
     from smartalbum.jobs import store
 

@@ -9,7 +9,7 @@ import pytest
 
 from smartalbum.library import db
 from tags.conftest import fill_catalog
-from web.conftest import make_settings, start_server, tiny_bundle_dir  # noqa: F401
+from web.conftest import make_settings, start_server  # noqa: F401
 
 pytestmark = pytest.mark.browser
 

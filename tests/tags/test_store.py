@@ -94,15 +94,13 @@ def test_edits_of_unknown_photos_and_bad_tags_are_typed_errors(tagged_catalog):
             add_tag(s, ids["cat.jpg"], "   ")
 
 
-def test_indexing_tags_new_photos_from_the_bundle_classifier(tmp_path, imagekit):
+def test_indexing_tags_new_photos_from_the_bundle_classifier(tmp_path, imagekit, tiny_bundle_copy):
     """library.indexer runs the tagger after predicting, with no extra backbone run."""
-    from bundles import make_tiny_bundle
     from smartalbum.library import db
     from smartalbum.library.indexer import Indexer
     from smartalbum.model.engine import Engine
 
-    bundle_dir = tmp_path / "bundle"
-    make_tiny_bundle(bundle_dir)
+    bundle_dir = tiny_bundle_copy  # gets an imagenet_fc.npz
     engine = Engine.load(bundle_dir, threads=1)
     dim = engine.embedding_dim
     rng = np.random.default_rng(0)

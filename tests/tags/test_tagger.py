@@ -127,6 +127,7 @@ def test_tags_of_generated_photos_through_the_shipped_model(imagekit):
         assert all(0 < t.confidence <= 1 for t in tags)
 
 
+@pytest.mark.slow
 def test_tags_of_real_photos_name_their_category(shared_data):
     """On the shared training pool, the category a photo's tags imply is mostly right."""
     from smartalbum.imaging import load_photo

@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-from bundles import make_tiny_bundle
 from smartalbum.config import ModelSettings, Settings, WebSettings
 from smartalbum.web import create_app
 from tags.conftest import fill_catalog
 
 
-@pytest.fixture(scope="module")
-def bundle_dir(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("bundle") / "tiny"
-    make_tiny_bundle(path)
-    return path
-
-
 @pytest.fixture
-def web(tmp_path, bundle_dir, tagger):
+def web(tmp_path, tiny_bundle_dir, tagger):
     """(client, name -> photo id) of an app over a tagged catalog."""
     from smartalbum.library import db
 
@@ -29,7 +20,7 @@ def web(tmp_path, bundle_dir, tagger):
     settings = Settings(
         data_dir=tmp_path / "data",
         database_url=url,
-        model=ModelSettings(bundle=bundle_dir, threads=1),
+        model=ModelSettings(bundle=tiny_bundle_dir, threads=1),
         web=WebSettings(rate_limit=""),
     )
     app = create_app(settings)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("albumentations")
+pytestmark = pytest.mark.train  # albumentations: the train extra
 
 from smartalbum.imaging.preprocess import PreprocessSpec, preprocess  # noqa: E402
 from smartalbum.training.augment import (  # noqa: E402

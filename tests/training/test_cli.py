@@ -65,6 +65,7 @@ def test_bad_input_is_a_clear_usage_error(cli, runner: CliRunner, tmp_path: Path
     assert "Traceback" not in res.output
 
 
+@pytest.mark.train
 def test_train_argument_errors(cli, runner: CliRunner, tiny_dataset: Path, tmp_path: Path):
     pytest.importorskip("torch")
     out = str(tmp_path / "b")

@@ -79,6 +79,7 @@ def test_format_report_is_a_readable_table():
     assert "confusion (rows: true, columns: predicted)" in text
 
 
+@pytest.mark.train  # matplotlib: the train extra
 def test_plots_write_pngs(tmp_path: Path):
     pytest.importorskip("matplotlib")
     cm = plot_confusion([[3, 1], [0, 4]], ["x", "y"], tmp_path / "r" / "cm.png")

@@ -19,7 +19,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 
-from bundles import make_tiny_bundle
 from library.catalogs import BACKENDS, temporary_catalog
 from library.photos import Library, make_library
 from smartalbum.config import ModelSettings, Settings, WebSettings
@@ -29,13 +28,6 @@ from smartalbum.web.server import make_server
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
 
 PhotoFactory = Callable[..., bytes]
-
-
-@pytest.fixture(scope="session")
-def tiny_bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("bundle") / "tiny"
-    make_tiny_bundle(path)
-    return path
 
 
 @pytest.fixture

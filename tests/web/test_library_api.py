@@ -457,6 +457,7 @@ def _fill(url: str, rows: list[tuple[datetime | None, str]]) -> list[int]:
     return ids
 
 
+@pytest.mark.slow
 def test_keyset_pages_handle_ties_undated_photos_and_rare_labels(
     catalog_url, make_library_app
 ) -> None:

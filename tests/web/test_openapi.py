@@ -110,6 +110,7 @@ def test_the_generated_document_keeps_everything_the_hand_written_one_named(make
     assert not missing
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_server_errors_or_schema_violations(make_app) -> None:
     """Generated requests (valid and invalid) for every operation, a bounded number each.
 

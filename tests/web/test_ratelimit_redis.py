@@ -9,6 +9,8 @@ import socket
 import pytest
 from test_api import assert_problem
 
+pytestmark = pytest.mark.services
+
 REDIS = ("127.0.0.1", 6379)
 REDIS_URL = "redis://127.0.0.1:6379/15"  # a database of its own, flushed by the test
 

@@ -121,7 +121,8 @@ def test_the_main_cli_has_the_serve_command() -> None:
     assert cli_mod.main.get_command(ctx, "serve").name == "serve"
 
 
-def test_serve_with_several_processes_runs_gunicorn_workers(tmp_path, photo) -> None:
+@pytest.mark.services
+def test_serve_with_several_processes_runs_gunicorn_workers(tmp_path, photo, tiny_bundle_dir) -> None:
     """`smartalbum serve --processes 2`: one engine per worker process, one port."""
     import os
     import signal
@@ -130,13 +131,10 @@ def test_serve_with_several_processes_runs_gunicorn_workers(tmp_path, photo) -> 
     import sys
     from pathlib import Path
 
-    from bundles import make_tiny_bundle
-
-    make_tiny_bundle(tmp_path / "bundle")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "SMARTALBUM_MODEL__BUNDLE": str(tmp_path / "bundle"),
+    env = {**os.environ, "SMARTALBUM_MODEL__BUNDLE": str(tiny_bundle_dir),
            "SMARTALBUM_DATA_DIR": str(tmp_path / "data")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "smartalbum.cli", "serve", "--port", str(port),

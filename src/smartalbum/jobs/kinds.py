@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import update
 
 from smartalbum.config import Settings
+from smartalbum.errors import Cancelled
 from smartalbum.library.db import session_scope
 from smartalbum.library.schema import (
     JOB_FINISHED,
@@ -56,10 +57,6 @@ KIND_MODULES: list[str] = [
 
 #: Largest number of per-photo results kept in a classify job's result.
 MAX_RESULTS = 10_000
-
-
-class Cancelled(Exception):
-    """The job was cancelled while it ran."""
 
 
 def job_kind(name: str) -> Callable[[Runner], Runner]:

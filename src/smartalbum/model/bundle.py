@@ -43,6 +43,31 @@ class BundleError(SmartAlbumError):
     exit_code = EXIT_USAGE
 
 
+class UnknownHeadError(SmartAlbumError, KeyError):
+    """A request or command names a head the bundle does not have.
+
+    Also a ``KeyError`` (what :meth:`Bundle.head` raises for a missing name), so existing
+    ``except KeyError`` keep working. ``available`` lists the bundle's heads; it is part of
+    :meth:`to_dict`, as ``POST /api/v1/classify`` answers it.
+    """
+
+    code = "unknown_head"
+    title = "Unknown head"
+    status = 400
+    exit_code = EXIT_USAGE
+
+    def __init__(self, name: str, available: list[str]) -> None:
+        super().__init__(f"No head {name!r}; available: {', '.join(available)}.")
+        self.name = name
+        self.available = list(available)
+
+    def __str__(self) -> str:  # KeyError's own would quote the message
+        return str(self.args[0]) if self.args else ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "available": self.available}
+
+
 @dataclass
 class Bundle:
     """A loaded bundle's metadata and heads (the ONNX session lives in the engine)."""
@@ -68,6 +93,15 @@ class Bundle:
     @property
     def default_head(self) -> str:
         return str(self.manifest.get("default_head") or next(iter(self.heads)))
+
+    def resolve_head(self, name: str | None = None, *, default: str | None = None) -> str:
+        """The head a request asks for: ``name``, else ``default`` (a configured head), else
+        the bundle's default. A name the bundle lacks is an error, never a silent fallback:
+        :class:`UnknownHeadError` (code ``unknown_head``, status 400) lists the heads."""
+        key = name or default or self.default_head
+        if key not in self.heads:
+            raise UnknownHeadError(key, list(self.heads))
+        return key
 
     def head(self, name: str | None = None) -> Head:
         """The named head (or the default); a clear error names the available ones."""

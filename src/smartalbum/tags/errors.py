@@ -20,7 +20,7 @@ class InvalidTagError(SmartAlbumError, ValueError):
 class SearchQueryError(SmartAlbumError, ValueError):
     """The query text is empty, too long or holds control characters."""
 
-    code = "bad_query"
-    title = "Invalid search query"
+    code = "bad_parameter"  # the API answers it as a bad ``q`` parameter
+    title = "Bad Request"
     status = 400
     exit_code = EXIT_USAGE

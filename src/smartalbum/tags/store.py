@@ -15,6 +15,7 @@ import numpy as np
 from sqlalchemy import and_, delete, exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from smartalbum.errors import EXIT_USAGE, SmartAlbumError
 from smartalbum.library.catalog import CHUNK, load_embeddings
 from smartalbum.library.db import insert_ignore_many, session_scope
 from smartalbum.library.schema import Embedding, File, Photo, utcnow
@@ -28,8 +29,16 @@ from smartalbum.library.schema_tags import (
 from smartalbum.tags.tagger import Tagger, normalize_tag
 
 
-class PhotoNotFoundError(LookupError):
-    """No photo with that id (or path) in the catalog."""
+class PhotoNotFoundError(SmartAlbumError, LookupError):
+    """No photo with that id (or path) in the catalog.
+
+    The API answers 404 ``photo_not_found``; the CLI a usage error (exit 2).
+    """
+
+    code = "photo_not_found"
+    title = "Not Found"
+    status = 404
+    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True)

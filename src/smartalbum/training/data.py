@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import math
 import sys
@@ -36,6 +37,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from smartalbum.atomic import write_atomic
 from smartalbum.imaging.decode import load_photo
 from smartalbum.imaging.errors import PhotoError
 from smartalbum.imaging.files import find_photos
@@ -488,29 +490,22 @@ def prepare_dataset(
 
     out.mkdir(parents=True, exist_ok=True)
     write_csv(items, out / CSV_NAME)
-    _write_text(out / REPORT_NAME, json.dumps(report.to_dict(), indent=2) + "\n")
+    write_atomic(out / REPORT_NAME, json.dumps(report.to_dict(), indent=2) + "\n")
     if echo:
         print(report.table())
         print(report.summary())
     return report
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def write_csv(items: Sequence[Item], path: Path) -> None:
     """Write items as ``dataset.csv`` (atomically)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(CSV_FIELDS)
-        for it in items:
-            w.writerow([str(it.path), it.label, it.split, it.sha256, it.phash,
-                        "" if math.isnan(it.blur) else it.blur, it.width, it.height, it.group])
-    tmp.replace(path)
+    buf = io.StringIO()  # no newline translation: the csv module's own line endings
+    w = csv.writer(buf)
+    w.writerow(CSV_FIELDS)
+    for it in items:
+        w.writerow([str(it.path), it.label, it.split, it.sha256, it.phash,
+                    "" if math.isnan(it.blur) else it.blur, it.width, it.height, it.group])
+    write_atomic(path, buf.getvalue())
 
 
 # -- loading --------------------------------------------------------------------------------

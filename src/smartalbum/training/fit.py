@@ -34,6 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from smartalbum.atomic import atomic_open
 from smartalbum.imaging.decode import load_photo
 from smartalbum.imaging.preprocess import PreprocessSpec
 from smartalbum.model.bundle import IMAGENET_FC, Bundle, write_bundle
@@ -117,15 +118,8 @@ def _cache_file(
 
 
 def _save_npz(path: Path, **arrays: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as f:
+        np.savez(f, **arrays)
 
 
 def compute_embeddings(
@@ -300,11 +294,9 @@ def _make_head_net(d: int, c: int, hidden: int | None, dropout: float) -> nn.Seq
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """timm CheckpointSaver style: write a temp file, then ``os.replace`` it in."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    """timm CheckpointSaver style: a crash mid-save leaves the previous checkpoint whole."""
+    with atomic_open(path) as f:
+        torch.save(state, f)
 
 
 def fit_head(

@@ -10,8 +10,10 @@ can later stand in for the in-memory :class:`LRUResultCache`.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from typing import Any, NamedTuple, Protocol
+
+from cachetools import LRUCache
 
 
 class CacheKey(NamedTuple):
@@ -37,26 +39,27 @@ class ResultCache(Protocol):
 class LRUResultCache:
     """A bounded, thread-safe least-recently-used map; ``maxsize=0`` keeps nothing.
 
-    A plain lock is enough: every operation is O(1) and the server's threads spend their
-    time decoding and in ONNX Runtime, not here.
+    The eviction is ``cachetools.LRUCache``'s; this class adds the lock (cachetools' caches
+    are not thread-safe) and the hit/miss counters. A plain lock is enough: every operation
+    is O(1) and the server's threads spend their time decoding and in ONNX Runtime.
     """
 
     def __init__(self, maxsize: int = 4096) -> None:
         if maxsize < 0:
             raise ValueError("maxsize must be >= 0")
         self.maxsize = maxsize
-        self._data: OrderedDict[CacheKey, dict[str, Any]] = OrderedDict()
+        # cachetools refuses to store into a zero-sized cache: put() skips it instead.
+        self._data: LRUCache[CacheKey, dict[str, Any]] = LRUCache(maxsize=max(maxsize, 1))
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
     def get(self, key: CacheKey) -> dict[str, Any] | None:
         with self._lock:
-            value = self._data.get(key)
+            value = self._data.get(key)  # a hit makes the key the most recently used
             if value is None:
                 self.misses += 1
                 return None
-            self._data.move_to_end(key)
             self.hits += 1
             return value
 
@@ -65,10 +68,36 @@ class LRUResultCache:
             return
         with self._lock:
             self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._data)
+
+
+class ComputedCache:
+    """A few expensive results (whole-catalog summaries) keyed by what they depend on.
+
+    ``get_or_compute`` holds a second lock while computing, so concurrent first requests for
+    a result wait for one computation instead of all running it; the entries themselves are
+    a ``cachetools.LRUCache`` of ``maxsize`` entries.
+    """
+
+    def __init__(self, maxsize: int = 16) -> None:
+        self.maxsize = maxsize
+        self._data: LRUCache[Hashable, Any] = LRUCache(maxsize=maxsize)
+        self._lock = threading.Lock()
+        self._compute = threading.Lock()
+
+    def get_or_compute(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """The cached value for ``key``, computing and storing it on a miss."""
+        with self._lock:
+            if key in self._data:
+                return self._data[key]  # marks it the most recently used
+        with self._compute:
+            with self._lock:
+                if key in self._data:
+                    return self._data[key]
+            value = compute()
+            with self._lock:
+                self._data[key] = value
+            return value

@@ -22,9 +22,6 @@ import base64
 import binascii
 import json
 import logging
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +44,7 @@ from smartalbum.library.review import review_reasons
 from smartalbum.library.schema import FILE_PRESENT, Correction, Embedding, File, Photo, Prediction
 from smartalbum.library.thumbnails import Source, ThumbnailStore, ThumbnailUnavailableError
 from smartalbum.model.engine import Engine
+from smartalbum.web.cache import ComputedCache
 from smartalbum.web.contract import api, json_body, query_args, responses
 from smartalbum.web.models.common import JPEG, NoQuery
 from smartalbum.web.models.library import (
@@ -85,34 +83,7 @@ class LibraryState:
     error: str | None
     thumbnails: ThumbnailStore
     url: str
-    results: _ResultCache = field(default_factory=lambda: _ResultCache())
-
-
-class _ResultCache:
-    """A few whole-catalog results keyed by (what, catalog fingerprint); computing one
-    holds a lock, so concurrent first requests wait for one computation."""
-
-    def __init__(self, maxsize: int = 16) -> None:
-        self.maxsize = maxsize
-        self._data: OrderedDict[Any, Any] = OrderedDict()
-        self._lock = threading.Lock()
-        self._compute = threading.Lock()
-
-    def get_or_compute(self, key: Any, compute: Callable[[], Any]) -> Any:
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                return self._data[key]
-        with self._compute:
-            with self._lock:
-                if key in self._data:
-                    return self._data[key]
-            value = compute()
-            with self._lock:
-                self._data[key] = value
-                while len(self._data) > self.maxsize:
-                    self._data.popitem(last=False)
-            return value
+    results: ComputedCache = field(default_factory=ComputedCache)
 
 
 def init_library(app: Flask, settings: Settings) -> LibraryState:
