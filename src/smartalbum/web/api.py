@@ -88,16 +88,8 @@ def resolve_head(state: WebState) -> str:
     value given must name a head, and they must agree: a typo is an error, not a silent
     fallback to the default."""
     given = request.form.getlist("head") + request.args.getlist("head")
-    heads = state.engine.bundle.heads
     for head in given:
-        if head not in heads:
-            raise ProblemError(
-                400,
-                "Unknown head",
-                f"No head {head!r}; available: {', '.join(heads)}.",
-                code="unknown_head",
-                available=list(heads),
-            )
+        state.engine.bundle.resolve_head(head)  # UnknownHeadError: 400 listing the heads
     if len(set(given)) > 1:
         raise ProblemError(
             400, "Conflicting heads", "Give one head, once.", code="conflicting_heads"

@@ -141,18 +141,7 @@ def engine_and_head() -> tuple[Engine, str]:
 def resolve_head(engine: Engine, default_head: str, given: str | None) -> str:
     """``given`` when it names a head of the bundle (else a 400 listing them), or the
     default head when none is given."""
-    heads = engine.bundle.heads
-    if given is None:
-        return default_head
-    if given not in heads:
-        raise ProblemError(
-            400,
-            "Unknown head",
-            f"No head {given!r}; available: {', '.join(heads)}.",
-            code="unknown_head",
-            available=list(heads),
-        )
-    return given
+    return engine.bundle.resolve_head(given, default=default_head)  # UnknownHeadError: 400
 
 
 def _photo_query(head: str, query: PhotoListQuery) -> browse.PhotoQuery:

@@ -62,7 +62,8 @@ class ProblemError(Exception):
             d = photo_error_dict(error)
             return cls(error.status, d["title"], d["detail"], code=d["code"], **extra)
         title = _TITLES.get(error.status, "Error")
-        return cls(error.status, title, error.detail, code=error.code, **extra)
+        more = {k: v for k, v in error.to_dict().items() if k not in ("code", "title", "detail")}
+        return cls(error.status, title, error.detail, code=error.code, **more, **extra)
 
     @classmethod
     def from_photo_error(cls, error: PhotoError, filename: str | None = None) -> ProblemError:
