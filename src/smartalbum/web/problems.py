@@ -61,7 +61,12 @@ class ProblemError(Exception):
         if isinstance(error, PhotoError):
             d = photo_error_dict(error)
             return cls(error.status, d["title"], d["detail"], code=d["code"], **extra)
-        title = _TITLES.get(error.status, "Error")
+        # A concrete error with a title of its own ("Unknown head") keeps it; a family's
+        # generic one ("Category error", on a class with subclasses) gives way to the
+        # status's phrase.
+        kind = type(error)
+        own = kind.__dict__.get("title") if not kind.__subclasses__() else None
+        title = own or _TITLES.get(error.status, "Error")
         more = {k: v for k, v in error.to_dict().items() if k not in ("code", "title", "detail")}
         return cls(error.status, title, error.detail, code=error.code, **more, **extra)
 
