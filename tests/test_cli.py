@@ -155,10 +155,10 @@ def test_help_imports_no_heavy_library():
     assert "LOADED []" in out
 
 
-def test_a_command_module_is_imported_only_when_its_command_runs(tiny_bundle: Path):
+def test_a_command_module_is_imported_only_when_its_command_runs(tiny_bundle_dir: Path):
     out = _python(
         "import sys\nfrom smartalbum.cli import main\n"
-        f"try:\n    main(['info', '--bundle', {str(tiny_bundle)!r}])\nexcept SystemExit:\n    pass\n"
+        f"try:\n    main(['info', '--bundle', {str(tiny_bundle_dir)!r}])\nexcept SystemExit:\n    pass\n"
         "print('LOADED', sorted(m for m in sys.modules if m.startswith('smartalbum.cli.')))"
     ).stdout
     loaded = out.split("LOADED", 1)[1]
