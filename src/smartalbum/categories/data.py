@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smartalbum.categories import store
+from smartalbum.categories.fit import Labelled
 from smartalbum.categories.matrix import EmbeddingMatrix
 from smartalbum.library.catalog import latest_corrections
 from smartalbum.library.schema import Correction
@@ -108,6 +109,25 @@ def background(
     if len(keep) > n:
         keep = np.sort(rng.choice(keep, size=n, replace=False))
     return np.asarray(matrix.vectors[keep], dtype=np.float32)
+
+
+def training_data(
+    matrix: EmbeddingMatrix,
+    labels: UserLabels,
+    *,
+    exclude: np.ndarray | None = None,
+    seed: int = 0,
+) -> Labelled:
+    """What a category is fitted on: the user's labels plus the catalog's other photos.
+
+    ``exclude`` (default: the labelled photos) are kept out of the catalog sample; a
+    retrain passes all the labels so its held-back photos never leak into training. The
+    Teacher, retrain, pseudo-labelling and the benchmarks all build their data here, so
+    they fit the same way.
+    """
+    ids = labels.photo_ids if exclude is None else exclude
+    bg = background(matrix, ids, seed=seed, positives=labels.positives)
+    return Labelled.build(labels.positives, labels.negatives, bg)
 
 
 def holdout_mask(photo_ids: np.ndarray, fraction: float = 0.25) -> np.ndarray:

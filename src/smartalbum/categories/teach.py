@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from smartalbum.categories import store
-from smartalbum.categories.data import background, user_labels
+from smartalbum.categories.data import training_data, user_labels
 from smartalbum.categories.errors import InvalidCategory, NotEnoughExamples, PhotoNotInCatalog
-from smartalbum.categories.fit import Labelled, fit_category_head
+from smartalbum.categories.fit import fit_category_head
 from smartalbum.categories.matrix import EmbeddingMatrix, embedding_matrix
 from smartalbum.categories.resort import ResortResult, resort
 from smartalbum.library.db import session_scope
@@ -57,8 +57,7 @@ class Teacher:
         """Fit a head on all the category's labels plus a background sample."""
         matrix = self.matrix(session)
         labels = user_labels(session, category, matrix)
-        bg = background(matrix, labels.photo_ids, seed=seed, positives=labels.positives)
-        data = Labelled.build(labels.positives, labels.negatives, bg)
+        data = training_data(matrix, labels, seed=seed)
         return fit_category_head(category.name, data, seed=seed, description=category.description)
 
     def fit_version(
