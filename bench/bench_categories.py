@@ -190,9 +190,9 @@ def examples_bench(draws: int) -> dict[str, object]:
             for draw in range(draws):
                 rng = np.random.default_rng([draw, n])
                 ex = rng.choice(members, n, replace=False)
-                labels = UserLabels(ex, emb[ex], np.ones(len(ex), np.int64))
+                chosen = UserLabels(ex, emb[ex], np.ones(len(ex), np.int64))
                 start = time.perf_counter()
-                data = training_data(matrix, labels, seed=draw)  # what Teacher.fit does
+                data = training_data(matrix, chosen, seed=draw)  # what Teacher.fit does
                 head = fit_category_head(cls, data, seed=draw)
                 fit_s.append(time.perf_counter() - start)
                 test = np.setdiff1d(np.arange(len(emb)), ex)
