@@ -13,7 +13,8 @@ from smartalbum.categories.fit import (
     pu_threshold,
     scores,
 )
-from tests.categories.conftest import cluster_embeddings
+
+from .conftest import cluster_embeddings
 
 
 def _members(head, x: np.ndarray) -> np.ndarray:
