@@ -284,6 +284,21 @@ def run(lib: Library, method: Method, draws: int, settings=SETTINGS) -> dict[str
     return result
 
 
+def neighbour_agreement(lib: Library) -> dict[str, float]:
+    """Per sub-category: the share of its photos whose nearest neighbour (cosine, centred
+    embeddings, whole library) is of the same sub-category. What the features allow: no
+    few-shot method separates sub-categories whose photos' neighbours are mostly others."""
+    x = lib.emb / np.linalg.norm(lib.emb, axis=1, keepdims=True)
+    x = x - x.mean(axis=0)
+    sims = x @ x.T
+    np.fill_diagonal(sims, -np.inf)
+    nearest = sims.argmax(axis=1)
+    return {
+        sub: round(float((lib.sub[nearest[lib.sub == sub]] == sub).mean()), 3)
+        for sub in TUNED + HELD_OUT
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--draws", type=int, default=5)
@@ -305,6 +320,7 @@ def main() -> None:
         "held_out": list(HELD_OUT),
         "embeddings_s": round(embed_s, 1),
         "teach_s": round(time.perf_counter() - start, 1),
+        "nearest_neighbour_agrees": neighbour_agreement(lib),
         **result,
     }
     print(json.dumps(out, indent=2))
