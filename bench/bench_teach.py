@@ -183,8 +183,10 @@ def _embed(paths: list[Path]) -> np.ndarray:
 # --------------------------------------------------------------------------- teaching
 
 #: A method: (library embeddings, example rows, counter-example rows, seed) -> (score of
-#: every library row, threshold). Members are the rows at or above the threshold.
-Method = Callable[[np.ndarray, np.ndarray, np.ndarray, int], tuple[np.ndarray, float]]
+#: every library row, threshold, the head's metrics). Members: rows at or above threshold.
+Method = Callable[
+    [np.ndarray, np.ndarray, np.ndarray, int], tuple[np.ndarray, float, dict[str, object]]
+]
 
 
 def smartalbum_method(
@@ -199,7 +201,7 @@ def smartalbum_method(
     ids = np.concatenate([pos, neg]).astype(np.int64)
     labels = UserLabels(ids, emb[ids], np.r_[np.ones(len(pos)), np.zeros(len(neg))].astype(int))
     head = fit_category_head("c", training_data(matrix, labels, seed=seed), seed=seed)
-    return scores(head, emb), float(head.threshold)
+    return scores(head, emb), float(head.threshold), dict(head.metrics)
 
 
 def _metrics(member: np.ndarray, truth: np.ndarray, counts: np.ndarray) -> dict[str, float]:
@@ -233,14 +235,14 @@ def teach_once(
         if len(pool) < 3:  # a kind of its own: counter-examples from anything else
             pool = np.flatnonzero(~truth & counts)
         neg = rng.choice(pool, 3, replace=False)
-    s, threshold = method(emb, pos, neg, seed)
+    s, threshold, metrics = method(emb, pos, neg, seed)
     if setting == "active":
         unlabelled = np.setdiff1d(np.arange(len(rows)), pos)
         asked, _ = most_uncertain(s, threshold, unlabelled, ACTIVE_QUESTIONS)
         asked = asked[counts[asked]]  # a photo the user cannot answer is skipped
         pos = np.concatenate([pos, asked[truth[asked]]])
         neg = asked[~truth[asked]]
-        s, threshold = method(emb, pos, neg, seed)
+        s, threshold, metrics = method(emb, pos, neg, seed)
     member = s >= threshold
     member[pos] = True
     member[neg] = False
@@ -248,11 +250,16 @@ def teach_once(
     labelled[np.concatenate([pos, neg]).astype(np.int64)] = True
     out = _metrics(member, truth, counts & ~labelled)
     out["share"] = float(member.mean())
+    # what the category page would say: is it unsure (assess.py)?
+    from smartalbum.categories.assess import SURE, assess
+
+    judged = assess(metrics, members=int(member.sum()), library=len(rows), examples=len(pos))
+    out["unsure"] = float(judged.confidence not in (None, SURE))
     return out
 
 
 SETTINGS = ("examples_3", "examples_5", "examples_10", "counter_3", "active")
-KEYS = ("precision", "recall", "f1", "share")
+KEYS = ("precision", "recall", "f1", "share", "unsure")
 
 
 def _mean(rows: list[dict[str, float]]) -> dict[str, float]:

@@ -35,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
@@ -254,8 +255,26 @@ def _fit_category_head(
         # it would trust the background's "negatives" more than the user's examples.
         threshold = float(np.clip(min(threshold, floor, 0.5), *THRESHOLD_RANGE))
         cv_metrics = binary_metrics(p, data.y, threshold)
-    coef, bias = a * coef, a * bias + b
-    # Two-logit form: softmax([-z/2, z/2]) = [1 - sigmoid(z), sigmoid(z)].
+    metrics = {
+        "positives": n_pos,
+        "negatives": n_neg,
+        "folds": k if k >= 2 else 0,
+        "cv": cv_metrics,
+        "l2": l2,
+    }
+    return binary_head(name, a * coef, a * bias + b, float(threshold), description, metrics)
+
+
+def binary_head(
+    name: str,
+    coef: np.ndarray,
+    bias: float,
+    threshold: float,
+    description: str,
+    metrics: dict[str, Any],
+) -> Head:
+    """A ``["other", name]`` head whose logit is ``coef . x/|x| + bias``, in two-logit
+    form: softmax([-z/2, z/2]) = [1 - sigmoid(z), sigmoid(z)]."""
     weight = np.stack([-coef / 2, coef / 2], axis=1).astype(np.float32)
     biases = np.array([-bias / 2, bias / 2], dtype=np.float32)
     return Head(
@@ -265,15 +284,9 @@ def _fit_category_head(
         biases=[biases],
         l2_normalize=True,
         temperature=1.0,
-        threshold=float(threshold),
+        threshold=threshold,
         description=description,
-        metrics={
-            "positives": n_pos,
-            "negatives": n_neg,
-            "folds": k if k >= 2 else 0,
-            "cv": cv_metrics,
-            "l2": l2,
-        },
+        metrics=metrics,
     )
 
 
@@ -367,22 +380,17 @@ def fit_prototype_head(name: str, data: Labelled, *, description: str = "") -> H
         cut = max(cut, counter_cut(neg @ u, float(np.mean(loo)), spread))
     coef = u / spread
     bias = -(float(centre @ u) + cut) / spread
-    weight = np.stack([-coef / 2, coef / 2], axis=1).astype(np.float32)
-    biases = np.array([-bias / 2, bias / 2], dtype=np.float32)
     examples = pos[wp >= 1.0] if (wp >= 1.0).sum() >= 2 else pos
     alike = examples / np.maximum(np.linalg.norm(examples, axis=1, keepdims=True), 1e-12)
     pair = alike @ alike.T
     n = len(alike)
-    return Head(
-        name=name,
-        labels=[OTHER, name],
-        weights=[weight],
-        biases=[biases],
-        l2_normalize=True,
-        temperature=1.0,
-        threshold=0.5,
-        description=description,
-        metrics={
+    return binary_head(
+        name,
+        coef,
+        bias,
+        0.5,
+        description,
+        {
             "method": "prototype-pu/1",
             "positives": n_pos,
             "negatives": n_neg,
