@@ -24,7 +24,7 @@ embeddings (shipped int8 backbone) are computed once and cached in bench/out/ (i
 git): reruns take seconds. Sub-categories in ``HELD_OUT`` were never looked at while the
 method was chosen; they are reported apart.
 
-Usage: ``python bench/bench_teach.py [--draws 5] [--method current]``.
+Usage: ``python bench/bench_teach.py [--draws 5] [--settings examples_5 counter_3 ...]``.
 """
 
 from __future__ import annotations

@@ -364,15 +364,15 @@ def fit_prototype_head(name: str, data: Labelled, *, description: str = "") -> H
     share = float(wn.sum()) / float(wn.sum() + wp.sum()) if n_neg else 0.0
     pull = COUNTER_PULL * share * _weighted_mean(neg, wn) if n_neg else 0.0
 
-    def direction(p: np.ndarray, w: np.ndarray) -> np.ndarray:
-        d = _weighted_mean(p, w) - pull
-        return d / max(float(np.linalg.norm(d)), 1e-12)
-
-    u = direction(pos, wp)
-    # leave-one-out: each example scored by the prototype of the others
-    loo = np.array(
-        [float(pos[i] @ direction(np.delete(pos, i, 0), np.delete(wp, i))) for i in range(n_pos)]
-    )
+    total = (wp[:, None] * pos).sum(axis=0)
+    d = total / wp.sum() - pull
+    u = d / max(float(np.linalg.norm(d)), 1e-12)
+    # leave-one-out: each example scored by the prototype of the others (all at once: the
+    # others' mean is the total minus the example, so thousands of labels stay O(n d))
+    others = (total[None, :] - wp[:, None] * pos) / np.maximum(wp.sum() - wp, 1e-12)[:, None]
+    others = others - pull
+    norms = np.maximum(np.linalg.norm(others, axis=1), 1e-12)
+    loo = np.einsum("ij,ij->i", pos, others) / norms
     z_unl = (unl - centre) @ u if len(unl) else np.zeros(0)
     cut, size, recall = pu_threshold(z_unl, loo)
     spread = loo_spread(loo)
