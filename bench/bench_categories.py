@@ -172,8 +172,8 @@ def resort_bench(n: int) -> dict[str, object]:
 
 
 def examples_bench(draws: int) -> dict[str, object]:
-    from smartalbum.categories.data import background
-    from smartalbum.categories.fit import Labelled, binary_metrics, fit_category_head, scores
+    from smartalbum.categories.data import UserLabels, training_data
+    from smartalbum.categories.fit import binary_metrics, fit_category_head, scores
     from smartalbum.categories.matrix import EmbeddingMatrix
 
     pool = pool_embeddings()
@@ -190,9 +190,10 @@ def examples_bench(draws: int) -> dict[str, object]:
             for draw in range(draws):
                 rng = np.random.default_rng([draw, n])
                 ex = rng.choice(members, n, replace=False)
-                bg = background(matrix, ex, seed=draw, positives=emb[ex])
+                chosen = UserLabels(ex, emb[ex], np.ones(len(ex), np.int64))
                 start = time.perf_counter()
-                head = fit_category_head(cls, Labelled.build(emb[ex], emb[:0], bg), seed=draw)
+                data = training_data(matrix, chosen, seed=draw)  # what Teacher.fit does
+                head = fit_category_head(cls, data, seed=draw)
                 fit_s.append(time.perf_counter() - start)
                 test = np.setdiff1d(np.arange(len(emb)), ex)
                 p = scores(head, emb[test])

@@ -14,14 +14,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from smartalbum.categories import store
+from smartalbum.categories.fit import Labelled
 from smartalbum.categories.matrix import EmbeddingMatrix
 from smartalbum.library.catalog import latest_corrections
 from smartalbum.library.schema import Correction
 from smartalbum.library.schema_teach import Category
 from smartalbum.model.heads import l2_normalize
 
-#: Background photos drawn from the catalog as presumed negatives.
+#: Background photos drawn from the catalog as presumed negatives (the logistic head).
 BACKGROUND = 400
+#: Unlabelled catalog photos the prototype method looks at (its centre and its cut):
+#: enough for a 1 % category to show, few enough to score in milliseconds.
+UNLABELLED_SAMPLE = 5000
 
 
 @dataclass
@@ -108,6 +112,38 @@ def background(
     if len(keep) > n:
         keep = np.sort(rng.choice(keep, size=n, replace=False))
     return np.asarray(matrix.vectors[keep], dtype=np.float32)
+
+
+def unlabelled_sample(
+    matrix: EmbeddingMatrix, exclude: np.ndarray, n: int = UNLABELLED_SAMPLE, seed: int = 0
+) -> np.ndarray:
+    """Up to ``n`` random catalog embeddings outside ``exclude``, kept *unlabelled*."""
+    if len(matrix) == 0:
+        return np.zeros((0, 0), np.float32)
+    keep = np.flatnonzero(~np.isin(matrix.photo_ids, exclude))
+    if len(keep) > n:
+        keep = np.sort(np.random.default_rng(seed).choice(keep, size=n, replace=False))
+    return np.asarray(matrix.vectors[keep], dtype=np.float32)
+
+
+def training_data(
+    matrix: EmbeddingMatrix,
+    labels: UserLabels,
+    *,
+    exclude: np.ndarray | None = None,
+    seed: int = 0,
+) -> Labelled:
+    """What a category is fitted on: the user's labels plus a sample of the catalog's other
+    photos, as unlabelled photos (fit.fit_prototype_head), not as negatives.
+
+    ``exclude`` (default: the labelled photos) are kept out of the catalog sample; a
+    retrain passes all the labels so its held-back photos never leak into training. The
+    Teacher, retrain, pseudo-labelling and the benchmarks all build their data here, so
+    they fit the same way.
+    """
+    ids = labels.photo_ids if exclude is None else exclude
+    unlabelled = unlabelled_sample(matrix, ids, seed=seed)
+    return Labelled.build(labels.positives, labels.negatives, unlabelled=unlabelled)
 
 
 def holdout_mask(photo_ids: np.ndarray, fraction: float = 0.25) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from smartalbum.categories import store
-from smartalbum.categories.data import background, user_labels
+from smartalbum.categories.data import training_data, user_labels
 from smartalbum.categories.errors import NotEnoughExamples
 from smartalbum.categories.fit import PSEUDO_WEIGHT, Labelled, fit_category_head, scores
 from smartalbum.categories.retrain import evaluate, split
@@ -56,8 +56,7 @@ def grow(teacher: Teacher, session: Session, category: Category, *, seed: int = 
     if len(held) == 0 or len(set(held.y.tolist())) < 2:
         report.reason = "not kept: needs held-back labels of both kinds to measure the effect"
         return report
-    bg = background(matrix, labels.photo_ids, seed=seed, positives=train.positives)
-    base_data = Labelled.build(train.positives, train.negatives, bg)
+    base_data = training_data(matrix, train, exclude=labels.photo_ids, seed=seed)
     try:
         base = fit_category_head(category.name, base_data, seed=seed)
     except NotEnoughExamples as exc:
@@ -83,7 +82,7 @@ def grow(teacher: Teacher, session: Session, category: Category, *, seed: int = 
     if not _strictly_better(report.with_pseudo, report.without):
         report.reason = "not kept: pseudo-labels did not help on the held-back labels"
         return report
-    full = Labelled.build(labels.positives, labels.negatives, bg).extend(extra)
+    full = training_data(matrix, labels, seed=seed).extend(extra)
     final = fit_category_head(category.name, full, seed=seed)
     row = store.add_version(
         session,

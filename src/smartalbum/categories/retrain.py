@@ -19,9 +19,9 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from smartalbum.categories import store
-from smartalbum.categories.data import UserLabels, background, holdout_mask, user_labels
+from smartalbum.categories.data import UserLabels, holdout_mask, training_data, user_labels
 from smartalbum.categories.errors import NotEnoughExamples
-from smartalbum.categories.fit import Labelled, binary_metrics, fit_category_head, scores
+from smartalbum.categories.fit import binary_metrics, fit_category_head, scores
 from smartalbum.categories.teach import Progress, Teacher
 from smartalbum.library.schema_teach import Category
 from smartalbum.model.heads import Head
@@ -90,7 +90,6 @@ def retrain_category(
     active = store.active_version(session, category)
     old = store.head_of(active) if active is not None else None
     train, held = split(labels)
-    bg = background(matrix, labels.photo_ids, seed=seed, positives=train.positives)
     report = RetrainReport(
         category.name,
         False,
@@ -100,9 +99,8 @@ def retrain_category(
         trained_on=len(train),
     )
     try:
-        candidate = fit(
-            category.name, Labelled.build(train.positives, train.negatives, bg), seed=seed
-        )
+        train_data = training_data(matrix, train, exclude=labels.photo_ids, seed=seed)
+        candidate = fit(category.name, train_data, seed=seed)
     except NotEnoughExamples as exc:
         report.reason = str(exc)
         return report
@@ -111,7 +109,7 @@ def retrain_category(
     if not at_least_as_good(report.after, report.before):
         report.reason = "refused: worse than the active head on the held-back labels"
         return report
-    final = fit(category.name, Labelled.build(labels.positives, labels.negatives, bg), seed=seed)
+    final = fit(category.name, training_data(matrix, labels, seed=seed), seed=seed)
     row = store.add_version(
         session,
         category,

@@ -12,13 +12,14 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from smartalbum.categories.assess import assess
 from smartalbum.categories.errors import (
     CategoryExists,
     CategoryNotFound,
     InvalidCategory,
     VersionNotFound,
 )
-from smartalbum.library.schema import Photo, utcnow
+from smartalbum.library.schema import Embedding, Photo, utcnow
 from smartalbum.library.schema_teach import (
     Category,
     CategoryExample,
@@ -252,20 +253,46 @@ def member_count(session: Session, category: Category) -> int:
     )
 
 
+def library_size(session: Session, backbone_version: str) -> int:
+    """Photos with an embedding of ``backbone_version``: what a category sorts."""
+    return int(
+        session.scalar(
+            select(func.count(func.distinct(Embedding.photo_id))).where(
+                Embedding.backbone_version == backbone_version
+            )
+        )
+        or 0
+    )
+
+
 def summary(session: Session, category: Category) -> dict[str, Any]:
-    """What ``category list`` and the API show for a category."""
+    """What ``category list`` and the API show for a category.
+
+    Besides the counts: ``share`` (of the library it claims), ``size_text`` ("230 photos,
+    12 % of your library"), ``confidence`` ("sure", "fairly sure", "unsure"; None before
+    a fit) and ``warning`` (plain words saying what to do, or None); see assess.py.
+    """
     labels = examples(session, category)
     active = active_version(session, category)
+    members = member_count(session, category)
+    n_examples = sum(labels.values())
+    judged = assess(
+        dict(active.metrics or {}) if active else None,
+        members=members,
+        library=library_size(session, active.backbone_version) if active else 0,
+        examples=n_examples,
+    )
     return {
         "name": category.name,
         "description": category.description,
-        "examples": sum(labels.values()),
+        "examples": n_examples,
         "counter_examples": sum(not v for v in labels.values()),
-        "members": member_count(session, category),
+        "members": members,
         "version": active.version if active else None,
         "threshold": round(float(active.head.get("threshold", 0.5)), 4) if active else None,
         "created_at": category.created_at.isoformat() + "Z" if category.created_at else None,
         "updated_at": category.updated_at.isoformat() + "Z" if category.updated_at else None,
+        **judged.to_dict(),
     }
 
 

@@ -16,9 +16,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from smartalbum.categories import store
-from smartalbum.categories.data import background, user_labels
+from smartalbum.categories.active import review_queue
+from smartalbum.categories.assess import QUESTIONS, SURE
+from smartalbum.categories.data import training_data, user_labels
 from smartalbum.categories.errors import InvalidCategory, NotEnoughExamples, PhotoNotInCatalog
-from smartalbum.categories.fit import Labelled, fit_category_head
+from smartalbum.categories.fit import fit_category_head
 from smartalbum.categories.matrix import EmbeddingMatrix, embedding_matrix
 from smartalbum.categories.resort import ResortResult, resort
 from smartalbum.library.db import session_scope
@@ -57,8 +59,7 @@ class Teacher:
         """Fit a head on all the category's labels plus a background sample."""
         matrix = self.matrix(session)
         labels = user_labels(session, category, matrix)
-        bg = background(matrix, labels.photo_ids, seed=seed, positives=labels.positives)
-        data = Labelled.build(labels.positives, labels.negatives, bg)
+        data = training_data(matrix, labels, seed=seed)
         return fit_category_head(category.name, data, seed=seed, description=category.description)
 
     def fit_version(
@@ -78,6 +79,23 @@ class Teacher:
     def resort(self, session: Session, category: Category) -> ResortResult:
         return resort(session, category, self.matrix(session))
 
+    def questions(self, session: Session, category: Category, limit: int = QUESTIONS) -> list[int]:
+        """Photo ids whose answer (in or not?) would settle the category most: the top of
+        its "label these next" queue."""
+        return [
+            row["photo_id"]
+            for row in review_queue(session, category, self.matrix(session), limit=limit)
+        ]
+
+    def outcome(self, session: Session, category: Category, **extra: Any) -> dict[str, Any]:
+        """The summary every operation returns (store.summary: size, confidence, warning)
+        plus ``extra``, plus ``questions``: the photos to ask about when it is not sure
+        (empty when it is)."""
+        out = {**store.summary(session, category), **extra}
+        unsure = out.get("confidence") not in (None, SURE)
+        out["questions"] = self.questions(session, category) if unsure else []
+        return out
+
     # ------------------------------------------------------------------ high level
 
     def create(
@@ -96,7 +114,7 @@ class Teacher:
             store.set_examples(s, category, list(negatives or []), positive=False)
             version = self.fit_version(s, category, reason="create")
             result = self.resort(s, category)
-            return {**store.summary(s, category), "version": version, "resort": result.to_dict()}
+            return self.outcome(s, category, version=version, resort=result.to_dict())
 
     def add_examples(
         self, name: str, positives: list[int], negatives: list[int], *, source: str = "example"
@@ -109,7 +127,7 @@ class Teacher:
             store.set_examples(s, category, negatives, positive=False, source=source)
             self.fit_version(s, category, reason="edit")
             result = self.resort(s, category)
-            return {**store.summary(s, category), "resort": result.to_dict()}
+            return self.outcome(s, category, resort=result.to_dict())
 
     def correct(self, name: str, photo_id: int, positive: bool) -> dict[str, Any]:
         """Record a user's correction (in / not in the category) and apply it at once to
@@ -119,7 +137,7 @@ class Teacher:
             self._check_embedded(s, [photo_id])
             store.set_examples(s, category, [photo_id], positive=positive, source="correction")
             result = self.resort(s, category)
-            return {**store.summary(s, category), "resort": result.to_dict()}
+            return self.outcome(s, category, resort=result.to_dict())
 
     def restore(self, name: str, version: int) -> dict[str, Any]:
         """Make an earlier (or later) head version active again and re-sort."""
@@ -127,7 +145,7 @@ class Teacher:
             category = store.get_category(s, name)
             store.restore_version(s, category, version)
             result = self.resort(s, category)
-            return {**store.summary(s, category), "resort": result.to_dict()}
+            return self.outcome(s, category, resort=result.to_dict())
 
     def resort_all(self, progress: Progress | None = None) -> list[dict[str, Any]]:
         with session_scope(self.factory) as s:
@@ -174,11 +192,7 @@ class Teacher:
                         f"than 2 of its examples are in this catalog ({exc})"
                     ) from exc
             result = self.resort(s, category)
-            return {
-                **store.summary(s, category),
-                "matched_examples": len(ids),
-                "resort": result.to_dict(),
-            }
+            return self.outcome(s, category, matched_examples=len(ids), resort=result.to_dict())
 
     def _check_embedded(self, session: Session, photo_ids: list[int]) -> None:
         """Every example must have an embedding of this backbone (typed error otherwise)."""

@@ -48,6 +48,22 @@
     }
   }
 
+  // What a photo shows, in words (its alt text and its name for screen readers): never a
+  // server path.
+  function describePhoto(p) {
+    const what = p.label ? `${p.label} photo` : "Photo";
+    const where = [p.city, p.country].filter(Boolean).join(", ");
+    const when = p.taken_at ? new Date(p.taken_at).toLocaleDateString(undefined,
+      { year: "numeric", month: "long", day: "numeric" }) : "";
+    return [what, where && `in ${where}`, when && `taken ${when}`].filter(Boolean).join(", ");
+  }
+
+  // A category's size and how sure it is, as a person would say it.
+  function describeSize(c) {
+    const size = c.size_text || `${c.members} photos`;
+    return c.confidence ? `${size} · ${c.confidence}` : size;
+  }
+
   function describeRetrain(job) {
     if (job.status !== "done") return `The job ${job.status}: ${job.message || ""}`;
     const lines = (job.result.reports || []).map((r) => {
@@ -72,7 +88,8 @@
       $("cat-list").replaceChildren(...categories.map((c) => el("li", {}, [
         el("a", { href: c.links.page, textContent: c.name }),
         el("span", { className: "hint",
-          textContent: `${c.members} photos · ${c.examples} examples · v${c.version ?? "–"}` }),
+          textContent: `${describeSize(c)} · ${c.examples} examples · v${c.version ?? "–"}` }),
+        ...(c.warning ? [el("p", { className: "warning", textContent: c.warning })] : []),
       ])));
     }
 
@@ -82,26 +99,73 @@
       $("counter-count").textContent = values.filter((v) => v === "counter").length;
     }
 
+    const STATE_TEXT = { example: "example", counter: "counter-example", undefined: "not picked" };
+
+    // One photo of the picker: a toggle button (Enter or Space, or a click: example, then
+    // counter-example, then neither), named by what the photo shows and its state.
+    function pickTile(p) {
+      const desc = describePhoto(p);
+      const img = el("img", { alt: desc, loading: "lazy" });
+      thumb(img, p.thumbnail);
+      const button = el("button", { type: "button", className: "pick" }, [img]);
+      const li = el("li", {}, [button]);
+      const show = () => {
+        const state = picks.get(p.sha256);
+        li.classList.remove("example", "counter");
+        if (state) li.classList.add(state);
+        button.setAttribute("aria-label", `${desc}: ${STATE_TEXT[state]}`);
+        button.setAttribute("aria-pressed", state ? "true" : "false");
+      };
+      button.addEventListener("click", () => {
+        const now = picks.get(p.sha256);
+        const next = now === undefined ? "example" : now === "example" ? "counter" : undefined;
+        if (next) picks.set(p.sha256, next); else picks.delete(p.sha256);
+        show();
+        count();
+      });
+      show();
+      return li;
+    }
+
+    let query = "";
+
     async function loadPicker() {
-      const q = cursor ? `&cursor=${enc(cursor)}` : "";
-      const page = await api(`/photos?limit=60${q}`);
-      for (const p of page.photos || page.items || []) {
-        const img = el("img", { alt: p.path || p.sha256, loading: "lazy" });
-        thumb(img, p.thumbnail);
-        const li = el("li", { title: p.path || "" }, [img]);
-        img.addEventListener("click", () => {
-          const now = picks.get(p.sha256);
-          const next = now === undefined ? "example" : now === "example" ? "counter" : undefined;
-          li.classList.remove("example", "counter");
-          if (next) { picks.set(p.sha256, next); li.classList.add(next); } else picks.delete(p.sha256);
-          count();
-        });
-        $("picker").append(li);
+      let photos;
+      if (query) {  // words, a label, a date or a place: the library's own search
+        const found = await api(`/search?q=${enc(query)}&limit=60`);
+        photos = (found.results || []).map((r) => r.photo).filter(Boolean);
+        cursor = null;
+        $("picker-status").textContent = photos.length
+          ? `${photos.length} photos found for “${query}”.`
+          : (found.message || `Nothing found for “${query}”.`);
+      } else {
+        const q = cursor ? `&cursor=${enc(cursor)}` : "";
+        const page = await api(`/photos?limit=60${q}`);
+        photos = page.photos || page.items || [];
+        cursor = page.next_cursor || null;
       }
-      cursor = page.next_cursor || null;
+      $("picker").append(...photos.map(pickTile));
       $("picker-more").hidden = !cursor;
     }
 
+    // Arrow keys move between the picker's photos (Tab still leaves the grid).
+    $("picker").addEventListener("keydown", (event) => {
+      const moves = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 };
+      if (!(event.key in moves)) return;
+      const tiles = [...$("picker").querySelectorAll("button.pick")];
+      const at = tiles.indexOf(document.activeElement);
+      if (at < 0) return;
+      event.preventDefault();
+      tiles[Math.max(0, Math.min(tiles.length - 1, at + moves[event.key]))].focus();
+    });
+    $("picker-search").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      query = $("picker-q").value.trim();
+      cursor = null;
+      $("picker").replaceChildren();
+      $("picker-status").textContent = query ? "Searching…" : "";
+      try { await loadPicker(); } catch (err) { $("picker-status").textContent = err.message; }
+    });
     $("picker-more").addEventListener("click", loadPicker);
     $("create-form").addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -113,10 +177,12 @@
       $("create-status").textContent = "Teaching…";
       try {
         const c = await api("/categories", { method: "POST", body: form });
-        $("create-status").textContent =
-          `“${c.name}” has ${c.members} photos (sorted in ${c.resort.seconds.toFixed(2)} s).`;
+        $("create-status").textContent = `“${c.name}”: ${describeSize(c)}.` +
+          (c.warning ? ` ${c.warning} (on its page)` : "");
         picks.clear();
-        document.querySelectorAll("#picker li").forEach((li) => li.classList.remove("example", "counter"));
+        $("picker").replaceChildren();
+        cursor = null;
+        loadPicker();
         count();
         loadList();
       } catch (err) {
@@ -145,9 +211,10 @@
 
     async function summary() {
       const c = await api(base);
-      $("cat-summary").textContent = `${c.members} photos · ${c.examples} examples · ` +
-        `${c.counter_examples} counter-examples · version ${c.version ?? "–"} · ` +
-        `threshold ${c.threshold ?? "–"}`;
+      $("cat-summary").textContent = `${describeSize(c)} · taught from ${c.examples} ` +
+        `examples and ${c.counter_examples} counter-examples · version ${c.version ?? "–"}`;
+      $("cat-warning").textContent = c.warning || "";
+      $("cat-warning").hidden = !c.warning;
       $("versions").replaceChildren(...c.versions.map((v) => {
         const li = el("li", {}, [el("strong", { textContent: `v${v.version}` }),
           el("span", { textContent: `${v.reason}${v.active ? " (active)" : ""}` }),
@@ -165,9 +232,11 @@
     }
 
     function card(p, buttons) {
-      const img = el("img", { alt: p.path || p.sha256, loading: "lazy", title: "Why? (heat-map)" });
+      const img = el("img", { alt: `Photo ${p.photo_id}, score ${p.score.toFixed(2)}`, loading: "lazy" });
       thumb(img, p.thumbnail);
-      img.addEventListener("click", () => explain(p));
+      const why = el("button", { type: "button", className: "pick", title: "Why? (heat-map)" }, [img]);
+      why.setAttribute("aria-label", `Photo ${p.photo_id}, score ${p.score.toFixed(2)}: why? (heat-map)`);
+      why.addEventListener("click", () => explain(p));
       const row = el("div", { className: "row" });
       for (const [text, member] of buttons) {
         const b = el("button", { className: "button", type: "button", textContent: text });
@@ -178,7 +247,7 @@
         });
         row.append(b);
       }
-      const li = el("li", {}, [img, el("span", { className: "score", textContent: p.score.toFixed(2) }), row]);
+      const li = el("li", {}, [why, el("span", { className: "score", textContent: p.score.toFixed(2) }), row]);
       return li;
     }
 
@@ -203,7 +272,7 @@
           { headers: headers() });
         if (!resp.ok) throw new Error((await resp.json()).detail);
         $("explain-image").src = URL.createObjectURL(await resp.blob());
-        $("explain-caption").textContent = `${p.path || p.sha256} — score ${p.score.toFixed(2)}`;
+        $("explain-caption").textContent = `Photo ${p.photo_id} — score ${p.score.toFixed(2)}`;
       } catch (err) { $("explain-caption").textContent = err.message; }
     }
 

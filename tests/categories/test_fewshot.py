@@ -1,0 +1,124 @@
+"""The few-shot method (fit.fit_prototype_head) on generated embeddings with known clusters,
+and what a category says when it is unsure (assess.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from smartalbum.categories.assess import SURE, UNSURE, assess
+from smartalbum.categories.fit import (
+    Labelled,
+    fit_category_head,
+    fit_prototype_head,
+    pu_threshold,
+    scores,
+)
+
+from .conftest import cluster_embeddings
+
+
+def _members(head, x: np.ndarray) -> np.ndarray:
+    return scores(head, x) >= head.threshold
+
+
+def test_unlabelled_photos_of_the_category_are_found_not_taken_as_negatives():
+    # 6 kinds of photo; kind 0 has 120 photos in the library besides its 5 examples
+    x, y = cluster_embeddings([125, 300, 300, 200, 200, 200], dim=48, spread=0.5, seed=1)
+    examples = np.flatnonzero(y == 0)[:5]
+    library = np.setdiff1d(np.arange(len(y)), examples)
+    head = fit_category_head(
+        "zero", Labelled.build(x[examples], x[:0], unlabelled=x[library]), seed=0
+    )
+    member = _members(head, x[library])
+    truth = y[library] == 0
+    recall = (member & truth).sum() / truth.sum()
+    precision = (member & truth).sum() / max(member.sum(), 1)
+    assert recall >= 0.9 and precision >= 0.95, (recall, precision)
+    assert head.metrics["method"] == "prototype-pu/1"
+    # its size is estimated from the library, not assumed: about 120 of 1320
+    assert 0.05 <= head.metrics["estimated_share"] <= 0.15
+
+
+def test_the_old_logistic_head_is_used_without_unlabelled_photos():
+    x, y = cluster_embeddings([60, 60], dim=16, seed=2)
+    data = Labelled.build(x[y == 0][:10], x[y == 1][:10])
+    head = fit_category_head("zero", data)
+    assert "method" not in head.metrics and head.metrics["folds"] >= 2
+
+
+def test_near_neighbours_stay_apart_with_a_few_counter_examples():
+    rng = np.random.default_rng(5)
+    c0 = rng.normal(size=32)
+    centres = np.stack([c0, c0 + 0.5 * rng.normal(size=32), *rng.normal(size=(3, 32))])
+    x, y = cluster_embeddings([80, 80, 200, 200, 200], spread=0.35, centres=centres, seed=5)
+    examples = np.flatnonzero(y == 0)[:5]
+    counter = np.flatnonzero(y == 1)[:3]
+    labelled = np.concatenate([examples, counter])
+    library = np.setdiff1d(np.arange(len(y)), labelled)
+    data = Labelled.build(x[examples], x[counter], unlabelled=x[library])
+    head = fit_prototype_head("zero", data)
+    member = _members(head, x[library])
+    truth = y[library] == 0
+    precision = (member & truth).sum() / max(member.sum(), 1)
+    recall = (member & truth).sum() / truth.sum()
+    assert precision >= 0.8 and recall >= 0.7, (precision, recall)
+    assert not _members(head, x[counter]).any()
+
+
+def test_pu_threshold_estimates_the_size_of_a_block_of_scores():
+    rng = np.random.default_rng(0)
+    inside = rng.normal(0.6, 0.05, 50)
+    outside = rng.normal(0.1, 0.1, 950)
+    loo = rng.normal(0.6, 0.05, 5)
+    cut, size, recall = pu_threshold(np.concatenate([inside, outside]), loo)
+    assert 35 <= size <= 70
+    claimed = np.concatenate([inside, outside]) >= cut
+    assert claimed[:50].mean() >= 0.8 and claimed[50:].mean() <= 0.02
+    assert recall > 0.5
+
+
+def test_examples_that_are_near_copies_are_flagged():
+    x, y = cluster_embeddings([100, 300], dim=32, seed=3)
+    base = x[0]
+    copies = base + 0.001 * np.random.default_rng(0).normal(size=(5, 32))
+    head = fit_prototype_head("copies", Labelled.build(copies, x[:0], unlabelled=x))
+    judged = assess(head.metrics, members=5, library=400, examples=5)
+    assert judged.confidence == UNSURE and "almost the same" in judged.warning
+
+
+def test_a_category_that_claims_too_much_says_so_in_plain_words():
+    judged = assess({"loo_recall": 1.0}, members=460, library=1000, examples=6)
+    assert judged.confidence == UNSURE
+    assert "46 %" in judged.warning and "too broad" in judged.warning
+    assert "questions" in judged.warning
+    assert judged.to_dict()["size_text"] == "460 photos, 46 % of your library"
+    fine = assess({"loo_recall": 1.0, "examples_alike": 0.4}, members=50, library=1000, examples=6)
+    assert fine.confidence == SURE and fine.warning is None
+    few = assess({"loo_recall": 1.0}, members=50, library=1000, examples=3)
+    assert few.confidence != SURE and "only 3 examples" in few.warning
+    assert assess(None, members=0, library=10, examples=0).confidence is None
+
+
+def test_teacher_results_carry_the_warning_and_the_questions(make_catalog):
+    """Examples drawn from every kind of photo: the category sorts most of the library
+    into itself, and the result says so and asks about photos."""
+    cat = make_catalog([60, 60, 60, 60])
+    examples = [int(cat.of(k)[i]) for k in range(4) for i in range(2)]
+    result = cat.teacher.create("everything", examples)
+    for field in ("share", "size_text", "confidence", "warning", "questions"):
+        assert field in result
+    assert result["members"] == round(result["share"] * 240)
+    if result["share"] > 0.4:
+        assert result["confidence"] == UNSURE and "too broad" in result["warning"]
+    else:  # the examples share nothing: it must say that instead
+        assert result["confidence"] == UNSURE and "little in common" in result["warning"]
+    assert 0 < len(result["questions"]) <= 10
+    assert not set(result["questions"]) & set(examples)
+
+
+def test_a_sound_category_is_sure_and_asks_nothing(make_catalog):
+    cat = make_catalog([100, 100, 100])
+    result = cat.teacher.create("zeros", cat.of(0)[:8].tolist())
+    assert result["confidence"] == SURE and result["warning"] is None, result
+    assert result["questions"] == []
+    assert 0.25 <= result["share"] <= 0.4
