@@ -114,3 +114,17 @@ def test_typed_errors_exit_2(env: Path):
     assert result.exit_code == 2 and "at least 2 examples" in result.output
     missing = run("category", "create", "y", "--examples", "/no/such/photo.jpg")
     assert missing.exit_code == 2
+
+
+def test_a_category_of_everything_says_it_is_unsure_and_asks(env: Path) -> None:
+    """Examples of every colour: the category sorts most of the library into itself, and
+    the command says so in words and names the photos to label next."""
+    examples = [str(sorted((env / c).iterdir())[i]) for c in COLOURS for i in range(2)]
+    created = run("category", "create", "everything", "--examples", *examples)
+    assert created.exit_code == 0, created.output
+    assert "of your library" in created.output
+    assert "warning:" in created.output and "label these next" in created.output
+    asked = created.output.split("label these next", 1)[1].splitlines()[1:]
+    assert asked and all(Path(line.strip()).exists() for line in asked)  # paths to answer with
+    listed = run("category", "list")
+    assert "[unsure]" in listed.output and "warning:" in listed.output

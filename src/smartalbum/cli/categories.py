@@ -68,6 +68,26 @@ def _print(obj: Any, fmt: str, table: Any) -> None:
         table(obj)
 
 
+def _assessment(r: dict[str, Any], factory: Any) -> None:
+    """How sure the category is, in words, and the photos whose answers would settle it."""
+    if r.get("size_text"):
+        sure = f" ({r['confidence']})" if r.get("confidence") else ""
+        click.echo(f"  {r['size_text']}{sure}")
+    if r.get("warning"):
+        click.echo(f"  warning: {r['warning']}")
+    if r.get("questions"):
+        from smartalbum.library.catalog import iter_photos
+
+        with factory() as s:
+            photos = {p.id: p for p in iter_photos(s, ids=r["questions"], include_missing=True)}
+        click.echo(
+            f"  label these next (smartalbum category correct {r['name']!r} PATH --in or --out):"
+        )
+        for pid in r["questions"]:
+            photo = photos.get(pid)
+            click.echo(f"    {photo.path if photo and photo.path else f'photo {pid}'}")
+
+
 def _run_job(
     app: AppContext, teacher: Any, action: str, names: list[str], background: bool
 ) -> dict[str, Any] | None:
@@ -130,15 +150,16 @@ def create(
     pos = _ids(app, teacher, examples, bundle)
     neg = _ids(app, teacher, counter_examples or (), bundle)
     result = teacher.create(name, pos, neg, description=description)
-    _print(
-        result,
-        fmt,
-        lambda r: click.echo(
+
+    def table(r: dict[str, Any]) -> None:
+        click.echo(
             f"category {r['name']!r} v{r['version']}: {r['examples']} examples, "
             f"{r['counter_examples']} counter-examples; {r['members']} of "
             f"{r['resort']['scored']} photos in it (re-sorted in {r['resort']['seconds']:.2f} s)"
-        ),
-    )
+        )
+        _assessment(r, teacher.factory)
+
+    _print(result, fmt, table)
 
 
 @category.command("add", cls=GreedyCommand)
@@ -166,6 +187,7 @@ def add(
         _ids(app, teacher, counter_examples or (), bundle),
     )
     click.echo(f"category {r['name']!r} v{r['version']}: {r['members']} photos in it")
+    _assessment(r, teacher.factory)
 
 
 @category.command("correct")
@@ -218,7 +240,10 @@ def list_(app: AppContext, fmt: str, bundle: Path | None, database_url: str | No
             click.echo(
                 f"{r['name']:<24} v{r['version'] or '-':<3} {r['members']:>7} photos  "
                 f"{r['examples']} examples, {r['counter_examples']} counter-examples"
+                + (f"  [{r['confidence']}]" if r.get("confidence") else "")
             )
+            if r.get("warning"):
+                click.echo(f"  warning: {r['warning']}")
 
     _print(rows, fmt, table)
 

@@ -94,6 +94,13 @@ class Category(Model):
     threshold: float | None = None
     created_at: str | None = None
     updated_at: str | None = None
+    share: float | None = Field(None, description="share of the library it claims (0-1)")
+    size_text: str | None = Field(None, description='e.g. "230 photos, 12 % of your library"')
+    confidence: str | None = Field(None, description='"sure", "fairly sure" or "unsure"')
+    warning: str | None = Field(None, description="why it may be wrong, in plain words")
+    questions: list[int] | None = Field(
+        None, description="photo ids whose answers would settle it (the review queue)"
+    )
     links: dict[str, str] | None = None
     resort: dict[str, Any] | None = None
     versions: list[CategoryVersion] | None = None
