@@ -20,6 +20,7 @@ from smartalbum.imaging.decode import load_photo
 from smartalbum.imaging.errors import PhotoError
 from smartalbum.model.bundle import Bundle
 from smartalbum.model.engine import Engine
+from smartalbum.model.pipeline import working_side
 from smartalbum.training.data import Dataset, open_dataset
 from smartalbum.training.report import OUT_OF_SCOPE, format_report, format_review, review_report
 
@@ -40,7 +41,8 @@ def embed_paths(
     )
     for i, p in enumerate(paths):
         try:
-            images.append(load_photo(p).image)
+            # decoded at the size `smartalbum classify` decodes at: what users get
+            images.append(load_photo(p, max_side=working_side(engine), digest=False).image)
         except PhotoError as exc:
             errors.append({"index": i, "path": str(p), "code": exc.code, "error": str(exc)})
         if len(images) >= batch_size:
