@@ -77,7 +77,9 @@ class _MeanColourEngine:
 
     def __init__(self, head: Head) -> None:
         self._head = head
-        self.bundle = SimpleNamespace(name="stub", backbone={"precision": "fp32"})
+        self.bundle = SimpleNamespace(
+            name="stub", backbone={"precision": "fp32"}, preprocess=SimpleNamespace(size=32)
+        )
         self.version = "stub-1"
         self.embedding_dim = 3
 

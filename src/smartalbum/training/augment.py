@@ -214,8 +214,13 @@ def build_steps(cfg: AugmentConfig, crop_side: int) -> list[A.BasicTransform]:
 
 #: What overlaid text looks like in albums: date stamps, captions, watermarks, numbers.
 _GLYPHS = "0123456789ABCDEFGHJKLMNPRSTUVWXYZabcdefghkmnoprstuvwxyz'/:-"
-_FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,
-          cv2.FONT_HERSHEY_TRIPLEX, cv2.FONT_HERSHEY_PLAIN)
+_FONTS = (
+    cv2.FONT_HERSHEY_SIMPLEX,
+    cv2.FONT_HERSHEY_DUPLEX,
+    cv2.FONT_HERSHEY_COMPLEX,
+    cv2.FONT_HERSHEY_TRIPLEX,
+    cv2.FONT_HERSHEY_PLAIN,
+)
 
 
 def overlay_text(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -27,7 +27,7 @@ from smartalbum.training.report import OUT_OF_SCOPE
 
 #: A temperature below 1 sharpens; allowed here because the validation set is cross-source
 #: (not saturated), unlike the pool split calibration.TEMPERATURE_BOUNDS protects against.
-TEMPERATURE_BOUNDS = (0.25, 20.0)
+TEMPERATURE_BOUNDS = (0.05, 20.0)
 
 
 def sample_weights(
