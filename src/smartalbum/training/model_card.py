@@ -100,7 +100,8 @@ def default_card(bundle: Bundle, metrics: dict[str, Any], data: Path) -> str:
         "## Model",
         "",
         f"- backbone: {bb.get('arch')}, ONNX opset {bb.get('opset', '?')}, precision "
-        f"**{bb.get('precision')}** ({bb.get('precision_reason', '')})",
+        f"**{bb.get('precision')}**; the heads are fitted on this backbone's own embeddings "
+        "(what users get)",
         f"- preprocessing (`preprocess.json`): size {spec['size']}, {spec['resize']}, "
         f"equalize {spec['equalize']}",
         f"- heads: {training['head_options']}; training views: pool plain + "
