@@ -150,8 +150,8 @@ def default_card(bundle: Bundle, metrics: dict[str, Any], data: Path) -> str:
         "  per-row scale) and its label, derived numbers, no image. `smartalbum retrain` fits",
         "  the heads again on these plus a user's corrections.",
         "- `features.onnx`: the backbone's last 7x7 feature map, for heat-maps.",
-        "- `imagenet_fc.npz`: the backbone's ImageNet classifier (ImageNet concepts for taught",
-        "  categories).",
+        "- `imagenet_fc.npz`: the backbone's ImageNet classifier (photo tags, and heads that",
+        "  use ImageNet concept scores; the shipped heads do not).",
         "",
     ]
     return "\n".join(lines)
