@@ -46,7 +46,7 @@ from smartalbum.model.heads import Head
 from smartalbum.training.augment import AugmentConfig, TrainTransform
 from smartalbum.training.composite import PASTE_AUGMENT, load_cutouts, scenes
 from smartalbum.training.model_card import default_card
-from smartalbum.training.report import OUT_OF_SCOPE, review_report
+from smartalbum.training.report import OUT_OF_SCOPE, format_review, review_report
 from smartalbum.training.soft_heads import calibrate, fit_soft_head
 from smartalbum.training.view_embeddings import (
     LabelledPhoto,
@@ -355,10 +355,10 @@ def main() -> None:
     for name, m in metrics["heads"].items():
         v = m["wild_val"]
         print(
-            f"{name}: wild val accuracy {v['accuracy']:.3f}, macro-F1 {v['macro_f1']:.3f}, "
-            f"review {v['review_share']:.1%}, sure {v['sure_accuracy']:.3f}, "
-            f"none to review {v['none']['review_share']:.1%}"
+            f"\nhead {name} on wild val (never trained on): accuracy {v['accuracy']:.3f}, "
+            f"macro-F1 {v['macro_f1']:.3f}, ECE {v['ece']:.3f}"
         )
+        print(format_review(v))
 
 
 if __name__ == "__main__":
