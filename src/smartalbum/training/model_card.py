@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from smartalbum.model.bundle import Bundle
-from smartalbum.training.card import data_section, licence_excerpt
+from smartalbum.training.card import LICENCE_NAMES, data_section, licence_excerpt
 
 
 def _pct(x: float) -> str:
@@ -71,10 +71,16 @@ def wild_training_section(wild: Path, rows_per_source: dict[str, dict[str, int]]
         if src.startswith(("pool/", "paste")):
             continue
         folder = lic / src.replace("/", "__")
-        terms = "no licence file found; research use only"
+        terms = "no licence file found; research and evaluation use only"
         if folder.is_dir():
-            excerpt, _ = licence_excerpt(folder, limit=160)
-            terms = f"`licenses/{folder.name}/`: {excerpt}" if excerpt else "see folder"
+            excerpt, files = licence_excerpt(folder, limit=160)
+            if any(Path(f).stem.lower().startswith(LICENCE_NAMES) for f in files):
+                terms = f"`licenses/{folder.name}/`: {excerpt}"
+            else:
+                terms = (
+                    f"`licenses/{folder.name}/` holds no licence, only "
+                    f"{', '.join(files) or 'nothing'}: research and evaluation use only"
+                )
         shown = ", ".join(f"{c} ({n})" for c, n in sorted(Counter(classes).items()))
         lines.append(f"| {src} | {shown} | {terms.replace('|', '/')} |")
     lines.append("")
@@ -129,17 +135,18 @@ def default_card(bundle: Bundle, metrics: dict[str, Any], data: Path) -> str:
             "## Training data\n\n", "### `train_pool/` sources\n\n", 1
         ),
         *wild_training_section(data / "wild", training["rows_per_source"]),
-        "Several wild sources (SUN, DICM/LIME, Urban100/Sun-Hays80, style-transfer, DocUNet,",
-        "FiveK, PASCAL VOC, repositories' sample photos) are research-only or state no",
-        "licence; COCO photos carry per-image Flickr licences (some NC/ND). The weights are",
-        "therefore for research and personal use; a redistributed model must keep this card.",
+        "Several wild training sources (Urban100/Sun-Hays80 in SelfExSR, the style-transfer",
+        "photos, FiveK in CURL, document-rectification and repositories' sample photos) are",
+        "research-only or state no licence (`wild/README.md`); the validation sources (COCO,",
+        "SUN, DICM/LIME, ...) were only evaluated on. The weights are therefore for research",
+        "and personal use; a redistributed model must keep this card.",
         "",
         "## Limits",
         "",
         "- Photos that fit no class (a car, a flower) are fitted towards low confidence and",
         "  mostly go to review, but not all of them (see `none` above).",
         "- People with animals or at a meal are the commonest mistakes (called pets or",
-        "  food); far-away people in a landscape are, by design, the landscape.",
+        "  food). Far-away people in a landscape make it a landscape (the data's rule).",
         "- pets (12 photos) and architecture (31) have few wild val photos: their figures",
         "  move by several points with one photo.",
         "- Confidence is calibrated on wild val; it drifts on photos unlike it.",
