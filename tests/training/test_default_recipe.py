@@ -169,3 +169,31 @@ def test_viewset_concat_and_select_keep_rows_aligned():
     assert len(both) == 4
     sub = both.select(both.view == 1)
     assert sub.label.tolist() == ["y", "y"] and sub.name.tolist() == ["2", "2"]
+
+
+def test_pasted_people_scenes_on_generated_cutouts(tmp_path: Path):
+    """composite.py: cut-outs from masks, every scene kind, labels (tiny keeps the scene's)."""
+    import cv2
+
+    from smartalbum.training.composite import KINDS, compose, load_cutouts, scenes
+
+    rng = np.random.default_rng(0)
+    masks, people = tmp_path / "masks", tmp_path / "people"
+    masks.mkdir()
+    for i in range(3):
+        person = np.full((160, 90, 3), (200, 40 * i, 40), np.uint8)
+        save_jpeg(people / f"p{i}.jpg", person)
+        mask = np.zeros((160, 90), np.uint8)
+        cv2.ellipse(mask, (45, 80), (30, 70), 0, 0, 360, 255, -1)
+        cv2.imwrite(str(masks / f"p{i}.png"), mask)
+    cutouts = load_cutouts(masks, people)
+    assert len(cutouts) == 3 and cutouts[0].alpha.max() == 1.0
+    background = make_image("stripes", rng, size=(120, 160))
+    for kind in set(KINDS):
+        out = compose(background, cutouts[:2], kind, rng)
+        assert out.dtype == np.uint8 and min(out.shape[:2]) == 480  # pasted at 480 px
+    bg_path = save_jpeg(tmp_path / "bg.jpg", background)
+    made = list(scenes(cutouts, [(bg_path, "landscape", "src")], len(KINDS)))
+    labels = [label for _, label, _, _ in made]
+    assert labels == ["landscape" if k == "tiny" else "people" for k in KINDS]
+    assert all(source == "paste/src" for _, _, source, _ in made)
