@@ -65,7 +65,8 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-# Rebuild the shipped default bundle from ../shared/data/train_pool (minutes on 2 cores).
+# Rebuild the shipped default bundle from ../shared/data (train_pool + wild train; ~15 min on
+# 2 cores, 30 s with the view cache in runs/default/views; docs/model.md).
 train-default: $(VENV)/.dev
 	$(BIN)/python -m smartalbum.training.default_model
 

@@ -66,6 +66,11 @@ def engine() -> Engine:
 def test_bundle_files_and_manifest(mobile_dir: Path) -> None:
     manifest = json.loads((mobile_dir / "mobile.json").read_text())
     assert manifest["format"] == "smartalbum-mobile/1"
+    # The ImageNet classifier ships exactly when a head uses ImageNet concept scores.
+    doc = json.loads((mobile_dir / "heads.json").read_text())
+    concepts = any(h.get("concepts") for h in doc["heads"].values())
+    assert (doc["concept_fc"] is not None) == concepts
+    assert (mobile_dir / "imagenet_fc.bin").is_file() == concepts
     for name in (
         "backbone.ort",
         "heads.json",
@@ -73,7 +78,7 @@ def test_bundle_files_and_manifest(mobile_dir: Path) -> None:
         "labels.json",
         "card.md",
         "reference.py",
-        "imagenet_fc.bin",
+        *(("imagenet_fc.bin",) if concepts else ()),
     ):
         assert (mobile_dir / name).is_file(), name
         info = manifest["files"][name]

@@ -305,8 +305,7 @@ def train(
 @format_option(["table", "json"])
 def evaluate(bundle: Path, dataset: Path, head: str | None, split: str, fmt: str) -> None:
     """Score BUNDLE on DATASET (a prepared dataset or a labelled folder), with ONNX Runtime."""
-    from smartalbum.training.evaluate import evaluate_bundle
-    from smartalbum.training.report import format_report
+    from smartalbum.training.evaluate import evaluate_bundle, format_evaluation
 
     if not dataset.exists():
         raise click.UsageError(f"no such dataset or folder: {dataset}")
@@ -322,18 +321,7 @@ def evaluate(bundle: Path, dataset: Path, head: str | None, split: str, fmt: str
     if fmt == "json":
         click.echo(json.dumps(result, indent=2))
         return
-    title = (
-        f"{result['bundle']} / head {result['head']} / {result['split']} ({result['precision']})"
-    )
-    click.echo(format_report(result["metrics"], title=title))
-    if result["skipped_other_labels"]:
-        click.echo(
-            f"{result['skipped_other_labels']} photos of labels the head does not know were skipped"
-        )
-    if result["errors"]:
-        click.echo(f"{len(result['errors'])} photos could not be read:")
-        for e in result["errors"][:20]:
-            click.echo(f"  {e['path']}: {e['code']}")
+    click.echo(format_evaluation(result))
 
 
 @click.command("export")

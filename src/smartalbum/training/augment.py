@@ -210,3 +210,47 @@ def build_steps(cfg: AugmentConfig, crop_side: int) -> list[A.BasicTransform]:
     if cfg.jpeg_p > 0:
         steps.append(A.ImageCompression(quality_range=cfg.jpeg_quality, p=cfg.jpeg_p))
     return steps
+
+
+#: What overlaid text looks like in albums: date stamps, captions, watermarks, numbers.
+_GLYPHS = "0123456789ABCDEFGHJKLMNPRSTUVWXYZabcdefghkmnoprstuvwxyz'/:-"
+_FONTS = (
+    cv2.FONT_HERSHEY_SIMPLEX,
+    cv2.FONT_HERSHEY_DUPLEX,
+    cv2.FONT_HERSHEY_COMPLEX,
+    cv2.FONT_HERSHEY_TRIPLEX,
+    cv2.FONT_HERSHEY_PLAIN,
+)
+
+
+def overlay_text(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A copy of ``image`` with one to three short strings drawn on it (1-8 characters,
+    5-40 % of the short side tall, white, black or yellow, sometimes outlined).
+
+    Overlaid text does not change what a photo shows, so a head trained with it learns
+    to ignore it: measured on ``edge_cases/orientation`` (the same photo with a large
+    digit 1-8 drawn in the middle), see docs/model.md.
+    """
+    out = np.ascontiguousarray(image.copy())
+    h, w = out.shape[:2]
+    short = min(h, w)
+    colours = ((255, 255, 255), (0, 0, 0), (255, 220, 40))
+    for _ in range(int(rng.integers(1, 4))):
+        n = int(rng.integers(1, 9))
+        text = "".join(_GLYPHS[int(i)] for i in rng.integers(0, len(_GLYPHS), n))
+        font = _FONTS[int(rng.integers(len(_FONTS)))]
+        height = short * rng.uniform(0.05, 0.4)
+        (tw, th), _ = cv2.getTextSize(text, font, 1.0, 1)
+        scale = height / max(th, 1)
+        if tw * scale > w * 0.95:
+            scale = w * 0.95 / max(tw, 1)
+        thick = max(1, int(scale * rng.uniform(1.0, 3.0)))
+        tw2, th2 = int(tw * scale), int(th * scale)
+        x = int(rng.uniform(0, max(1, w - tw2)))
+        y = int(rng.uniform(th2, max(th2 + 1, h)))
+        colour = colours[int(rng.integers(len(colours)))]
+        if rng.random() < 0.4:
+            edge = (0, 0, 0) if colour != (0, 0, 0) else (255, 255, 255)
+            cv2.putText(out, text, (x, y), font, scale, edge, thick + 2, cv2.LINE_AA)
+        cv2.putText(out, text, (x, y), font, scale, colour, thick, cv2.LINE_AA)
+    return out

@@ -63,6 +63,7 @@ class Item:
     width: int = 0
     height: int = 0
     group: str = ""
+    source: str = ""  # where the photo came from (a manifest's source), for per-source figures
 
 
 @dataclass
@@ -549,7 +550,8 @@ def load_dataset(path: Path) -> Dataset:
 
 
 def open_dataset(path: Path) -> Dataset:
-    """A prepared dataset, or a plain labelled folder read as-is (every photo in "test").
+    """A prepared dataset, a folder with a manifest, or a plain labelled folder read as-is
+    (every photo in "test").
 
     The plain-folder form is for evaluating a bundle on photos nobody has prepared: no
     deduplication, no split, nothing decoded here.
@@ -557,6 +559,11 @@ def open_dataset(path: Path) -> Dataset:
     path = Path(path)
     if (path.is_dir() and (path / CSV_NAME).is_file()) or (path.is_file() and path.suffix == ".csv"):
         return load_dataset(path)
+    from smartalbum.training.manifest import find_manifest, load_manifest
+
+    manifest = find_manifest(path) if path.is_dir() else None
+    if manifest is not None:
+        return load_manifest(manifest)
     pairs, _unlabelled, _layout = scan_labelled(path)
     if not pairs:
         raise ValueError(f"no labelled photos in {path}")

@@ -20,8 +20,9 @@ from smartalbum.imaging.decode import load_photo
 from smartalbum.imaging.errors import PhotoError
 from smartalbum.model.bundle import Bundle
 from smartalbum.model.engine import Engine
+from smartalbum.model.pipeline import working_side
 from smartalbum.training.data import Dataset, open_dataset
-from smartalbum.training.report import classification_metrics
+from smartalbum.training.report import OUT_OF_SCOPE, format_report, format_review, review_report
 
 
 def embed_paths(
@@ -35,11 +36,13 @@ def embed_paths(
     embs: list[np.ndarray] = []
     errors: list[dict[str, Any]] = []
     images: list[np.ndarray] = []
-    bar = tqdm(total=len(paths), unit="photo", desc="evaluating", disable=not progress,
-               file=sys.stderr)
+    bar = tqdm(
+        total=len(paths), unit="photo", desc="evaluating", disable=not progress, file=sys.stderr
+    )
     for i, p in enumerate(paths):
         try:
-            images.append(load_photo(p).image)
+            # decoded at the size `smartalbum classify` decodes at: what users get
+            images.append(load_photo(p, max_side=working_side(engine), digest=False).image)
         except PhotoError as exc:
             errors.append({"index": i, "path": str(p), "code": exc.code, "error": str(exc)})
         if len(images) >= batch_size:
@@ -54,6 +57,17 @@ def embed_paths(
     return out, errors
 
 
+def relative_name(path: Path, root: Path | None) -> str:
+    """``path`` relative to the dataset's folder when it lies inside it (reports and metrics
+    files carry no absolute paths of the machine that made them), else its file name."""
+    if root is not None:
+        try:
+            return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+        except ValueError:
+            pass
+    return Path(path).name
+
+
 def evaluate_engine(
     engine: Engine,
     dataset: Dataset,
@@ -66,13 +80,16 @@ def evaluate_engine(
     """Metrics of one head on a dataset split (``split=None``: every item).
 
     Items whose label the head does not know are skipped and counted: a 3-class head can
-    be scored on a 6-class dataset.
+    be scored on a 6-class dataset. Items labelled ``none`` (:data:`OUT_OF_SCOPE`: they
+    belong to no class) are kept and scored for how many go to review. ``metrics`` is
+    :func:`review_report`'s: per class and per source, accuracy, F1, share sent to review,
+    accuracy among the sure ones, ECE.
     """
     h = engine.head(head)
     items = dataset.items if split is None else dataset.split(split)
     known = set(h.labels)
-    scored = [it for it in items if it.label in known]
-    if not scored:
+    scored = [it for it in items if it.label in known or it.label in OUT_OF_SCOPE]
+    if not any(it.label in known for it in scored):
         raise ValueError(
             f"no photos of the head's labels ({', '.join(h.labels)}) in "
             f"{'the dataset' if split is None else f'the {split} split'}"
@@ -81,14 +98,27 @@ def evaluate_engine(
     bad = {e["index"] for e in errors}
     good = [it for i, it in enumerate(scored) if i not in bad]
     probs = h.probabilities(emb) if len(emb) else np.zeros((0, len(h.labels)))
-    y = [it.label for it in good]
-    metrics = classification_metrics(y, probs, h.labels, threshold=h.threshold)
+    metrics = review_report(
+        [it.label for it in good],
+        probs,
+        h.labels,
+        threshold=h.threshold,
+        sources=[it.source or "-" for it in good],
+    )
+    root = dataset.root or dataset.source
     mistakes = []
     for it, row in zip(good, probs, strict=True):
         pred = h.labels[int(np.argmax(row))]
-        if pred != it.label:
-            mistakes.append({"path": str(it.path), "true": it.label, "predicted": pred,
-                             "confidence": round(float(row.max()), 4)})
+        if pred != it.label and it.label in known:
+            mistakes.append(
+                {
+                    "path": relative_name(it.path, root),
+                    "true": it.label,
+                    "predicted": pred,
+                    "confidence": round(float(row.max()), 4),
+                    "uncertain": bool(row.max() < h.threshold),
+                }
+            )
     mistakes.sort(key=lambda m: -m["confidence"])
     return {
         "bundle": engine.bundle.name,
@@ -98,9 +128,29 @@ def evaluate_engine(
         "split": split or "all",
         "metrics": metrics,
         "skipped_other_labels": len(items) - len(scored),
-        "errors": [{k: v for k, v in e.items() if k != "index"} for e in errors],
+        "errors": [
+            {"path": relative_name(Path(e["path"]), root), "code": e["code"], "error": e["error"]}
+            for e in errors
+        ],
         "mistakes": mistakes[:max_mistakes],
     }
+
+
+def format_evaluation(result: dict[str, Any]) -> str:
+    """The terminal form of :func:`evaluate_engine`'s result (what ``smartalbum evaluate``
+    prints): the classification table, the review figures per class and per source."""
+    title = (
+        f"{result['bundle']} / head {result['head']} / {result['split']} ({result['precision']})"
+    )
+    lines = [format_report(result["metrics"], title=title), "", format_review(result["metrics"])]
+    if result["skipped_other_labels"]:
+        lines.append(
+            f"{result['skipped_other_labels']} photos of labels the head does not know were skipped"
+        )
+    if result["errors"]:
+        lines.append(f"{len(result['errors'])} photos could not be read:")
+        lines += [f"  {e['path']}: {e['code']}" for e in result["errors"][:20]]
+    return "\n".join(lines)
 
 
 def evaluate_bundle(

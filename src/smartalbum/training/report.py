@@ -112,6 +112,111 @@ def classification_metrics(
     return out
 
 
+#: Labels of photos that belong to no class of a head: they should go to review.
+OUT_OF_SCOPE = ("none",)
+
+
+def _review_figures(right: np.ndarray, sure: np.ndarray) -> dict[str, float]:
+    """Share sent to review and accuracy among the sure ones, for one group of photos."""
+    n = len(right)
+    return {
+        "review_share": float((~sure).mean()) if n else 0.0,
+        "sure_accuracy": float(right[sure].mean()) if sure.any() else 0.0,
+    }
+
+
+def review_report(
+    y_true: Sequence[str],
+    y_prob: np.ndarray,
+    labels: Sequence[str],
+    *,
+    threshold: float,
+    sources: Sequence[str] | None = None,
+    out_of_scope: Sequence[str] = OUT_OF_SCOPE,
+) -> dict[str, Any]:
+    """What a user of the head would see on labelled photos, overall, per class, per source.
+
+    ``y_true`` holds label names; photos labelled with an ``out_of_scope`` name (``none``:
+    belongs to no class) are not scored for accuracy, only for how many go to review, which
+    is where they should land. The in-scope photos get :func:`classification_metrics` plus,
+    overall and per class, ``review_share`` (confidence under ``threshold``: the photo is
+    marked uncertain) and ``sure_accuracy`` (accuracy among the others). ``per_source``
+    (when ``sources`` is given) repeats accuracy, review share and sure accuracy for each
+    source, so a model that only works on the sources it was fitted on shows.
+    """
+    labels = list(labels)
+    y = np.asarray([str(v) for v in y_true])
+    y_prob = np.asarray(y_prob, dtype=np.float64)
+    if len(y) != len(y_prob):
+        raise ValueError("y_true and y_prob have different lengths")
+    src = np.asarray(list(sources) if sources is not None else [""] * len(y))
+    if len(src) != len(y):
+        raise ValueError("sources and y_true have different lengths")
+    outside = np.isin(y, list(out_of_scope))
+    inside = ~outside
+    conf = y_prob.max(axis=1) if len(y_prob) else np.zeros(0)
+    sure = conf >= threshold
+    index = {lab: i for i, lab in enumerate(labels)}
+    truth = np.asarray([index.get(v, -1) for v in y])
+    right = (y_prob.argmax(axis=1) == truth) if len(y_prob) else np.zeros(0, bool)
+    metrics = classification_metrics(
+        y[inside], y_prob[inside].reshape(-1, len(labels)), labels, threshold=threshold
+    )
+    metrics.update(_review_figures(right[inside], sure[inside]))
+    for lab in labels:
+        m = inside & (y == lab)
+        metrics["per_class"][lab].update(_review_figures(right[m], sure[m]))
+    metrics["none"] = {
+        "n": int(outside.sum()),
+        "review_share": _review_figures(right[outside], sure[outside])["review_share"],
+    }
+    if sources is not None:
+        per_source: dict[str, dict[str, Any]] = {}
+        for s in sorted(set(src.tolist())):
+            m_in, m_out = inside & (src == s), outside & (src == s)
+            entry: dict[str, Any] = {
+                "n": int(m_in.sum()),
+                "accuracy": float(right[m_in].mean()) if m_in.any() else 0.0,
+            }
+            entry.update(_review_figures(right[m_in], sure[m_in]))
+            entry["none_n"] = int(m_out.sum())
+            entry["none_review_share"] = _review_figures(right[m_out], sure[m_out])["review_share"]
+            per_source[s] = entry
+        metrics["per_source"] = per_source
+    return metrics
+
+
+def format_review(m: dict[str, Any]) -> str:
+    """Terminal tables of :func:`review_report`'s review figures: per class, per source."""
+    lines = [
+        f"sent to review  {m['review_share']:.1%} of in-scope photos; "
+        f"accuracy among the sure ones {m['sure_accuracy']:.3f}",
+        f"none photos     {m['none']['n']} photos, {m['none']['review_share']:.1%} sent to review",
+        "",
+        f"{'class':<14}  {'recall':>6}  {'f1':>6}  {'review':>6}  {'sure acc':>8}  {'n':>4}",
+    ]
+    for lab in m["labels"]:
+        c = m["per_class"][lab]
+        lines.append(
+            f"{lab:<14}  {c['recall']:>6.3f}  {c['f1']:>6.3f}  {c['review_share']:>6.1%}"
+            f"  {c['sure_accuracy']:>8.3f}  {c['support']:>4d}"
+        )
+    if m.get("per_source"):
+        w = max(6, *(len(s) for s in m["per_source"]))
+        lines += [
+            "",
+            f"{'source':<{w}}  {'n':>4}  {'acc':>6}  {'review':>6}  {'sure acc':>8}"
+            f"  {'none':>4}  {'none rev':>8}",
+        ]
+        for s, e in m["per_source"].items():
+            lines.append(
+                f"{s:<{w}}  {e['n']:>4d}  {e['accuracy']:>6.3f}  {e['review_share']:>6.1%}"
+                f"  {e['sure_accuracy']:>8.3f}  {e['none_n']:>4d}"
+                f"  {e['none_review_share']:>8.1%}"
+            )
+    return "\n".join(lines)
+
+
 def format_report(m: dict[str, Any], title: str | None = None) -> str:
     """A readable terminal table: per-class P/R/F1/support, summary lines, confusion matrix."""
     labels = list(m["labels"])
@@ -176,8 +281,14 @@ def plot_confusion(
     ax.set_title(title)
     for i in range(n):
         for j in range(n):
-            ax.text(j, i, str(int(cm[i, j])), ha="center", va="center",
-                    color="white" if shown[i, j] > 0.5 * (shown.max() or 1) else "black")
+            ax.text(
+                j,
+                i,
+                str(int(cm[i, j])),
+                ha="center",
+                va="center",
+                color="white" if shown[i, j] > 0.5 * (shown.max() or 1) else "black",
+            )
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
