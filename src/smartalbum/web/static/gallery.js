@@ -10,7 +10,6 @@
   const API = "/api/v1";
   const PAGE_SIZE = 60;
   const PALETTE_SIZE = 8;         // .c0 … .c7 in app.css
-  const KEY_STORAGE = "smartalbum-api-key";
   const REASONS = { uncertain: "uncertain", blurry: "blurry", exposure: "badly exposed" };
   const REVIEW_FILTERS = ["review", "uncertain", "blurry", "bad_exposure"];
   const BROWSE_FILTERS = ["label", "year", "month", "country", "place", "camera", "q"];
@@ -18,8 +17,7 @@
   const $ = (id) => document.getElementById(id);
   const view = document.body.dataset.view;
   const state = {
-    apiKey: sessionStorage.getItem(KEY_STORAGE) || "",
-    keyPrompt: null,               // a pending promise while the key form is shown
+    apiKey: window.smartalbumKey.get(),
     head: null,                    // the default head's name
     labels: [],                    // its labels, in order
     colour: new Map(),             // label -> palette index
@@ -79,24 +77,9 @@
 
   const getJson = async (path) => (await api(path)).json();
 
-  function askForKey() {
-    if (!state.keyPrompt) {
-      state.keyPrompt = new Promise((resolve) => {
-        const panel = $("key-panel");
-        const form = $("key-form");
-        panel.hidden = false;
-        $("api-key").focus();
-        form.addEventListener("submit", (ev) => {
-          ev.preventDefault();
-          state.apiKey = $("api-key").value.trim();
-          sessionStorage.setItem(KEY_STORAGE, state.apiKey);
-          panel.hidden = true;
-          state.keyPrompt = null;
-          resolve();
-        }, { once: true });
-      });
-    }
-    return state.keyPrompt;
+  // The key form (key.js): every caller waits for the same answer.
+  async function askForKey() {
+    state.apiKey = await window.smartalbumKey.ask();
   }
 
   // ---- small helpers --------------------------------------------------------------------
