@@ -39,7 +39,6 @@
     queue: [],             // items waiting to be sent
     inFlight: 0,
     filter: "all",
-    apiKey: window.smartalbumKey.get(),
     waitingForKey: false,
     lastAnnounce: 0,
     useJobs: null,         // null: decide on the next drop; false once jobs are unavailable
@@ -47,9 +46,7 @@
 
   // ---- server ---------------------------------------------------------------------------
 
-  function headers() {
-    return state.apiKey ? { "X-API-Key": state.apiKey } : {};
-  }
+  const headers = () => window.smartalbumKey.headers();
 
   async function readProblem(resp) {
     try {
@@ -97,8 +94,7 @@
     els.modelInfo.textContent = "Waiting for an API key.";
     if (state.waitingForKey) return;
     state.waitingForKey = true;
-    window.smartalbumKey.ask().then((key) => {
-      state.apiKey = key;
+    window.smartalbumKey.ask().then(() => {
       state.waitingForKey = false;
       if (state.model) pump(); else loadModel();
     });

@@ -17,7 +17,6 @@
   const $ = (id) => document.getElementById(id);
   const view = document.body.dataset.view;
   const state = {
-    apiKey: window.smartalbumKey.get(),
     head: null,                    // the default head's name
     labels: [],                    // its labels, in order
     colour: new Map(),             // label -> palette index
@@ -38,9 +37,7 @@
 
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-  function authHeaders() {
-    return state.apiKey ? { "X-API-Key": state.apiKey } : {};
-  }
+  const authHeaders = () => window.smartalbumKey.headers();
 
   async function readProblem(resp) {
     try {
@@ -78,9 +75,7 @@
   const getJson = async (path) => (await api(path)).json();
 
   // The key form (key.js): every caller waits for the same answer.
-  async function askForKey() {
-    state.apiKey = await window.smartalbumKey.ask();
-  }
+  const askForKey = () => window.smartalbumKey.ask();
 
   // ---- small helpers --------------------------------------------------------------------
 
@@ -192,7 +187,7 @@
   // <img> cannot send the header, so the picture is fetched and shown from a blob: URL.
   function setThumb(img, url, tile) {
     img.addEventListener("error", () => tile.classList.add("thumb-failed"), { once: true });
-    if (!state.apiKey) {
+    if (!window.smartalbumKey.get()) {
       img.src = url;
       return;
     }

@@ -1,5 +1,5 @@
 // Smart Album's API key, shared by the page scripts (the layout loads this one first): kept
-// in sessionStorage, sent by the scripts as X-API-Key, and asked for with the page's key form
+// in sessionStorage, sent as X-API-Key (headers()), and asked for with the page's key form
 // (#key-panel, templates/_parts.html) when the server answers 401 — once, however many
 // scripts on the page ask at the same time.
 "use strict";
@@ -9,6 +9,12 @@ window.smartalbumKey = (() => {
   let prompt = null;  // the pending promise while the form is shown
 
   const get = () => sessionStorage.getItem(STORAGE) || "";
+
+  // The extra headers, plus X-API-Key when a key was entered.
+  const headers = (extra = {}) => {
+    const key = get();
+    return key ? { ...extra, "X-API-Key": key } : extra;
+  };
 
   // Shows the form; resolves with the key once it is submitted. Rejects on a page without
   // the form (nothing could ever answer).
@@ -32,5 +38,5 @@ window.smartalbumKey = (() => {
     return prompt;
   }
 
-  return { get, ask };
+  return { get, headers, ask };
 })();

@@ -6,14 +6,12 @@
 (() => {
   const API = "/api/v1";
   const $ = (id) => document.getElementById(id);
-  const state = { apiKey: window.smartalbumKey.get(), people: [] };
+  const state = { people: [] };
 
-  const headers = () => (state.apiKey ? { "X-API-Key": state.apiKey } : {});
+  const headers = () => window.smartalbumKey.headers();
 
   // The key form (key.js): every caller waits for the same answer.
-  async function askForKey() {
-    state.apiKey = await window.smartalbumKey.ask();
-  }
+  const askForKey = () => window.smartalbumKey.ask();
 
   async function api(path, options = {}) {
     for (let attempt = 0; attempt < 5; attempt += 1) {
