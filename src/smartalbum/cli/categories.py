@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,12 @@ def _print(obj: Any, fmt: str, table: Any) -> None:
         click.echo(json.dumps(obj, indent=None))
     else:
         table(obj)
+
+
+def _print_lines(rows: list[dict[str, Any]], fmt: str, line: Callable[[Any], str]) -> None:
+    """A line a row: the row as JSON (``--format json``, JSON lines) or ``line(row)``."""
+    for r in rows:
+        click.echo(json.dumps(r) if fmt == "json" else line(r))
 
 
 @dataclass
@@ -238,13 +245,11 @@ def show(cmd: _Categories, name: str, limit: int | None, fmt: str) -> None:
 
     with cmd.teacher.factory() as s:
         rows = members(s, name, limit=limit)
-    if fmt == "json":
-        for r in rows:
-            click.echo(json.dumps(r))
-        return
-    for r in rows:
-        click.echo(f"{r['score']:.3f}  {r['path'] or '(missing) ' + r['sha256']}")
-    click.echo(f"{len(rows)} photo(s) in {name!r}")
+    _print_lines(
+        rows, fmt, lambda r: f"{r['score']:.3f}  {r['path'] or '(missing) ' + r['sha256']}"
+    )
+    if fmt != "json":
+        click.echo(f"{len(rows)} photo(s) in {name!r}")
 
 
 @category.command("delete")
@@ -345,12 +350,9 @@ def review(cmd: _Categories, name: str, limit: int, fmt: str) -> None:
 
     with cmd.teacher.factory() as s:
         rows = review_items(cmd.teacher, s, name, limit=limit)
-    if fmt == "json":
-        for r in rows:
-            click.echo(json.dumps(r))
-        return
-    for r in rows:
-        click.echo(f"{r['score']:.3f} {'in ' if r['predicted'] else 'out'}  {r['path']}")
+    _print_lines(
+        rows, fmt, lambda r: f"{r['score']:.3f} {'in ' if r['predicted'] else 'out'}  {r['path']}"
+    )
 
 
 @category.command("grow")
