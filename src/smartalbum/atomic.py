@@ -5,11 +5,14 @@ thumbnails, face crops, uploaded examples, model side files): a temporary file i
 target's own folder (a rename is atomic only within one file system), flushed and fsynced,
 then ``os.replace``d over the target; on any failure the temporary file is removed and the
 target is left as it was. Temporary names are unique, so concurrent writers never share one.
+Folders written whole (model bundles, mobile bundles) are built the same way in a temporary
+sibling folder and swapped in with ``atomic_dir``.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,3 +44,30 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> None:
     payload = data.encode() if isinstance(data, str) else data
     with atomic_open(path, "wb") as handle:
         handle.write(payload)
+
+
+@contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary sibling folder to fill, swapped in for the folder ``path`` when the ``with``
+    block succeeds (removed, and ``path`` left as it was, when it fails).
+
+    Two renames swap it in: a reader sees the old folder or the new one, whole, except for
+    the instant between them, when ``path`` does not exist.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield tmp
+        if target.exists():
+            old = target.with_name(f".{target.name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            target.rename(old)
+            tmp.rename(target)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from smartalbum.cli.options import (
     format_option,
     head_option,
     limit_option,
+    output_option,
 )
 from smartalbum.errors import EXIT_USAGE
 
@@ -41,24 +44,6 @@ def _teacher(app: AppContext, database_url: str | None, bundle: Path | None) -> 
     with bundle_is_usage_error():
         bv = bundle_backbone_version(bundle or app.settings.model.bundle)
     return Teacher(factory, bv, cache_root=Path(app.settings.data_dir).expanduser() / "cache")
-
-
-def _ids(app: AppContext, teacher: Any, paths: tuple[str, ...], bundle: Path | None) -> list[int]:
-    """Photo ids of example paths, indexing files the catalog does not know yet."""
-    from sqlalchemy import select
-
-    from smartalbum.categories.resolve import expand, photo_ids_for_paths
-    from smartalbum.library.schema import File
-
-    files = expand(paths)
-    if not files:
-        return []
-    with teacher.factory() as s:
-        known = set(s.scalars(select(File.path).where(File.path.in_([str(f) for f in files]))))
-    engine = None
-    if any(str(f) not in known for f in files):
-        engine = app.engine(bundle)
-    return photo_ids_for_paths(teacher.factory, files, engine)
 
 
 def _print(obj: Any, fmt: str, table: Any) -> None:
@@ -88,26 +73,76 @@ def _assessment(r: dict[str, Any], factory: Any) -> None:
             click.echo(f"    {photo.path if photo and photo.path else f'photo {pid}'}")
 
 
-def _run_job(
-    app: AppContext, teacher: Any, action: str, names: list[str], background: bool
-) -> dict[str, Any] | None:
-    """Run a ``categories`` job: submitted to the workers, or in this process with a bar."""
-    from smartalbum.jobs import store
-    from smartalbum.jobs.kinds import run
+def _print_lines(rows: list[dict[str, Any]], fmt: str, line: Callable[[Any], str]) -> None:
+    """A line a row: the row as JSON (``--format json``, JSON lines) or ``line(row)``."""
+    for r in rows:
+        click.echo(json.dumps(r) if fmt == "json" else line(r))
 
-    params = {"action": action, "names": names}
-    if background:
-        from smartalbum.jobs.submit import submit_job
 
-        job_id = submit_job(app.settings, teacher.factory, "categories", params)
-        click.echo(f"job {job_id} submitted (see `smartalbum jobs`)")
-        return None
-    job_id = store.create_job(teacher.factory, "categories", params)
-    run(app.settings, teacher.factory, job_id)
-    job = store.get_job(teacher.factory, job_id)
-    if job is None or job.status != "done":
-        raise CommandError(job.message if job else "the job vanished", EXIT_USAGE)
-    return job.result
+@dataclass
+class _Categories:
+    """What a category command works with (see :func:`_with_teacher`): the app, the
+    Teacher over the chosen catalog, and ``--bundle`` (it indexes example files the catalog
+    does not know yet)."""
+
+    app: AppContext
+    teacher: Any
+    bundle: Path | None
+
+    def ids(self, paths: tuple[str, ...], *, own_bundle: bool = True) -> list[int]:
+        """Photo ids of example paths, indexing files the catalog does not know yet (with
+        ``--bundle``, or the configured bundle when not ``own_bundle``)."""
+        from sqlalchemy import select
+
+        from smartalbum.categories.resolve import expand, photo_ids_for_paths
+        from smartalbum.library.schema import File
+
+        files = expand(paths)
+        if not files:
+            return []
+        factory = self.teacher.factory
+        with factory() as s:
+            known = set(s.scalars(select(File.path).where(File.path.in_([str(f) for f in files]))))
+        engine = None
+        if any(str(f) not in known for f in files):
+            engine = self.app.engine(self.bundle if own_bundle else None)
+        return photo_ids_for_paths(factory, files, engine)
+
+    def run_job(self, action: str, names: list[str], background: bool) -> dict[str, Any] | None:
+        """Run a ``categories`` job: submitted to the workers, or in this process with a bar."""
+        from smartalbum.jobs import store
+        from smartalbum.jobs.kinds import run
+
+        factory, settings = self.teacher.factory, self.app.settings
+        params = {"action": action, "names": names}
+        if background:
+            from smartalbum.jobs.submit import submit_job
+
+            job_id = submit_job(settings, factory, "categories", params)
+            click.echo(f"job {job_id} submitted (see `smartalbum jobs`)")
+            return None
+        job_id = store.create_job(factory, "categories", params)
+        run(settings, factory, job_id)
+        job = store.get_job(factory, job_id)
+        if job is None or job.status != "done":
+            raise CommandError(job.message if job else "the job vanished", EXIT_USAGE)
+        return job.result
+
+
+def _with_teacher(fn: Any) -> Any:
+    """``--bundle`` and ``--database-url`` (the last options of every category command) and
+    the Teacher they make: the command is called as ``fn(_Categories, its own parameters)``."""
+
+    @bundle_option
+    @database_url_option
+    @pass_app
+    @functools.wraps(fn)
+    def run(
+        app: AppContext, *args: Any, bundle: Path | None, database_url: str | None, **kwargs: Any
+    ) -> Any:
+        return fn(_Categories(app, _teacher(app, database_url, bundle), bundle), *args, **kwargs)
+
+    return run
 
 
 @click.group("category")
@@ -132,24 +167,19 @@ def category() -> None:
 )
 @click.option("--description", default="", help="A note shown with the category.")
 @_format_option
-@bundle_option
-@database_url_option
-@pass_app
+@_with_teacher
 def create(
-    app: AppContext,
+    cmd: _Categories,
     name: str,
     examples: tuple[str, ...],
     counter_examples: tuple[str, ...],
     description: str,
     fmt: str,
-    bundle: Path | None,
-    database_url: str | None,
 ) -> None:
     """Create category NAME from example photos and sort the whole catalog into it."""
-    teacher = _teacher(app, database_url, bundle)
-    pos = _ids(app, teacher, examples, bundle)
-    neg = _ids(app, teacher, counter_examples or (), bundle)
-    result = teacher.create(name, pos, neg, description=description)
+    pos = cmd.ids(examples)
+    neg = cmd.ids(counter_examples or ())
+    result = cmd.teacher.create(name, pos, neg, description=description)
 
     def table(r: dict[str, Any]) -> None:
         click.echo(
@@ -157,7 +187,7 @@ def create(
             f"{r['counter_examples']} counter-examples; {r['members']} of "
             f"{r['resort']['scored']} photos in it (re-sorted in {r['resort']['seconds']:.2f} s)"
         )
-        _assessment(r, teacher.factory)
+        _assessment(r, cmd.teacher.factory)
 
     _print(result, fmt, table)
 
@@ -168,26 +198,18 @@ def create(
 @click.option(
     "--counter-examples", cls=GreedyOption, metavar="PATH...", help="More counter-examples."
 )
-@bundle_option
-@database_url_option
-@pass_app
+@_with_teacher
 def add(
-    app: AppContext,
-    name: str,
-    examples: tuple[str, ...],
-    counter_examples: tuple[str, ...],
-    bundle: Path | None,
-    database_url: str | None,
+    cmd: _Categories, name: str, examples: tuple[str, ...], counter_examples: tuple[str, ...]
 ) -> None:
     """Add (counter-)examples to NAME, refit it (a new version) and re-sort."""
-    teacher = _teacher(app, database_url, bundle)
-    r = teacher.add_examples(
+    r = cmd.teacher.add_examples(
         name,
-        _ids(app, teacher, examples or (), bundle),
-        _ids(app, teacher, counter_examples or (), bundle),
+        cmd.ids(examples or ()),
+        cmd.ids(counter_examples or ()),
     )
     click.echo(f"category {r['name']!r} v{r['version']}: {r['members']} photos in it")
-    _assessment(r, teacher.factory)
+    _assessment(r, cmd.teacher.factory)
 
 
 @category.command("correct")
@@ -199,36 +221,23 @@ def add(
     required=True,
     help="The photos belong (--in) or do not belong (--out) to NAME.",
 )
-@bundle_option
-@database_url_option
-@pass_app
-def correct(
-    app: AppContext,
-    name: str,
-    paths: tuple[str, ...],
-    positive: bool,
-    bundle: Path | None,
-    database_url: str | None,
-) -> None:
+@_with_teacher
+def correct(cmd: _Categories, name: str, paths: tuple[str, ...], positive: bool) -> None:
     """Correct NAME for catalog photos; `smartalbum retrain` learns from it."""
-    teacher = _teacher(app, database_url, bundle)
-    ids = _ids(app, teacher, paths, None)
+    ids = cmd.ids(paths, own_bundle=False)
     for pid in ids:
-        r = teacher.correct(name, pid, positive)
+        r = cmd.teacher.correct(name, pid, positive)
     click.echo(f"{len(ids)} correction(s) recorded; {r['members']} photos in {name!r}")
 
 
 @category.command("list")
 @_format_option
-@bundle_option
-@database_url_option
-@pass_app
-def list_(app: AppContext, fmt: str, bundle: Path | None, database_url: str | None) -> None:
+@_with_teacher
+def list_(cmd: _Categories, fmt: str) -> None:
     """List the categories."""
     from smartalbum.categories import store
 
-    teacher = _teacher(app, database_url, bundle)
-    with teacher.factory() as s:
+    with cmd.teacher.factory() as s:
         rows = [store.summary(s, c) for c in store.all_categories(s)]
 
     def table(rows: list[dict[str, Any]]) -> None:
@@ -254,68 +263,42 @@ def list_(app: AppContext, fmt: str, bundle: Path | None, database_url: str | No
     type=click.IntRange(1), default=None, show_default=False, help="Show at most N photos."
 )
 @_format_option
-@bundle_option
-@database_url_option
-@pass_app
-def show(
-    app: AppContext,
-    name: str,
-    limit: int | None,
-    fmt: str,
-    bundle: Path | None,
-    database_url: str | None,
-) -> None:
+@_with_teacher
+def show(cmd: _Categories, name: str, limit: int | None, fmt: str) -> None:
     """The catalog's photos in NAME, best score first, with paths and scores."""
     from smartalbum.categories.query import members
 
-    teacher = _teacher(app, database_url, bundle)
-    with teacher.factory() as s:
+    with cmd.teacher.factory() as s:
         rows = members(s, name, limit=limit)
-    if fmt == "json":
-        for r in rows:
-            click.echo(json.dumps(r))
-        return
-    for r in rows:
-        click.echo(f"{r['score']:.3f}  {r['path'] or '(missing) ' + r['sha256']}")
-    click.echo(f"{len(rows)} photo(s) in {name!r}")
+    _print_lines(
+        rows, fmt, lambda r: f"{r['score']:.3f}  {r['path'] or '(missing) ' + r['sha256']}"
+    )
+    if fmt != "json":
+        click.echo(f"{len(rows)} photo(s) in {name!r}")
 
 
 @category.command("delete")
 @click.argument("name")
-@bundle_option
-@database_url_option
-@pass_app
-def delete(app: AppContext, name: str, bundle: Path | None, database_url: str | None) -> None:
+@_with_teacher
+def delete(cmd: _Categories, name: str) -> None:
     """Delete NAME with its examples and versions (photos are never touched)."""
     from smartalbum.categories import store
     from smartalbum.library.db import session_scope
 
-    teacher = _teacher(app, database_url, bundle)
-    with session_scope(teacher.factory) as s:
+    with session_scope(cmd.teacher.factory) as s:
         store.delete_category(s, name)
     click.echo(f"category {name!r} deleted")
 
 
 @category.command("export")
 @click.argument("name")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="File to write (default: standard output).",
-)
-@bundle_option
-@database_url_option
-@pass_app
-def export(
-    app: AppContext, name: str, output: Path | None, bundle: Path | None, database_url: str | None
-) -> None:
+@output_option(default=None, help="File to write (default: standard output).")
+@_with_teacher
+def export(cmd: _Categories, name: str, output: Path | None) -> None:
     """Write NAME (its head and examples by content hash) as a small JSON file."""
     from smartalbum.categories import store
 
-    teacher = _teacher(app, database_url, bundle)
-    with teacher.factory() as s:
+    with cmd.teacher.factory() as s:
         doc = store.export_category(s, name)
     text = json.dumps(doc, separators=(",", ":"))
     if output is None:
@@ -328,19 +311,14 @@ def export(
 @category.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--name", default=None, help="Import under another name.")
-@bundle_option
-@database_url_option
-@pass_app
-def import_(
-    app: AppContext, file: Path, name: str | None, bundle: Path | None, database_url: str | None
-) -> None:
+@_with_teacher
+def import_(cmd: _Categories, file: Path, name: str | None) -> None:
     """Import a category file written by `category export`."""
-    teacher = _teacher(app, database_url, bundle)
     try:
         data = json.loads(file.read_text())
     except (OSError, ValueError) as exc:
         raise InvalidCategory(str(exc)) from exc
-    r = teacher.import_category(data, name)
+    r = cmd.teacher.import_category(data, name)
     click.echo(
         f"imported {r['name']!r} v{r['version']}: {r['members']} photos in it, "
         f"{r['matched_examples']} of its examples found in this catalog"
@@ -350,17 +328,12 @@ def import_(
 @category.command("versions")
 @click.argument("name")
 @_format_option
-@bundle_option
-@database_url_option
-@pass_app
-def versions_(
-    app: AppContext, name: str, fmt: str, bundle: Path | None, database_url: str | None
-) -> None:
+@_with_teacher
+def versions_(cmd: _Categories, name: str, fmt: str) -> None:
     """The head versions of NAME (the active one marked *)."""
     from smartalbum.categories import store
 
-    teacher = _teacher(app, database_url, bundle)
-    with teacher.factory() as s:
+    with cmd.teacher.factory() as s:
         rows = [store.version_dict(v) for v in store.versions(s, store.get_category(s, name))]
     _print(
         rows,
@@ -378,21 +351,16 @@ def versions_(
 @category.command("restore")
 @click.argument("name")
 @click.argument("version", type=int)
-@bundle_option
-@database_url_option
-@pass_app
-def restore(
-    app: AppContext, name: str, version: int, bundle: Path | None, database_url: str | None
-) -> None:
+@_with_teacher
+def restore(cmd: _Categories, name: str, version: int) -> None:
     """Make VERSION of NAME active again and re-sort."""
     from smartalbum.categories import store
     from smartalbum.library.db import session_scope
 
-    teacher = _teacher(app, database_url, bundle)
-    with session_scope(teacher.factory) as s:
+    with session_scope(cmd.teacher.factory) as s:
         category = store.get_category(s, name)
         store.restore_version(s, category, version)
-        r = teacher.resort(s, category)
+        r = cmd.teacher.resort(s, category)
     click.echo(f"{name!r} is at v{version} again: {r.members} photos in it")
 
 
@@ -400,42 +368,25 @@ def restore(
 @click.argument("name")
 @limit_option(type=click.IntRange(1, 1000), default=50)
 @_format_option
-@bundle_option
-@database_url_option
-@pass_app
-def review(
-    app: AppContext, name: str, limit: int, fmt: str, bundle: Path | None, database_url: str | None
-) -> None:
+@_with_teacher
+def review(cmd: _Categories, name: str, limit: int, fmt: str) -> None:
     """The photos to label next for NAME, most uncertain first."""
     from smartalbum.categories.query import review_items
 
-    teacher = _teacher(app, database_url, bundle)
-    with teacher.factory() as s:
-        rows = review_items(teacher, s, name, limit=limit)
-    if fmt == "json":
-        for r in rows:
-            click.echo(json.dumps(r))
-        return
-    for r in rows:
-        click.echo(f"{r['score']:.3f} {'in ' if r['predicted'] else 'out'}  {r['path']}")
+    with cmd.teacher.factory() as s:
+        rows = review_items(cmd.teacher, s, name, limit=limit)
+    _print_lines(
+        rows, fmt, lambda r: f"{r['score']:.3f} {'in ' if r['predicted'] else 'out'}  {r['path']}"
+    )
 
 
 @category.command("grow")
 @click.argument("names", nargs=-1)
 @background_option(help="Run as a job on the workers.")
-@bundle_option
-@database_url_option
-@pass_app
-def grow(
-    app: AppContext,
-    names: tuple[str, ...],
-    background: bool,
-    bundle: Path | None,
-    database_url: str | None,
-) -> None:
+@_with_teacher
+def grow(cmd: _Categories, names: tuple[str, ...], background: bool) -> None:
     """Refine NAMES with pseudo-labels of confident photos, kept only where that helps."""
-    teacher = _teacher(app, database_url, bundle)
-    result = _run_job(app, teacher, "grow", list(names), background)
+    result = cmd.run_job("grow", list(names), background)
     for r in (result or {}).get("reports", []):
         click.echo(f"{r['category']}: {r['reason']} ({r['pseudo_positives']} pseudo-positives)")
 
@@ -449,12 +400,8 @@ def grow(
     help="Explain this category's score (default: the bundle's head).",
 )
 @head_option(help="Explain this head of the bundle.")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="PNG to write: the photo with a heat-map of where the model looked.",
+@output_option(
+    required=True, help="PNG to write: the photo with a heat-map of where the model looked."
 )
 @bundle_option
 @database_url_option
@@ -519,21 +466,12 @@ def _retrain_command(fn: Any) -> Any:
     @background_option(help="Run as a job on the workers.")
     @_format_option
     @click.option("--strict", is_flag=True, help="Exit 2 when a retrain was refused.")
-    @bundle_option
-    @database_url_option
-    @pass_app
+    @_with_teacher
     @functools.wraps(fn)
     def run(
-        app: AppContext,
-        names: tuple[str, ...],
-        background: bool,
-        fmt: str,
-        strict: bool,
-        bundle: Path | None,
-        database_url: str | None,
+        cmd: _Categories, names: tuple[str, ...], background: bool, fmt: str, strict: bool
     ) -> None:
-        teacher = _teacher(app, database_url, bundle)
-        result = _run_job(app, teacher, "retrain", list(names), background)
+        result = cmd.run_job("retrain", list(names), background)
         if result is None:
             return
         reports = result.get("reports", [])

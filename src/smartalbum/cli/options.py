@@ -20,8 +20,8 @@ Decorator = Callable[[Any], Any]
 class SharedOption:
     """One option's declaration; applied bare, or called with overrides to get a variant."""
 
-    def __init__(self, flag: str, dest: str | None = None, **attrs: Any) -> None:
-        self.flag = flag
+    def __init__(self, flag: str | tuple[str, ...], dest: str | None = None, **attrs: Any) -> None:
+        self.flags = flag if isinstance(flag, tuple) else (flag,)  # ("-o", "--output")
         self.dest = dest
         self.attrs = attrs
 
@@ -32,7 +32,7 @@ class SharedOption:
 
     def _decorator(self, dest: str | None, attrs: dict[str, Any]) -> Decorator:
         name = dest or self.dest
-        decls = (self.flag, name) if name else (self.flag,)
+        decls = (*self.flags, name) if name else self.flags
         merged = {**self.attrs, **attrs}
         if attrs.get("multiple") and "default" not in attrs:
             merged.pop("default", None)  # a repeatable option defaults to ()
@@ -92,6 +92,9 @@ layout_option = SharedOption(
     help="Folders (and name) of the organised photos: {label} {year} {month} {day} {camera} "
     "{place} {name} {ext}.",
 )
+
+#: ``-o/--output``: a file to write (each command says which and whether it is required).
+output_option = SharedOption(("-o", "--output"), type=click.Path(path_type=Path))
 
 dry_run_option = SharedOption("--dry-run", is_flag=True, help="Print the plan; change nothing.")
 

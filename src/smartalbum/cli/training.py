@@ -17,13 +17,22 @@ import click
 
 from smartalbum.cli.context import AppContext, pass_app
 from smartalbum.cli.errors import CommandError, unknown_head_is_usage_error, usage_error_on
-from smartalbum.cli.options import bundle_option, format_option, head_option, workers_option
+from smartalbum.cli.options import (
+    SharedOption,
+    bundle_option,
+    format_option,
+    head_option,
+    workers_option,
+)
 from smartalbum.errors import EXIT_USAGE
 
 TORCH_MISSING = (
     "this command needs the training extra (torch), which is not installed.\n"
     "install the train extra: pip install torch==2.13.0 && pip install 'smart-album[train]'"
 )
+
+#: ``--weights``: a local weights file for the backbone (``train`` and ``export``).
+_weights_option = SharedOption("--weights", type=click.Path(path_type=Path), default=None)
 
 
 def _require_torch() -> None:
@@ -145,12 +154,7 @@ def dataset_prepare(
     show_default=True,
     help="Backbone: efficientnet-lite0 or resnet18.",
 )
-@click.option(
-    "--weights",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Local weights file (required for resnet18).",
-)
+@_weights_option(help="Local weights file (required for resnet18).")
 @click.option(
     "--size",
     type=click.IntRange(32, 1024),
@@ -338,12 +342,7 @@ def evaluate(bundle: Path, dataset: Path, head: str | None, split: str, fmt: str
     dest="bundle_opt", help="With --mobile: the bundle to export (default: the installed one)."
 )
 @click.option("--arch", default=None, help="Arch (default: the bundle's).")
-@click.option(
-    "--weights",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Weights file (fine-tuned bundles, resnet18).",
-)
+@_weights_option(help="Weights file (fine-tuned bundles, resnet18).")
 @click.option(
     "--photos",
     type=click.Path(path_type=Path),

@@ -21,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -152,21 +154,9 @@ def load_photo(
         orientation = _orientation(im)
         if fmt in ("JPEG", "MPO"):
             _request_reduced_jpeg(im, max_side)
-        try:
+        with _pillow_errors(name, "the image data is damaged or truncated"):
             im.load()
             rgb = _to_rgb_array(im)
-        except PhotoError:
-            raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise TooManyPixelsError(f"{name}: {exc}", source=name) from exc
-        except MemoryError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any decoder failure means damaged data
-            # Pillow and its plugins signal damaged data with OSError ("image file is
-            # truncated"), SyntaxError, ValueError, EOFError, struct.error, KeyError...
-            raise CorruptImageError(
-                f"{name}: the image data is damaged or truncated ({exc})", source=name
-            ) from exc
     finally:
         im.close()
 
@@ -198,8 +188,16 @@ def _read(source: str | os.PathLike[str] | bytes, name: str | None) -> tuple[byt
         raise TypeError(f"expected a path or bytes, got {type(source).__name__}")
     path = os.fspath(source)
     name = name or str(path)
-    try:
+    with file_read_errors(name):
         return Path(path).read_bytes(), name
+
+
+@contextmanager
+def file_read_errors(name: str) -> Iterator[None]:
+    """Turn an ``OSError`` while reading the file ``name`` into a :class:`FileReadError` that
+    says why (for every reader of photo files: decoding, the indexer)."""
+    try:
+        yield
     except FileNotFoundError as exc:
         raise FileReadError(f"{name}: no such file", source=name) from exc
     except IsADirectoryError as exc:
@@ -224,17 +222,10 @@ def _open(data: bytes, name: str) -> Image.Image:
     every plugin tells a recognised-but-unsupported format (PSD, ICO...) from non-images.
     """
     try:
-        return _open_with(data, _OPEN_FORMATS)
+        with _pillow_errors(name, "the image header is damaged", passing=UnidentifiedImageError):
+            return _open_with(data, _OPEN_FORMATS)
     except UnidentifiedImageError:
         pass
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise TooManyPixelsError(f"{name}: {exc}", source=name) from exc
-    except MemoryError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a plugin choking on a damaged header
-        raise CorruptImageError(
-            f"{name}: the image header is damaged ({exc})", source=name
-        ) from exc
 
     try:
         other = _open_with(data, None)
@@ -249,6 +240,29 @@ def _open(data: bytes, name: str) -> Image.Image:
             f"{name}: looks like an image but cannot be decoded (damaged header)", source=name
         )
     raise NotAnImageError(f"{name}: not an image in any known format", source=name)
+
+
+@contextmanager
+def _pillow_errors(
+    name: str, damaged: str, passing: type[BaseException] | tuple[type[BaseException], ...] = ()
+) -> Iterator[None]:
+    """Pillow's failures as photo errors: a decompression bomb is too many pixels, any other
+    failure damaged data (``damaged`` says which part). Photo errors, MemoryError and
+    ``passing`` go through as they are."""
+    try:
+        yield
+    except PhotoError:
+        raise
+    except passing:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise TooManyPixelsError(f"{name}: {exc}", source=name) from exc
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any decoder failure means damaged data
+        # Pillow and its plugins signal damaged data with OSError ("image file is
+        # truncated"), SyntaxError, ValueError, EOFError, struct.error, KeyError...
+        raise CorruptImageError(f"{name}: {damaged} ({exc})", source=name) from exc
 
 
 def _open_with(data: bytes, formats: tuple[str, ...] | None) -> Image.Image:

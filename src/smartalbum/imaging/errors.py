@@ -9,6 +9,16 @@ from __future__ import annotations
 
 from smartalbum.errors import SmartAlbumError
 
+__all__ = [
+    "CorruptImageError",
+    "EmptyFileError",
+    "FileReadError",
+    "NotAnImageError",
+    "PhotoError",
+    "TooManyPixelsError",
+    "UnsupportedFormatError",
+]
+
 
 class PhotoError(SmartAlbumError):
     """Base class: this input is not a photo Smart Album can read."""

@@ -75,38 +75,26 @@ def bind(app: Celery) -> None:
     def settings_of(task: Any) -> Settings:
         return task.app.conf.smartalbum_settings
 
-    @app.task(
-        name=PLAN_TASK,
-        bind=True,
-        autoretry_for=TRANSIENT,
-        retry_backoff=2,
-        retry_backoff_max=60,
-        max_retries=8,
-    )
+    # Every task is retried, backing off, when the catalog fails in a way that may pass (TRANSIENT).
+    retried: dict[str, Any] = {
+        "bind": True,
+        "autoretry_for": TRANSIENT,
+        "retry_backoff": 2,
+        "retry_backoff_max": 60,
+        "max_retries": 8,
+    }
+
+    @app.task(name=PLAN_TASK, **retried)
     def plan_index(self: Any, job_id: str) -> None:
         settings = settings_of(self)
         plan(settings, catalog(settings), job_id, send=lambda cid: chunk_task.delay(job_id, cid))
 
-    @app.task(
-        name=CHUNK_TASK,
-        bind=True,
-        autoretry_for=TRANSIENT,
-        retry_backoff=2,
-        retry_backoff_max=60,
-        max_retries=8,
-    )
+    @app.task(name=CHUNK_TASK, **retried)
     def chunk_task(self: Any, job_id: str, chunk_id: int) -> None:  # noqa: ARG001
         settings = settings_of(self)
         index_chunk(settings, catalog(settings), chunk_id)
 
-    @app.task(
-        name=RUN_TASK,
-        bind=True,
-        autoretry_for=TRANSIENT,
-        retry_backoff=2,
-        retry_backoff_max=60,
-        max_retries=8,
-    )
+    @app.task(name=RUN_TASK, **retried)
     def run_job(self: Any, job_id: str) -> None:
         from smartalbum.jobs.kinds import run
 

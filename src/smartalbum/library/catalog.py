@@ -36,6 +36,7 @@ from smartalbum.library.schema import (
     to_unsigned64,
     utcnow,
 )
+from smartalbum.model.heads import Prediction as HeadPrediction
 
 if TYPE_CHECKING:
     from smartalbum.model.bundle import Bundle
@@ -89,23 +90,14 @@ def model_key(engine: Engine, head: str | None = None) -> ModelKey:
 
 
 @dataclass(frozen=True)
-class PredictionRecord:
-    label: str
-    confidence: float
-    uncertain: bool
-    probabilities: dict[str, float]
+class PredictionRecord(HeadPrediction):
+    """A stored prediction: the head's result (same ``to_dict``) and which head, head
+    version and backbone made it, and when."""
+
     head: str
     head_version: str
     backbone_version: str
     created_at: datetime | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "label": self.label,
-            "confidence": round(self.confidence, 6),
-            "uncertain": self.uncertain,
-            "probabilities": {k: round(float(v), 6) for k, v in self.probabilities.items()},
-        }
 
 
 @dataclass

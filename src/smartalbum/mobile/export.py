@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,6 +33,7 @@ import numpy as np
 import onnxruntime as ort
 
 from smartalbum import __version__
+from smartalbum.atomic import atomic_dir
 from smartalbum.errors import EXIT_USAGE, SmartAlbumError
 from smartalbum.model.bundle import Bundle, BundleError
 
@@ -115,15 +115,9 @@ def export_mobile(out: Path | str, bundle: Path | str | None = None) -> MobileEx
         raise MobileExportError("the mobile bundle cannot be written over its source bundle")
     if out.exists() and not (out / "mobile.json").is_file() and any(out.iterdir()):
         raise MobileExportError(f"{out} exists and is not a mobile bundle: refusing to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; the bundle is meant to be shipped
-    try:
+    with atomic_dir(out) as tmp:
+        tmp.chmod(0o755)  # mkdtemp makes it private; the bundle is meant to be shipped
         manifest = _write(tmp, src)
-        _swap_in(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return MobileExport(path=out, manifest=manifest)
 
 
@@ -220,16 +214,3 @@ def _card(src: Bundle, parity: dict[str, float]) -> str:
         "Heads and preprocessing are unchanged, so the metrics above apply as long as the "
         "app prepares photos exactly as `reference.py` does (see docs/mobile.md).\n"
     )
-
-
-def _swap_in(tmp: Path, out: Path) -> None:
-    """Replace ``out`` by ``tmp`` so that a reader sees the old or the new bundle, whole."""
-    if not out.exists():
-        tmp.rename(out)
-        return
-    old = out.with_name(f".{out.name}.old")
-    if old.exists():
-        shutil.rmtree(old)
-    out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old)

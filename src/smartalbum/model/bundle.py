@@ -18,13 +18,13 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from smartalbum.atomic import atomic_dir
 from smartalbum.errors import EXIT_USAGE, SmartAlbumError
 from smartalbum.imaging.preprocess import PreprocessSpec
 from smartalbum.model.heads import Head
@@ -197,9 +197,7 @@ def write_bundle(
     An interrupted write leaves either the old bundle or the new one, never half of each.
     """
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:
         shutil.copyfile(backbone_onnx, tmp / "backbone.onnx")
         (tmp / "heads").mkdir()
         for head in heads:
@@ -217,16 +215,4 @@ def write_bundle(
             "default_head": default_head,
         }
         (tmp / "bundle.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return Bundle.load(out)

@@ -40,7 +40,7 @@ class Prediction:
             "label": self.label,
             "confidence": round(self.confidence, 6),
             "uncertain": self.uncertain,
-            "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()},
+            "probabilities": {k: round(float(v), 6) for k, v in self.probabilities.items()},
         }
 
 

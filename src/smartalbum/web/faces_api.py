@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,17 @@ def _person_json(s: Any, person: Any, faces_limit: int = 12) -> dict[str, Any]:
     out = ppl.person_to_dict(person, len(faces), len({f.photo_id for f in faces}))
     out["face_list"] = [_face_json(f) for f in faces[:faces_limit]]
     return out
+
+
+def _changed_person(change: Callable[[Any], Any]) -> dict[str, Any]:
+    """Run ``change(session)`` in one transaction and give the JSON of the person it returns
+    (read after a flush, so it shows the change)."""
+    from smartalbum.library.db import session_scope
+
+    with session_scope(catalog_factory()) as s:
+        person = change(s)
+        s.flush()
+        return _person_json(s, person)
 
 
 def _face_json(face: Any) -> dict[str, Any]:
@@ -150,16 +162,16 @@ def list_people() -> Response:
 def create_person() -> tuple[Response, int]:
     """A new person from faces (moved out of their people); optional name"""
     from smartalbum.faces import people as ppl
-    from smartalbum.library.db import session_scope
 
     body: NewPersonBody = json_body()
-    with session_scope(catalog_factory()) as s:
+
+    def create(s: Any) -> Any:
         person = ppl.move_faces(s, body.faces, None)
         if body.name is not None:
             ppl.name_person(s, person, body.name)
-        s.flush()
-        out = _person_json(s, person)
-    return jsonify(out), 201
+        return person
+
+    return jsonify(_changed_person(create)), 201
 
 
 @bp.get("/api/v1/people/<int:person_id>")
@@ -188,20 +200,21 @@ def update_person(person_id: int) -> Response:
     Naming a person confirms their faces; a null birth date clears it.
     """
     from smartalbum.faces import people as ppl
-    from smartalbum.library.db import session_scope
 
     body: PersonBody = json_body()
     given = body.model_fields_set
     if not given:
         raise ProblemError.bad_parameter("body", "give 'name' and/or 'birth_date'")
-    with session_scope(catalog_factory()) as s:
+
+    def update(s: Any) -> Any:
         person = _person_or_404(s, person_id)
         if "name" in given:
             ppl.name_person(s, person, body.name)
         if "birth_date" in given:
             ppl.set_birth_date(s, person, body.birth_date)
-        s.flush()
-        return jsonify(_person_json(s, person))
+        return person
+
+    return jsonify(_changed_person(update))
 
 
 @bp.post("/api/v1/people/<int:person_id>/merge")
@@ -214,14 +227,14 @@ def update_person(person_id: int) -> Response:
 def merge_people(person_id: int) -> Response:
     """Merge other people into this one"""
     from smartalbum.faces import people as ppl
-    from smartalbum.library.db import session_scope
 
     body: MergeBody = json_body()
-    with session_scope(catalog_factory()) as s:
+
+    def merge(s: Any) -> Any:
         keep = _person_or_404(s, person_id)
-        merged = ppl.merge_people(s, keep, [_person_or_404(s, o) for o in body.people])
-        s.flush()
-        return jsonify(_person_json(s, merged))
+        return ppl.merge_people(s, keep, [_person_or_404(s, o) for o in body.people])
+
+    return jsonify(_changed_person(merge))
 
 
 @bp.post("/api/v1/people/<int:person_id>/faces")
@@ -237,13 +250,11 @@ def move_faces(person_id: int) -> Response:
     Each face is rejected from the person it leaves.
     """
     from smartalbum.faces import people as ppl
-    from smartalbum.library.db import session_scope
 
     body: FacesBody = json_body()
-    with session_scope(catalog_factory()) as s:
-        person = ppl.move_faces(s, body.faces, _person_or_404(s, person_id))
-        s.flush()
-        return jsonify(_person_json(s, person))
+    return jsonify(
+        _changed_person(lambda s: ppl.move_faces(s, body.faces, _person_or_404(s, person_id)))
+    )
 
 
 @bp.post("/api/v1/people/<int:person_id>/rejections")
@@ -256,14 +267,15 @@ def move_faces(person_id: int) -> Response:
 def reject_faces(person_id: int) -> Response:
     """Not this person: the faces never belong to them again"""
     from smartalbum.faces import people as ppl
-    from smartalbum.library.db import session_scope
 
     body: FacesBody = json_body()
-    with session_scope(catalog_factory()) as s:
+
+    def reject(s: Any) -> Any:
         person = _person_or_404(s, person_id)
         ppl.reject_faces(s, body.faces, person)
-        s.flush()
-        return jsonify(_person_json(s, person))
+        return person
+
+    return jsonify(_changed_person(reject))
 
 
 @bp.get("/api/v1/people/photos")

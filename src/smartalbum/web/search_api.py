@@ -15,9 +15,12 @@ Errors are problem documents (400 bad query or tag, 404 unknown photo or tag).
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from sqlalchemy.orm import Session
 
 from smartalbum.tags.search import (
     MAX_QUERY_LENGTH,
@@ -155,22 +158,11 @@ def list_tags(photo_id: int) -> Response:
 )
 def add_tag(photo_id: int) -> Response:
     """Add a tag (the user's tags win over automatic tagging)"""
-    from smartalbum.tags.store import PhotoNotFoundError
     from smartalbum.tags.store import add_tag as store_add
 
     body: TagBody = json_body()
-    _require_photo(photo_id)
-    lib = get_library()
-    assert lib.factory is not None
-    with lib.factory() as session:
-        try:
-            store_add(session, photo_id, body.tag)
-        except PhotoNotFoundError:
-            raise photo_not_found(photo_id, lib) from None
-        except ValueError as exc:
-            raise ProblemError(400, "Bad Request", f"tag: {exc}.", code="invalid_tag") from None
-        session.commit()
-    _edited()
+    with _tag_edit(photo_id) as session:
+        store_add(session, photo_id, body.tag)
     return jsonify(_tags_body(photo_id))
 
 
@@ -182,26 +174,34 @@ def add_tag(photo_id: int) -> Response:
 )
 def remove_tag(photo_id: int, tag: str) -> Response:
     """Remove a tag (remembered: re-tagging never brings it back)"""
-    from smartalbum.tags.store import PhotoNotFoundError
     from smartalbum.tags.store import remove_tag as store_remove
+
+    with _tag_edit(photo_id) as session:
+        if not store_remove(session, photo_id, tag):
+            raise ProblemError(
+                404, "Not Found", f"Photo {photo_id} has no tag {tag!r}.", code="tag_not_found"
+            )
+    return jsonify(_tags_body(photo_id))
+
+
+@contextmanager
+def _tag_edit(photo_id: int) -> Iterator[Session]:
+    """A session to edit ``photo_id``'s tags in, committed at the end: an unknown photo is a
+    404 problem, a tag the store refuses a 400 one, and search sees the edit at once."""
+    from smartalbum.tags.store import PhotoNotFoundError
 
     _require_photo(photo_id)
     lib = get_library()
     assert lib.factory is not None
     with lib.factory() as session:
         try:
-            removed = store_remove(session, photo_id, tag)
+            yield session
         except PhotoNotFoundError:
             raise photo_not_found(photo_id, lib) from None
         except ValueError as exc:
             raise ProblemError(400, "Bad Request", f"tag: {exc}.", code="invalid_tag") from None
-        if not removed:
-            raise ProblemError(
-                404, "Not Found", f"Photo {photo_id} has no tag {tag!r}.", code="tag_not_found"
-            )
         session.commit()
     _edited()
-    return jsonify(_tags_body(photo_id))
 
 
 def _edited() -> None:

@@ -23,7 +23,6 @@
   const els = {
     modelInfo: $("model-info"), limits: $("limits"), drop: $("drop-zone"),
     fileInput: $("file-input"), folderInput: $("folder-input"),
-    keyPanel: $("key-panel"), keyForm: $("key-form"), keyInput: $("api-key"),
     overview: $("overview"), progressBar: $("progress-bar"), progressText: $("progress-text"),
     filters: $("filters"), live: $("live"), results: $("results"),
     emptyFilter: $("empty-filter"), tileTemplate: $("tile-template"),
@@ -40,7 +39,6 @@
     queue: [],             // items waiting to be sent
     inFlight: 0,
     filter: "all",
-    apiKey: sessionStorage.getItem("smartalbum-api-key") || "",
     waitingForKey: false,
     lastAnnounce: 0,
     useJobs: null,         // null: decide on the next drop; false once jobs are unavailable
@@ -48,9 +46,7 @@
 
   // ---- server ---------------------------------------------------------------------------
 
-  function headers() {
-    return state.apiKey ? { "X-API-Key": state.apiKey } : {};
-  }
+  const headers = () => window.smartalbumKey.headers();
 
   async function readProblem(resp) {
     try {
@@ -93,21 +89,16 @@
     pump();
   }
 
+  // Shows the key form (key.js); once a key is entered, goes on where it stopped.
   function askForKey() {
-    state.waitingForKey = true;
-    els.keyPanel.hidden = false;
     els.modelInfo.textContent = "Waiting for an API key.";
-    els.keyInput.focus();
+    if (state.waitingForKey) return;
+    state.waitingForKey = true;
+    window.smartalbumKey.ask().then(() => {
+      state.waitingForKey = false;
+      if (state.model) pump(); else loadModel();
+    });
   }
-
-  els.keyForm.addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    state.apiKey = els.keyInput.value.trim();
-    sessionStorage.setItem("smartalbum-api-key", state.apiKey);
-    state.waitingForKey = false;
-    els.keyPanel.hidden = true;
-    if (state.model) pump(); else loadModel();
-  });
 
   // ---- adding photos --------------------------------------------------------------------
 
@@ -255,78 +246,66 @@
 
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-  async function send(batch) {
+  // Posts a batch's files; null (the batch failed) when the server cannot be reached.
+  async function postBatch(batch, path) {
     const form = new FormData();
     for (const item of batch) {
       item.status = "sending";
       form.append("file", item.file, item.name);
     }
-    let resp;
     try {
-      resp = await fetch(`${API}/classify`, { method: "POST", body: form, headers: headers() });
+      return await fetch(`${API}${path}`, { method: "POST", body: form, headers: headers() });
     } catch {
       batch.forEach((item) => finishWithError(item, { title: "Network error", detail: "The server could not be reached.", code: "network" }));
-      return;
+      return null;
     }
-    if (resp.ok) {
-      const body = await resp.json();
-      body.results.forEach((result, i) => finish(batch[i], result));
-      return;
-    }
+  }
+
+  // Put a batch back in front of the queue, unless "Clear" removed it meanwhile.
+  const requeue = (batch) => state.queue.unshift(...batch.filter((item) => state.items.includes(item)));
+
+  // A batch the server refused: wait out the rate limit, ask for the key, send photos too
+  // big together one per request, or show the problem on each photo.
+  async function refused(batch, resp) {
     const problem = await readProblem(resp);
-    // Put a batch back in front of the queue, unless "Clear" removed it meanwhile.
-    const retry = () => state.queue.unshift(...batch.filter((item) => state.items.includes(item)));
     if (resp.status === 429) {
       const wait = Number(resp.headers.get("Retry-After")) || 2;
       await sleep(Math.min(wait, 60) * 1000);
-      retry();
+      requeue(batch);
     } else if (resp.status === 401) {
-      retry();
+      requeue(batch);
       askForKey();
     } else if (resp.status === 413 && batch.length > 1) {
-      // Too big together: retry them one per request.
       batch.forEach((item) => { item.alone = true; });
-      retry();
+      requeue(batch);
     } else {
       batch.forEach((item) => finishWithError(item, problem));
     }
   }
 
-  // A batch as a background job: upload, then poll the job until it ends.
-  async function sendAsJob(batch) {
-    const form = new FormData();
-    for (const item of batch) {
-      item.status = "sending";
-      form.append("file", item.file, item.name);
-    }
-    let resp;
-    try {
-      resp = await fetch(`${API}/jobs/classify`, { method: "POST", body: form, headers: headers() });
-    } catch {
-      batch.forEach((item) => finishWithError(item, { title: "Network error", detail: "The server could not be reached.", code: "network" }));
+  async function send(batch) {
+    const resp = await postBatch(batch, "/classify");
+    if (!resp) return;
+    if (resp.ok) {
+      const body = await resp.json();
+      body.results.forEach((result, i) => finish(batch[i], result));
       return;
     }
-    const retry = () => state.queue.unshift(...batch.filter((item) => state.items.includes(item)));
+    await refused(batch, resp);
+  }
+
+  // A batch as a background job: upload, then poll the job until it ends.
+  async function sendAsJob(batch) {
+    const resp = await postBatch(batch, "/jobs/classify");
+    if (!resp) return;
     if (resp.status === 404 || resp.status === 503) {
       state.useJobs = false;  // no catalog / no jobs here: classify directly
       state.jobMode = false;
-      retry();
+      requeue(batch);
       return;
     }
     if (resp.status !== 202) {
-      const problem = await readProblem(resp);
-      if (resp.status === 429) {
-        await sleep(Math.min(Number(resp.headers.get("Retry-After")) || 2, 60) * 1000);
-        retry();
-      } else if (resp.status === 401) {
-        retry();
-        askForKey();
-      } else if (resp.status === 413 && batch.length > 1) {
-        batch.forEach((item) => { item.alone = true; });
-        retry();
-      } else {
-        batch.forEach((item) => finishWithError(item, problem));
-      }
+      await refused(batch, resp);
       return;
     }
     const location = resp.headers.get("Location");

@@ -7,8 +7,7 @@
   const API = "/api/v1";
   const $ = (id) => document.getElementById(id);
   const view = document.body.dataset.view;
-  const key = () => sessionStorage.getItem("smartalbum-api-key") || "";
-  const headers = (extra = {}) => (key() ? { ...extra, "X-API-Key": key() } : extra);
+  const { get: key, headers } = window.smartalbumKey;
 
   async function api(path, options = {}) {
     const resp = await fetch(API + path, { ...options, headers: headers(options.headers) });

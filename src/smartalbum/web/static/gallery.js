@@ -10,7 +10,6 @@
   const API = "/api/v1";
   const PAGE_SIZE = 60;
   const PALETTE_SIZE = 8;         // .c0 … .c7 in app.css
-  const KEY_STORAGE = "smartalbum-api-key";
   const REASONS = { uncertain: "uncertain", blurry: "blurry", exposure: "badly exposed" };
   const REVIEW_FILTERS = ["review", "uncertain", "blurry", "bad_exposure"];
   const BROWSE_FILTERS = ["label", "year", "month", "country", "place", "camera", "q"];
@@ -18,8 +17,6 @@
   const $ = (id) => document.getElementById(id);
   const view = document.body.dataset.view;
   const state = {
-    apiKey: sessionStorage.getItem(KEY_STORAGE) || "",
-    keyPrompt: null,               // a pending promise while the key form is shown
     head: null,                    // the default head's name
     labels: [],                    // its labels, in order
     colour: new Map(),             // label -> palette index
@@ -40,9 +37,7 @@
 
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-  function authHeaders() {
-    return state.apiKey ? { "X-API-Key": state.apiKey } : {};
-  }
+  const authHeaders = () => window.smartalbumKey.headers();
 
   async function readProblem(resp) {
     try {
@@ -79,25 +74,8 @@
 
   const getJson = async (path) => (await api(path)).json();
 
-  function askForKey() {
-    if (!state.keyPrompt) {
-      state.keyPrompt = new Promise((resolve) => {
-        const panel = $("key-panel");
-        const form = $("key-form");
-        panel.hidden = false;
-        $("api-key").focus();
-        form.addEventListener("submit", (ev) => {
-          ev.preventDefault();
-          state.apiKey = $("api-key").value.trim();
-          sessionStorage.setItem(KEY_STORAGE, state.apiKey);
-          panel.hidden = true;
-          state.keyPrompt = null;
-          resolve();
-        }, { once: true });
-      });
-    }
-    return state.keyPrompt;
-  }
+  // The key form (key.js): every caller waits for the same answer.
+  const askForKey = () => window.smartalbumKey.ask();
 
   // ---- small helpers --------------------------------------------------------------------
 
@@ -209,7 +187,7 @@
   // <img> cannot send the header, so the picture is fetched and shown from a blob: URL.
   function setThumb(img, url, tile) {
     img.addEventListener("error", () => tile.classList.add("thumb-failed"), { once: true });
-    if (!state.apiKey) {
+    if (!window.smartalbumKey.get()) {
       img.src = url;
       return;
     }

@@ -5,10 +5,7 @@
 const POLL_MS = 1000;
 // The API key, when the server needs one: the one entered on the Classify or Gallery page
 // (kept for this browser tab).
-const keyHeaders = () => {
-  const key = sessionStorage.getItem("smartalbum-api-key");
-  return key ? { "X-API-Key": key } : {};
-};
+const keyHeaders = () => window.smartalbumKey.headers();
 const NEEDS_KEY = "This server needs an API key: enter it on the Classify page, then come back.";
 const list = document.getElementById("jobs");
 const empty = document.getElementById("jobs-empty");

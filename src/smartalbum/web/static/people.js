@@ -5,31 +5,13 @@
 
 (() => {
   const API = "/api/v1";
-  const KEY_STORAGE = "smartalbum-api-key";
   const $ = (id) => document.getElementById(id);
-  const state = { apiKey: sessionStorage.getItem(KEY_STORAGE) || "", keyPrompt: null, people: [] };
+  const state = { people: [] };
 
-  const headers = () => (state.apiKey ? { "X-API-Key": state.apiKey } : {});
+  const headers = () => window.smartalbumKey.headers();
 
-  function askForKey() {
-    const panel = $("key-panel");
-    if (!panel) return Promise.reject(new Error("an API key is needed"));
-    if (!state.keyPrompt) {
-      state.keyPrompt = new Promise((resolve) => {
-        panel.hidden = false;
-        $("api-key").focus();
-        $("key-form").addEventListener("submit", (ev) => {
-          ev.preventDefault();
-          state.apiKey = $("api-key").value.trim();
-          sessionStorage.setItem(KEY_STORAGE, state.apiKey);
-          panel.hidden = true;
-          state.keyPrompt = null;
-          resolve();
-        }, { once: true });
-      });
-    }
-    return state.keyPrompt;
-  }
+  // The key form (key.js): every caller waits for the same answer.
+  const askForKey = () => window.smartalbumKey.ask();
 
   async function api(path, options = {}) {
     for (let attempt = 0; attempt < 5; attempt += 1) {

@@ -3,16 +3,12 @@
 (() => {
   "use strict";
   const API = "/api/v1";
-  const KEY_STORAGE = "smartalbum-api-key";
   const $ = (id) => document.getElementById(id);
 
-  function headers() {
-    const key = sessionStorage.getItem(KEY_STORAGE) || "";
-    return key ? { "X-API-Key": key } : {};
-  }
+  const { headers } = window.smartalbumKey;
 
   function setThumb(img, url) {
-    if (!sessionStorage.getItem(KEY_STORAGE)) { img.src = url; return; }
+    if (!window.smartalbumKey.get()) { img.src = url; return; }
     fetch(url, { headers: headers() })
       .then((resp) => (resp.ok ? resp.blob() : null))
       .then((blob) => { if (blob) img.src = URL.createObjectURL(blob); })

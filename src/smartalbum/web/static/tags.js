@@ -3,13 +3,9 @@
 (() => {
   "use strict";
   const API = "/api/v1";
-  const KEY_STORAGE = "smartalbum-api-key";
   const $ = (id) => document.getElementById(id);
 
-  function headers(extra = {}) {
-    const key = sessionStorage.getItem(KEY_STORAGE) || "";
-    return key ? { ...extra, "X-API-Key": key } : extra;
-  }
+  const { headers } = window.smartalbumKey;
 
   function render(data) {
     const list = $("photo-tags");
