@@ -212,7 +212,9 @@ def test_logreg_fitter_with_concepts_ships_the_imagenet_classifier(tiny_dataset:
     assert head.concepts == CONCEPTS and head.concept_fc is not None
     assert head.weights[0].shape == (1280 + len(CONCEPTS), 3)
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["heads"]["album"]["test"]["accuracy"] >= 0.8  # chance is 1/3
+    # chance is 1/3; 9 test photos, decoded at classify's working size since evaluation
+    # judges what users get (7 of 9 right today; it was 8 of 9 at full size)
+    assert metrics["heads"]["album"]["test"]["accuracy"] >= 0.7
     assert metrics["training"]["head_fitter"] == "logreg"
 
     # concept scores come from the stored embedding: the engine's numbers match the

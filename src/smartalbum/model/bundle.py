@@ -98,7 +98,7 @@ class Bundle:
         """The head a request asks for: ``name``, else ``default`` (a configured head), else
         the bundle's default. A name the bundle lacks is an error, never a silent fallback:
         :class:`UnknownHeadError` (code ``unknown_head``, status 400) lists the heads."""
-        key = name or default or self.default_head
+        key = name if name is not None else (default or self.default_head)  # "" is a bad name
         if key not in self.heads:
             raise UnknownHeadError(key, list(self.heads))
         return key
