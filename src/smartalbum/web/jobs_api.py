@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template
 
+from smartalbum.jobs.roots import within_roots
 from smartalbum.web.api import file_parts, resolve_head
 from smartalbum.web.contract import api, json_body, query_args, responses
 from smartalbum.web.library_api import catalog_factory
@@ -139,6 +140,10 @@ def _check_organize(params: dict[str, Any]) -> dict[str, Any]:
     into = params.get("into")
     if not isinstance(into, str) or not into or "\x00" in into or not Path(into).is_absolute():
         raise _bad("into", "'into' must be an absolute folder on the server", "bad_path")
+    if not within_roots(into, get_state().settings.jobs.roots):  # symlinks resolved
+        raise _bad(
+            "into", f"{into!r} is outside the folders this server may use", "path_not_allowed"
+        )
     mode = params.get("mode", "copy")
     if mode not in ORGANIZE_MODES:  # pragma: no cover - the model lists the modes
         raise _bad("mode", f"'mode' must be one of: {', '.join(ORGANIZE_MODES)}")
