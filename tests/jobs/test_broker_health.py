@@ -140,3 +140,28 @@ def test_index_background_on_a_full_disk_is_a_one_line_error(
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error: ") and "no space left" in lines[0]
     assert "Traceback" not in result.output
+
+
+def test_an_upload_job_on_a_full_disk_is_a_507_and_leaves_no_spool(
+    settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from werkzeug.datastructures import FileStorage
+
+    from library.photos import COLOURS, encode, picture
+
+    def full_save(self, dst, *args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
+
+    monkeypatch.setattr(FileStorage, "save", full_save)
+    client = create_app(settings).test_client()
+    photo = encode(picture(COLOURS["red"], seed=1))
+    response = client.post(
+        "/api/v1/jobs/classify",
+        data={"file": [(io.BytesIO(photo), "a.jpg")]},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 507, response.get_data(as_text=True)
+    assert response.get_json()["code"] == "disk_full"
+    assert not any((Path(settings.data_dir) / "uploads").iterdir())
