@@ -17,11 +17,14 @@ class Crash(Exception):
     """Stands for a kill -9 right after a journaled step."""
 
 
-def test_a_plain_rerun_after_a_kill_offers_resume(
+@pytest.fixture
+def interrupted(
     catalog_url,
     organised_library,  # noqa: F811 - the imported fixture
     tmp_path: Path,
-) -> None:
+) -> tuple[Path, list[str]]:
+    """(into, the plain organize command): a copy run into ``into`` killed after its
+    second photo was copied (its journal and a hidden .part file may be left)."""
     factory, _, _ = organised_library
     into = tmp_path / "sorted"
     plan = org.plan_from_catalog(factory, into, mode="copy", head="colours")
@@ -32,9 +35,21 @@ def test_a_plain_rerun_after_a_kill_offers_resume(
 
     with pytest.raises(Crash):
         org.execute(plan, fault=fault)
+    return into, [
+        "organize",
+        "--into",
+        str(into),
+        "--head",
+        "colours",
+        "--database-url",
+        catalog_url,
+    ]
+
+
+def test_a_plain_rerun_after_a_kill_offers_resume(interrupted, catalog_url) -> None:
+    into, common = interrupted
     (journal,) = org.find_journals(into)
     assert org.unfinished_journals(into) == [journal]
-    common = ["organize", "--into", str(into), "--head", "colours", "--database-url", catalog_url]
 
     again = CliRunner().invoke(main, common)
     assert again.exit_code == 2, again.output
@@ -51,21 +66,8 @@ def test_a_plain_rerun_after_a_kill_offers_resume(
     assert CliRunner().invoke(main, common).exit_code == 0  # finished: a plain run is fine
 
 
-def test_new_run_starts_beside_an_interrupted_one_when_asked(
-    catalog_url,
-    organised_library,  # noqa: F811 - the imported fixture
-    tmp_path: Path,
-) -> None:
-    factory, _, _ = organised_library
-    into = tmp_path / "sorted"
-    plan = org.plan_from_catalog(factory, into, mode="copy", head="colours")
-
-    def fault(op: str, item) -> None:
-        raise Crash(op)
-
-    with pytest.raises(Crash):
-        org.execute(plan, fault=fault)
-    common = ["organize", "--into", str(into), "--head", "colours", "--database-url", catalog_url]
+def test_new_run_starts_beside_an_interrupted_one_when_asked(interrupted) -> None:
+    into, common = interrupted
     forced = CliRunner().invoke(main, [*common, "--new-run"])
     assert forced.exit_code == 0, forced.output
     assert len(org.find_journals(into)) == 2
