@@ -56,6 +56,11 @@ class WebSettings(BaseModel):
         0, ge=0, description="server processes; 0 = one per core (1 = waitress, >1 = gunicorn)"
     )
     cache_size: int = Field(4096, ge=0, description="results kept in the in-memory cache")
+    allow_open: bool = Field(
+        False,
+        description="serve on a non-loopback address without an API key or job roots "
+        "(`serve --allow-open`); the API may then read any path the process can",
+    )
 
 
 class TripSettings(BaseModel):

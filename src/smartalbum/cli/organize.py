@@ -54,6 +54,9 @@ JOURNAL = click.Path(path_type=Path, dir_okay=False)
     "--resume", "resume_journal", type=JOURNAL, help="Finish the interrupted run of this journal."
 )
 @click.option("--rollback", "rollback_journal", type=JOURNAL, help="Undo the run of this journal.")
+@click.option(
+    "--new-run", is_flag=True, help="Start a new run even if an earlier one into DIR was cut short."
+)
 @click.option("--quiet", is_flag=True, help="Print only the summary, not every planned step.")
 @catalog_head_option
 @database_url_option
@@ -67,6 +70,7 @@ def organize(
     xmp: bool,
     resume_journal: Path | None,
     rollback_journal: Path | None,
+    new_run: bool,
     quiet: bool,
     head: str | None,
     database_url: str | None,
@@ -100,6 +104,8 @@ def organize(
         return
     if into is None:
         raise click.UsageError("--into DIR is required (or --resume/--rollback JOURNAL)")
+    if not dry_run and not new_run:
+        org.check_no_interrupted_run(into)  # offers --resume (exit 2)
 
     plan = org.plan_from_catalog(catalog(), into, mode=mode, layout=layout, xmp=xmp, head=head)
     _print_plan(plan, quiet=quiet)

@@ -33,6 +33,12 @@ from smartalbum.cli.context import AppContext, pass_app
     is_flag=True,
     help="Web side only: background jobs are left to `smartalbum worker` processes.",
 )
+@click.option(
+    "--allow-open",
+    is_flag=True,
+    help="Serve on a non-loopback --host without an API key or SMARTALBUM_JOBS__ROOTS "
+    "(anyone who reaches it may use the API and its jobs may read any path).",
+)
 @pass_app
 def serve(
     app: AppContext,
@@ -41,15 +47,21 @@ def serve(
     threads: int | None,
     processes: int | None,
     no_worker: bool,
+    allow_open: bool,
 ) -> None:
     """Run the web page and JSON API (http://127.0.0.1:5000/ by default), and a
     background-jobs worker beside it unless --no-worker."""
     from smartalbum.model.bundle import BundleError
     from smartalbum.web import server
 
+    settings = app.settings
+    if allow_open:
+        settings = settings.model_copy(
+            update={"web": settings.web.model_copy(update={"allow_open": True})}
+        )
     try:
         server.serve(
-            app.settings,
+            settings,
             host=host,
             port=port,
             threads=threads,

@@ -24,6 +24,7 @@ from typing import Any
 from celery import Celery
 
 from smartalbum.config import Settings, get_settings
+from smartalbum.jobs import broker
 
 QUEUE = "smartalbum"
 _apps: dict[str, Celery] = {}
@@ -39,13 +40,18 @@ def is_embedded(settings: Settings) -> bool:
     return broker_url(settings).startswith("filesystem://")
 
 
+def embedded_base(settings: Settings) -> Path:
+    """The embedded broker's folder (``<data_dir>/broker``)."""
+    return Path(settings.data_dir).expanduser() / "broker"
+
+
 def embedded_folders(settings: Settings) -> dict[str, Any]:
     """Transport options of the embedded broker (folders created on first use).
 
     ``processed`` must be on the same file system as ``queue``: claiming a message is a
     rename, which is atomic only there (kombu's default, the temp dir, may not be).
     """
-    base = Path(settings.data_dir).expanduser() / "broker"
+    base = embedded_base(settings)
     queue, processed = base / "queue", base / "processed"
     for folder in (queue, processed):
         folder.mkdir(parents=True, exist_ok=True)
@@ -75,6 +81,8 @@ def make_celery(settings: Settings | None = None) -> Celery:
         if is_embedded(settings):
             options = embedded_folders(settings)
             (Path(options["control_folder"])).mkdir(parents=True, exist_ok=True)
+            # files a full disk truncated would fail every publish and the worker's start
+            broker.repair(embedded_base(settings))
         else:
             # Redis re-delivers an unacknowledged message after this; the catalog sweep
             # usually re-sends a dead worker's chunk sooner (JobSettings.stale_after_s).

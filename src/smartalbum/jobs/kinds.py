@@ -32,7 +32,8 @@ from typing import Any
 from sqlalchemy import update
 
 from smartalbum.config import Settings
-from smartalbum.errors import Cancelled
+from smartalbum.errors import Cancelled, SmartAlbumError
+from smartalbum.jobs.roots import check_within_roots
 from smartalbum.library.db import session_scope
 from smartalbum.library.schema import (
     JOB_FINISHED,
@@ -168,7 +169,7 @@ def run(settings: Settings, factory: Any, job_id: str) -> None:
         result = runner(ctx)
     except Cancelled:
         return
-    except (ValueError, OSError, LookupError) as exc:
+    except (ValueError, OSError, LookupError, SmartAlbumError) as exc:
         store.fail_job(factory, job_id, f"{type(exc).__name__}: {exc}")
         return
     finish(factory, job_id, result)
@@ -233,7 +234,7 @@ def organize_catalog(ctx: JobContext) -> dict[str, Any]:
     exactly like ``smartalbum organize``; a re-run resumes the journal it left."""
     import smartalbum.organize as org
 
-    into = Path(ctx.params["into"])
+    into = check_within_roots(ctx.params["into"], ctx.settings.jobs.roots, "'into'")
     journals = org.find_journals(into) if ctx.rerun and into.exists() else []
     if journals:
         result = org.run(None, ctx.progress, journal=journals[-1], catalog=lambda: ctx.factory)

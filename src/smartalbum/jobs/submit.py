@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from smartalbum.config import Settings
 from smartalbum.jobs import store
+from smartalbum.jobs.errors import BrokerUnavailable, DiskFull, is_disk_full
 from smartalbum.library.schema import JOB_FINISHED, Job
+
+log = logging.getLogger(__name__)
 
 
 def submit_index(
@@ -30,9 +36,8 @@ def submit_index(
         params["heads"] = list(heads)
     if chunk_size:
         params["chunk_size"] = int(chunk_size)
-    job_id = store.create_job(factory, "index", params)
-    app = app or make_celery(settings)
-    app.conf.smartalbum_tasks["plan"].delay(job_id)
+    job_id = _create(factory, "index", params)
+    _send(factory, job_id, lambda: (app or make_celery(settings)).conf.smartalbum_tasks["plan"])
     return job_id
 
 
@@ -49,10 +54,38 @@ def submit_job(
 
     if kind == "index":
         return submit_index(settings, factory, params.get("paths", []), app=app)
-    job_id = store.create_job(factory, kind, params)
-    app = app or make_celery(settings)
-    app.conf.smartalbum_tasks["run"].delay(job_id)
+    job_id = _create(factory, kind, params)
+    _send(factory, job_id, lambda: (app or make_celery(settings)).conf.smartalbum_tasks["run"])
     return job_id
+
+
+def _create(factory: store.Factory, kind: str, params: dict[str, Any]) -> str:
+    """The job row; a catalog on a full disk is :class:`DiskFull` (507), not a traceback."""
+    try:
+        return store.create_job(factory, kind, params)
+    except (OSError, SQLAlchemyError) as exc:
+        if is_disk_full(exc):
+            raise DiskFull(
+                f"cannot record the job: no space left on the catalog's disk ({exc})"
+            ) from exc
+        raise
+
+
+def _send(factory: store.Factory, job_id: str, task: Callable[[], Any]) -> None:
+    """Send the job's first task. A broker that cannot take it (a full disk, damaged
+    files, Redis down) fails the job with the reason, so no job waits ``queued`` forever,
+    and raises :class:`DiskFull` (507) or :class:`BrokerUnavailable` (503)."""
+    try:
+        task().delay(job_id)
+    except Exception as exc:
+        full = is_disk_full(exc)
+        why = "no space left on the broker's disk" if full else "the broker cannot take the job"
+        reason = f"{why}: {type(exc).__name__}: {exc}"
+        try:
+            store.fail_job(factory, job_id, reason)
+        except Exception:  # noqa: BLE001 - the catalog may be on the same full disk
+            log.exception("cannot mark job %s failed", job_id)
+        raise (DiskFull if full else BrokerUnavailable)(f"job {job_id} failed: {reason}") from exc
 
 
 def wait(

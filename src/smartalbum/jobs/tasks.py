@@ -29,6 +29,7 @@ from smartalbum.errors import Cancelled
 from smartalbum.features import load_features
 from smartalbum.imaging.files import find_photos
 from smartalbum.jobs import store
+from smartalbum.jobs.roots import within_roots
 from smartalbum.library.db import open_catalog, session_scope
 from smartalbum.library.hooks import IndexedPhotos, run_after_index
 from smartalbum.library.indexer import Indexer, IndexSummary
@@ -115,6 +116,12 @@ def plan(settings: Settings, factory: store.Factory, job_id: str, send: Any) -> 
     except (FileNotFoundError, OSError) as exc:
         store.fail_job(factory, job_id, str(exc))
         return
+    if settings.jobs.roots:  # a symlink inside a root may point outside: not read
+        inside = [f for f in files if within_roots(f, settings.jobs.roots)]
+        if len(inside) < len(files):
+            skipped = len(files) - len(inside)
+            log.warning("job %s: %d file(s) lead outside the roots, skipped", job_id, skipped)
+            files = inside
     size = int(job.params.get("chunk_size") or 0)
     if not size:
         # Each chunk pays a pipeline fill and drain (~0.3 s): very large jobs get larger

@@ -29,6 +29,7 @@ from smartalbum.library.xmp import sidecar_path
 from smartalbum.organize.catalog import plan_from_catalog, sync_catalog
 from smartalbum.organize.errors import (
     DiskFullError,
+    InterruptedRunError,
     JournalError,
     LayoutError,
     OrganizeError,
@@ -40,9 +41,11 @@ from smartalbum.organize.journal import (
     JOURNAL_VERSION,
     ItemState,
     Journal,
+    check_no_interrupted_run,
     find_journals,
     read_states,
     replay,
+    unfinished_journals,
 )
 from smartalbum.organize.layout import (
     DEFAULT_LAYOUT,
@@ -64,6 +67,7 @@ __all__ = [
     "PLACEHOLDERS",
     "REVIEW_DIR",
     "DiskFullError",
+    "InterruptedRunError",
     "Fault",
     "ItemState",
     "Journal",
@@ -77,6 +81,7 @@ __all__ = [
     "Progress",
     "Result",
     "SourceChangedError",
+    "check_no_interrupted_run",
     "execute",
     "find_journals",
     "make_plan",
@@ -89,5 +94,6 @@ __all__ = [
     "run",
     "sidecar_path",
     "sync_catalog",
+    "unfinished_journals",
     "validate_layout",
 ]

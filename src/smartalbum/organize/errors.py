@@ -33,6 +33,14 @@ class JournalError(OrganizeError):
     title = "Unusable organise journal"
 
 
+class InterruptedRunError(OrganizeError):
+    """A plain run into a folder where an earlier run was interrupted (its journal and
+    hidden ``.part`` files are still there): ``--resume`` or ``--rollback`` it first."""
+
+    code = "interrupted_run"
+    title = "Interrupted run"
+
+
 class DiskFullError(OrganizeError):
     """The target filled up mid-run; the journal lets ``--resume`` finish once there is room.
     The request was fine, so this is a failure (exit 1, HTTP 507), not a usage error."""

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from smartalbum.organize.errors import JournalError
+from smartalbum.organize.errors import InterruptedRunError, JournalError
 from smartalbum.organize.fileops import fsync_dir
 from smartalbum.organize.plan import PlanItem
 
@@ -150,9 +150,8 @@ def replay(
     return ordered, {k: states.get(k, ItemState()) for k in items}, dirs, flags
 
 
-def read_states(path: Path) -> tuple[list[PlanItem], dict[int, ItemState]]:
-    """The items and their states as the journal says now, read without taking its lock
-    (what the catalog sync needs; a torn last line ends the reading)."""
+def _read_records(path: Path) -> list[dict[str, Any]]:
+    """Every record, without taking the lock; a torn last line ends the reading."""
     with Path(path).open(encoding="utf-8") as f:
         records = []
         for line in f:
@@ -160,8 +159,41 @@ def read_states(path: Path) -> tuple[list[PlanItem], dict[int, ItemState]]:
                 records.append(json.loads(line))
             except json.JSONDecodeError:
                 break  # a torn last line
-    items, states, _, _ = replay(records[1:])
+    return records
+
+
+def read_states(path: Path) -> tuple[list[PlanItem], dict[int, ItemState]]:
+    """The items and their states as the journal says now, read without taking its lock
+    (what the catalog sync needs)."""
+    items, states, _, _ = replay(_read_records(path)[1:])
     return items, states
+
+
+def unfinished_journals(into: str | os.PathLike[str]) -> list[Path]:
+    """Journals in ``into`` of runs that neither finished nor were rolled back: a run that
+    was killed (or is running now), which left its files and hidden ``.part`` files."""
+    out = []
+    for path in find_journals(into):
+        try:
+            flags = replay(_read_records(path)[1:])[3]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not readable as ours: --resume says why, if asked
+        if not flags.get("run_done") and not flags.get("rollback_done"):
+            out.append(path)
+    return out
+
+
+def check_no_interrupted_run(into: str | os.PathLike[str]) -> None:
+    """:class:`InterruptedRunError` when a plain new run into ``into`` would start beside
+    an interrupted one instead of finishing it; the message offers ``--resume``."""
+    unfinished = unfinished_journals(into)
+    if unfinished:
+        last = unfinished[-1]
+        raise InterruptedRunError(
+            f"an earlier run into {into} did not finish (journal {last}; its hidden .part "
+            f"files are still there): finish it with `smartalbum organize --resume {last}`, "
+            f"undo it with `--rollback {last}`, or pass --new-run to start another run anyway"
+        )
 
 
 def new_journal_path(into: Path) -> tuple[Path, str]:

@@ -220,9 +220,9 @@ def healthz() -> Response:
 @bp.get("/readyz")
 @api.validate(resp=responses({200: (Status, "Ready")}, [503], keyed=False), operation_id="readyz")
 def readyz() -> Response:
-    """Readiness: the model is loaded and runs
+    """Readiness: the model is loaded and runs, the jobs' broker and worker are up
 
-    The engine classifies a tiny picture.
+    The engine classifies a tiny picture; a 503 names what is down (`down`: broker, worker).
     """
     state = get_state()
     try:
@@ -232,6 +232,13 @@ def readyz() -> Response:
         raise ProblemError(
             503, "Not ready", f"The model cannot run: {type(exc).__name__}.", code="not_ready"
         ) from exc
+    from smartalbum.jobs.health import problems  # the broker, and serve's own worker
+
+    if down := problems(state.settings):
+        detail = "; ".join(f"{part}: {why}" for part, why in down.items())
+        raise ProblemError(
+            503, "Not ready", f"Jobs cannot run: {detail}.", code="not_ready", down=down
+        )
     return jsonify(
         status="ready", model={"name": state.engine.bundle.name, "version": state.engine.version}
     )

@@ -53,6 +53,7 @@ ERROR_TEXT = {
     429: "Rate limited per client address.",
     501: "Not implemented by the loaded bundle.",
     503: "A service the request needs is not available (the problem says which).",
+    507: "No space left on the server's disk (code disk_full).",
 }
 
 

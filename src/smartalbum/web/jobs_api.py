@@ -16,6 +16,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template
 
+from smartalbum.jobs.errors import DiskFull, is_disk_full
+from smartalbum.jobs.roots import within_roots
 from smartalbum.web.api import file_parts, resolve_head
 from smartalbum.web.contract import api, json_body, query_args, responses
 from smartalbum.web.library_api import catalog_factory
@@ -85,7 +87,7 @@ KIND_FIELDS: dict[str, set[str]] = {
 @bp.post("/api/v1/jobs")
 @api.validate(
     json=JobRequest,
-    resp=responses({202: QUEUED}, JOB_ERRORS),
+    resp=responses({202: QUEUED}, (*JOB_ERRORS, 507)),
     operation_id="createJob",
 )
 def create_job() -> tuple[Response, int, dict[str, str]]:
@@ -139,6 +141,10 @@ def _check_organize(params: dict[str, Any]) -> dict[str, Any]:
     into = params.get("into")
     if not isinstance(into, str) or not into or "\x00" in into or not Path(into).is_absolute():
         raise _bad("into", "'into' must be an absolute folder on the server", "bad_path")
+    if not within_roots(into, get_state().settings.jobs.roots):  # symlinks resolved
+        raise _bad(
+            "into", f"{into!r} is outside the folders this server may use", "path_not_allowed"
+        )
     mode = params.get("mode", "copy")
     if mode not in ORGANIZE_MODES:  # pragma: no cover - the model lists the modes
         raise _bad("mode", f"'mode' must be one of: {', '.join(ORGANIZE_MODES)}")
@@ -154,7 +160,7 @@ def _check_organize(params: dict[str, Any]) -> dict[str, Any]:
 @bp.post("/api/v1/jobs/classify")
 @api.validate(
     form=UploadForm,
-    resp=responses({202: QUEUED}, (*JOB_ERRORS, 413)),
+    resp=responses({202: QUEUED}, (*JOB_ERRORS, 413, 507)),
     skip_validation=True,  # multipart: parsed by web/multipart.py, checked by file_parts
     operation_id="createClassifyJob",
 )
@@ -186,10 +192,12 @@ def upload_classify_job() -> tuple[Response, int, dict[str, str]]:
             names.append(part.filename or f"photo {i + 1}")
         params = {"paths": paths, "names": names, "head": head, "spool": str(spool)}
         job_id = submit_job(state.settings, factory, "classify", params)
-    except BaseException:
+    except BaseException as exc:
         import shutil
 
         shutil.rmtree(spool, ignore_errors=True)
+        if is_disk_full(exc) and not isinstance(exc, DiskFull):  # the spool: a 507
+            raise DiskFull(f"cannot store the uploaded photos: {exc}") from exc
         raise
     job = store.get_job(factory, job_id)
     return jsonify(store.job_to_dict(job)), 202, {"Location": f"/api/v1/jobs/{job_id}"}

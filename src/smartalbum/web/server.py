@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ctypes
 import io
+import ipaddress
+import logging
 import os
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -19,6 +21,8 @@ from smartalbum.web.multipart import IN_MEMORY_BODY_MAX
 
 if TYPE_CHECKING:
     from flask import Flask
+
+log = logging.getLogger(__name__)
 
 # waitress refuses bodies this much over the app's own limit outright (with a plain-text
 # 413); anything in between is read and answered by the app as a problem document.
@@ -115,6 +119,44 @@ def server_url(server: Any, host: str) -> str:
     return f"http://{shown}:{port}/"
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to any interface
+
+
+def exposure_problem(settings: Settings, host: str) -> str | None:
+    """Why serving on ``host`` would be open to anyone on the network (None: it is not).
+
+    A non-loopback address with neither an API key (anyone could use the API) nor job
+    roots (its jobs could read any path the process can) is refused, unless
+    ``web.allow_open``. Either one is a deliberate setup: the compose file binds 0.0.0.0
+    inside its container with roots set and the port published on the host's loopback.
+    """
+    if is_loopback(host) or settings.web.allow_open:
+        return None
+    if settings.web.api_key or settings.jobs.roots:
+        return None
+    return (
+        f"refusing to serve on {host} with neither an API key (SMARTALBUM_WEB__API_KEY) nor "
+        "job roots (SMARTALBUM_JOBS__ROOTS): anyone who reaches it could make it read any "
+        "path this process can; set one, or pass --allow-open (SMARTALBUM_WEB__ALLOW_OPEN=true)"
+    )
+
+
+def warn_open_paths(settings: Settings) -> None:
+    """Say at start, loudly, that the jobs API may read any path when no roots are set."""
+    if not settings.jobs.roots:
+        log.warning(
+            "SMARTALBUM_JOBS__ROOTS is not set: the jobs API may read (and organise into) any "
+            "path this process can; set it to the photo folders (docs/deploy.md)"
+        )
+
+
 def serve(
     settings: Settings | None = None,
     host: str = "127.0.0.1",
@@ -126,7 +168,10 @@ def serve(
     """Load the model, bind, print the URL, and serve until interrupted.
 
     ``worker``: also run a background-jobs worker (``smartalbum worker``, smartalbum.jobs)
-    as a child process for as long as the server runs.
+    as a supervised child process (restarted when it dies) for as long as the server runs.
+
+    ValueError (before anything starts) for a non-loopback ``host`` without an API key or
+    job roots, unless ``web.allow_open`` (see :func:`exposure_problem`).
 
     One process runs waitress; several (``SMARTALBUM_WEB__PROCESSES``, default one per
     core) run gunicorn's threaded workers, each with its own engine: request parsing and
@@ -134,12 +179,22 @@ def serve(
     (measured in docs/benchmarks.md).
     """
     settings = settings or get_settings()
+    problem = exposure_problem(settings, host)
+    if problem:
+        raise ValueError(problem)
+    warn_open_paths(settings)
     if worker:
         from smartalbum.jobs.embedded import running_worker
 
         with running_worker(settings):
-            serve(settings, host=host, port=port, threads=threads, processes=processes)
+            _serve_web(settings, host, port, threads, processes)
         return
+    _serve_web(settings, host, port, threads, processes)
+
+
+def _serve_web(
+    settings: Settings, host: str, port: int, threads: int | None, processes: int | None
+) -> None:
     processes = processes or settings.web.processes or (os.cpu_count() or 1)
     keep_freed_memory()
     if processes > 1:
