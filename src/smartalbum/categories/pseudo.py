@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from smartalbum.categories import store
 from smartalbum.categories.data import training_data, user_labels
 from smartalbum.categories.errors import NotEnoughExamples
 from smartalbum.categories.fit import PSEUDO_WEIGHT, Labelled, fit_category_head, scores
@@ -84,21 +83,17 @@ def grow(teacher: Teacher, session: Session, category: Category, *, seed: int = 
         return report
     full = training_data(matrix, labels, seed=seed).extend(extra)
     final = fit_category_head(category.name, full, seed=seed)
-    row = store.add_version(
+    row = teacher.save_version(
         session,
         category,
         final,
-        backbone_version=teacher.backbone_version,
-        metrics={
-            **final.metrics,
-            "pseudo": {
-                "positives": len(pos),
-                "negatives": len(neg),
-                "without": report.without,
-                "with": report.with_pseudo,
-            },
-        },
         reason="pseudo",
+        pseudo={
+            "positives": len(pos),
+            "negatives": len(neg),
+            "without": report.without,
+            "with": report.with_pseudo,
+        },
     )
     teacher.resort(session, category)
     report.kept, report.version_after = True, row.version

@@ -110,16 +110,12 @@ def retrain_category(
         report.reason = "refused: worse than the active head on the held-back labels"
         return report
     final = fit(category.name, training_data(matrix, labels, seed=seed), seed=seed)
-    row = store.add_version(
+    row = teacher.save_version(
         session,
         category,
         final,
-        backbone_version=teacher.backbone_version,
-        metrics={
-            **final.metrics,
-            "held_back": {"before": report.before, "after": report.after, "n": len(held)},
-        },
         reason="retrain",
+        held_back={"before": report.before, "after": report.after, "n": len(held)},
     )
     report.accepted = True
     report.version_after = row.version

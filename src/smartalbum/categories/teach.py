@@ -66,15 +66,21 @@ class Teacher:
         self, session: Session, category: Category, *, reason: str, metrics: dict | None = None
     ) -> int:
         head = self.fit(session, category)
-        row = store.add_version(
+        return self.save_version(session, category, head, reason=reason, **(metrics or {})).version
+
+    def save_version(
+        self, session: Session, category: Category, head: Head, *, reason: str, **metrics: Any
+    ) -> Any:
+        """Store ``head`` as the category's next, active version: its own metrics plus
+        ``metrics`` (what the fit that made it measured), for this teacher's backbone."""
+        return store.add_version(
             session,
             category,
             head,
             backbone_version=self.backbone_version,
-            metrics={**head.metrics, **(metrics or {})},
+            metrics={**head.metrics, **metrics},
             reason=reason,
         )
-        return row.version
 
     def resort(self, session: Session, category: Category) -> ResortResult:
         return resort(session, category, self.matrix(session))
