@@ -21,9 +21,10 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -32,15 +33,17 @@ import pillow_heif
 from PIL import Image, UnidentifiedImageError
 
 from smartalbum.config import get_settings
+from smartalbum.imaging.budget import TRIM_ABOVE_BYTES, decode_budget, release_memory
 from smartalbum.imaging.errors import (
     CorruptImageError,
     EmptyFileError,
-    FileReadError,
     NotAnImageError,
     PhotoError,
+    TooLargeToDecodeError,
     TooManyPixelsError,
     UnsupportedFormatError,
 )
+from smartalbum.imaging.reading import read_photo_file
 
 try:  # Pillow wheels ship LittleCMS; a build without it just skips colour management.
     from PIL import ImageCms
@@ -152,21 +155,7 @@ def load_photo(
         orientation = _orientation(im)
         if fmt in ("JPEG", "MPO"):
             _request_reduced_jpeg(im, max_side)
-        try:
-            im.load()
-            rgb = _to_rgb_array(im)
-        except PhotoError:
-            raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise TooManyPixelsError(f"{name}: {exc}", source=name) from exc
-        except MemoryError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any decoder failure means damaged data
-            # Pillow and its plugins signal damaged data with OSError ("image file is
-            # truncated"), SyntaxError, ValueError, EOFError, struct.error, KeyError...
-            raise CorruptImageError(
-                f"{name}: the image data is damaged or truncated ({exc})", source=name
-            ) from exc
+        rgb = _decode_within_budget(im, name, max_side)
     finally:
         im.close()
 
@@ -196,18 +185,8 @@ def _read(source: str | os.PathLike[str] | bytes, name: str | None) -> tuple[byt
         return bytes(source), name or "<bytes>"
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"expected a path or bytes, got {type(source).__name__}")
-    path = os.fspath(source)
-    name = name or str(path)
-    try:
-        return Path(path).read_bytes(), name
-    except FileNotFoundError as exc:
-        raise FileReadError(f"{name}: no such file", source=name) from exc
-    except IsADirectoryError as exc:
-        raise FileReadError(f"{name}: is a directory, not a photo", source=name) from exc
-    except PermissionError as exc:
-        raise FileReadError(f"{name}: permission denied", source=name) from exc
-    except OSError as exc:
-        raise FileReadError(f"{name}: cannot be read ({exc})", source=name) from exc
+    name = name or os.fspath(source)
+    return read_photo_file(source, name)[0], name
 
 
 def _unsupported(fmt: str | None, name: str) -> UnsupportedFormatError:
@@ -224,17 +203,10 @@ def _open(data: bytes, name: str) -> Image.Image:
     every plugin tells a recognised-but-unsupported format (PSD, ICO...) from non-images.
     """
     try:
-        return _open_with(data, _OPEN_FORMATS)
+        with _photo_errors(name, "the image header is damaged", UnidentifiedImageError):
+            return _open_with(data, _OPEN_FORMATS)
     except UnidentifiedImageError:
         pass
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise TooManyPixelsError(f"{name}: {exc}", source=name) from exc
-    except MemoryError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a plugin choking on a damaged header
-        raise CorruptImageError(
-            f"{name}: the image header is damaged ({exc})", source=name
-        ) from exc
 
     try:
         other = _open_with(data, None)
@@ -249,6 +221,21 @@ def _open(data: bytes, name: str) -> Image.Image:
             f"{name}: looks like an image but cannot be decoded (damaged header)", source=name
         )
     raise NotAnImageError(f"{name}: not an image in any known format", source=name)
+
+
+@contextmanager
+def _photo_errors(name: str, damaged: str, *passthrough: type[BaseException]) -> Iterator[None]:
+    """Pillow's failures as PhotoErrors: a bomb is TooManyPixelsError, anything else that
+    a plugin raises (OSError "image file is truncated", SyntaxError, ValueError, EOFError,
+    struct.error, KeyError...) means damaged data; MemoryError and ``passthrough`` pass."""
+    try:
+        yield
+    except (PhotoError, MemoryError, *passthrough):
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise TooManyPixelsError(f"{name}: {exc}", source=name) from exc
+    except Exception as exc:  # noqa: BLE001 - any decoder failure means damaged data
+        raise CorruptImageError(f"{name}: {damaged} ({exc})", source=name) from exc
 
 
 def _open_with(data: bytes, formats: tuple[str, ...] | None) -> Image.Image:
@@ -286,6 +273,85 @@ def _orientation(im: Image.Image) -> int:
 
 
 # --------------------------------------------------------------------------- decoding
+
+
+#: Bytes per pixel of Pillow's raster by mode (RGB is stored as 4 bytes); others: 4.
+_RASTER_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+#: Modes whose conversion to RGB needs the whole image (a global value range): no strips.
+_WHOLE_IMAGE_MODES = {"I", "F"}
+#: Pixels converted at once on the strip path: bounds the temporary RGB copies (~4 MB each).
+_STRIP_PIXELS = 1 << 20
+
+
+def reduce_factor(size: tuple[int, int], max_side: int) -> int:
+    """The integer factor that shrinks ``size`` to a longest side still >= ``max_side``."""
+    return max(1, max(size) // max_side)
+
+
+def decode_cost(size: tuple[int, int], mode: str, max_side: int) -> int:
+    """Bytes a decode of an image of ``size`` and ``mode`` holds at its peak (estimate).
+
+    The raster Pillow decodes into, plus the RGB copies made while converting: of the whole
+    image when it is not reduced (or its mode needs the whole image), of one strip and the
+    reduced result otherwise (see :func:`_decode_pixels`).
+    """
+    w, h = size
+    raster = w * h * _RASTER_BYTES.get(mode, 4)
+    f = reduce_factor(size, max_side)
+    if f < 2 or mode in _WHOLE_IMAGE_MODES:
+        return raster + w * h * 8  # a 4-byte RGB(A) convert and a 3-byte array (+ slack)
+    return raster + _STRIP_PIXELS * 8 + (w // f + 1) * (h // f + 1) * 4
+
+
+def _decode_within_budget(im: Image.Image, name: str, max_side: int) -> np.ndarray:
+    """Decode under the process's memory budget: refused when it alone would exceed it,
+    waiting while other decodes hold their share, heap trimmed after a big one."""
+    cost = decode_cost(im.size, im.mode, max_side)
+    budget = decode_budget()
+    if cost > budget.capacity:
+        w, h = im.size
+        raise TooLargeToDecodeError(
+            f"{name}: decoding {w}x{h} ({im.mode}) needs about {cost / 2**20:,.0f} MB, more "
+            f"than the decode budget of {budget.capacity / 2**20:,.0f} MB "
+            "(imaging.decode_budget_mb)",
+            source=name,
+        )
+    try:
+        with _photo_errors(name, "the image data is damaged or truncated"), budget.reserve(cost):
+            try:
+                return _decode_pixels(im, max_side)
+            finally:
+                im.close()  # free the full-size raster before the reservation ends
+    finally:
+        if cost > TRIM_ABOVE_BYTES:
+            release_memory()
+
+
+def _decode_pixels(im: Image.Image, max_side: int) -> np.ndarray:
+    """Decode, then convert to RGB *and reduce* strip by strip when the image is big.
+
+    Pillow decodes PNG, TIFF, WebP, BMP, GIF and HEIF only whole, so the raster itself
+    (1 byte per pixel for 1-bit, grey and palette images, 4 for RGB) cannot be avoided; what
+    can be avoided are the full-size copies of the conversion to RGB (3-4 bytes per pixel
+    each). A 13000 x 13000 1-bit PNG thus costs its 169 MB raster instead of ~1.7 GB.
+    Strips are a multiple of the reduction factor high, so the result equals reducing the
+    whole converted image (``Image.reduce``: a box average).
+    """
+    im.load()
+    f = reduce_factor(im.size, max_side)
+    if f < 2 or im.mode in _WHOLE_IMAGE_MODES:
+        return _to_rgb_array(im)
+    w, h = im.size
+    rows = max(f, (_STRIP_PIXELS // max(1, w)) // f * f)
+    parts = []
+    for y0 in range(0, h, rows):
+        strip = im.crop((0, y0, w, min(h, y0 + rows)))
+        rgb = _to_rgb_array(strip)
+        strip.close()
+        parts.append(np.asarray(Image.fromarray(rgb).reduce(f)))
+    reduced = np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+    # The final size follows from the full size, exactly as without the reduction.
+    return cv2.resize(reduced, _fitted_size(w, h, max_side), interpolation=cv2.INTER_AREA)
 
 
 def _request_reduced_jpeg(im: Image.Image, max_side: int) -> None:
@@ -388,9 +454,13 @@ def _fit(rgb: np.ndarray, max_side: int) -> np.ndarray:
     longest = max(h, w)
     if longest <= max_side:
         return rgb
-    scale = max_side / longest
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    return cv2.resize(rgb, _fitted_size(w, h, max_side), interpolation=cv2.INTER_AREA)
+
+
+def _fitted_size(w: int, h: int, max_side: int) -> tuple[int, int]:
+    """(width, height) with the longest side ``max_side`` (for a longer original)."""
+    scale = max_side / max(w, h)
+    return (max(1, round(w * scale)), max(1, round(h * scale)))
 
 
 def _apply_orientation(rgb: np.ndarray, orientation: int) -> np.ndarray:

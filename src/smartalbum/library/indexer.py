@@ -50,11 +50,12 @@ from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from smartalbum.config import Settings, get_settings
-from smartalbum.imaging import FileReadError, PhotoError, load_photo
+from smartalbum.imaging import PhotoError, load_photo
 from smartalbum.imaging.decode import Photo as DecodedPhoto
 from smartalbum.imaging.files import find_photos
 from smartalbum.imaging.hashing import dhash, phash
 from smartalbum.imaging.quality import QualityReport, assess
+from smartalbum.imaging.reading import read_photo_file
 from smartalbum.library.catalog import (
     CHUNK,
     ModelKey,
@@ -177,17 +178,9 @@ ProgressCallback = Callable[[int, IndexSummary], None]
 
 
 def _read_file(path: str) -> tuple[bytes, int, int]:
-    """A file's bytes with the size and mtime of exactly what was read (fstat on the fd)."""
-    try:
-        with open(path, "rb") as f:
-            st = os.fstat(f.fileno())
-            data = f.read()
-    except FileNotFoundError as exc:
-        raise FileReadError(f"{path}: no such file", source=path) from exc
-    except PermissionError as exc:
-        raise FileReadError(f"{path}: permission denied", source=path) from exc
-    except OSError as exc:
-        raise FileReadError(f"{path}: cannot be read ({exc})", source=path) from exc
+    """A file's bytes with the size and mtime of exactly what was read (fstat on the fd);
+    regular files only, at most ``imaging.max_file_mb`` (typed FileReadError otherwise)."""
+    data, st = read_photo_file(path)
     return data, len(data), st.st_mtime_ns
 
 
