@@ -76,9 +76,12 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         bomb = write_png_bomb(Path(tmp) / "bomb.png")
-        print(f"bomb: {bomb.stat().st_size:,} bytes, 13000x13000 1-bit PNG; code: {args.src}")
-        for n in args.at_once:
-            print(json.dumps(run(args.src, bomb, n)))
+        result = {
+            "bomb": {"bytes": bomb.stat().st_size, "pixels": "13000x13000", "mode": "1"},
+            "code": str(args.src),
+            "runs": [run(args.src, bomb, n) for n in args.at_once],
+        }
+    print(json.dumps(result, indent=2))  # one object: bench/run_all.py reads it
 
 
 if __name__ == "__main__":
