@@ -114,6 +114,8 @@ def classify(
                 bar.write(f"{name:<{width}}  {'ERROR':<14} {'':>5}  {result.error}", file=out)
             else:
                 note = "uncertain" if p.uncertain else ""
+                if result.facts is not None and result.facts.damage:
+                    note = f"{note} damaged: {result.facts.damage}".strip()
                 bar.write(f"{name:<{width}}  {p.label:<14} {p.confidence:5.2f}  {note}", file=out)
         out.flush()
     bar.close()

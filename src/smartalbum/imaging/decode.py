@@ -43,6 +43,7 @@ from smartalbum.imaging.errors import (
     TooManyPixelsError,
     UnsupportedFormatError,
 )
+from smartalbum.imaging.jpeg_check import jpeg_damage
 from smartalbum.imaging.reading import read_photo_file
 
 try:  # Pillow wheels ship LittleCMS; a build without it just skips colour management.
@@ -87,6 +88,9 @@ class PhotoFacts:
     size_bytes: int
     orientation: int  # EXIF orientation tag (1 when absent)
     mode: str  # original Pillow mode ("RGB", "CMYK", "I;16", "P", "RGBA", ...)
+    #: Why the decoded picture is probably wrong although it decoded (a JPEG with a forged
+    #: size or damaged data, see imaging.jpeg_check); None when nothing was seen.
+    damage: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -172,6 +176,7 @@ def load_photo(
         size_bytes=len(data),
         orientation=orientation,
         mode=mode,
+        damage=jpeg_damage(data) if fmt in ("JPEG", "MPO") else None,
     )
     return Photo(image=np.ascontiguousarray(rgb), facts=facts)
 
