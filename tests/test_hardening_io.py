@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,12 +19,34 @@ from smartalbum.cli import main
 from smartalbum.jobs.app import make_celery, reset
 from smartalbum.web import create_app
 
-needs_dev_zero = pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
+needs_dev_zero = pytest.mark.skipif(
+    not os.path.exists("/dev/zero") or not os.path.exists("/proc/self/status"),
+    reason="no /dev/zero or /proc",
+)
 needs_symlinks = pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symlinks")
 
 
+@contextmanager
+def memory_cap(extra_gb: float = 2.0) -> Iterator[None]:
+    """Cap this process's address space at its current size + ``extra_gb`` while the block
+    runs, so code that reads /dev/zero forever (the bug) fails with MemoryError instead of
+    taking the machine down; the limit is restored afterwards."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/status") as f:
+        vm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+    cap = vm + int(extra_gb * 2**30)
+    resource.setrlimit(
+        resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard)
+    )
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 def _run(*args: str):
-    return CliRunner().invoke(main, list(args))
+    with memory_cap():
+        return CliRunner().invoke(main, list(args))
 
 
 def _one_line_error(result, started: float) -> None:
@@ -55,7 +80,8 @@ def test_index_job_on_dev_zero_is_400(app_settings):
     make_celery(settings).conf.task_always_eager = True
     try:
         client = app.test_client()
-        response = client.post("/api/v1/jobs", json={"kind": "index", "paths": ["/dev/zero"]})
+        with memory_cap():  # the old code queued the job, and its eager run read forever
+            response = client.post("/api/v1/jobs", json={"kind": "index", "paths": ["/dev/zero"]})
         assert response.status_code == 400, response.get_data(as_text=True)
         problem = response.get_json()
         assert problem["code"] == "not_a_regular_file" and "/dev/zero" in problem["detail"]
