@@ -49,13 +49,14 @@ def _frame(marker: int, seg: bytes) -> _Frame:
     return frame
 
 
-def _marker_positions(data: bytes) -> np.ndarray:
-    """Offsets of every 0xFF followed by a marker code (not a stuffed 0x00, not fill 0xFF):
-    vectorised, since compressed data is scanned byte by byte otherwise (~3 ms per MB)."""
+def _marker_positions(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets of every 0xFF followed by a marker code (not fill 0xFF), and of every
+    stuffed 0xFF 0x00: vectorised (~1 ms for 3 MB; a byte loop or ``bytes.count`` of the
+    pair costs several times more)."""
     a = np.frombuffer(data, dtype=np.uint8)
     ff = np.flatnonzero(a[:-1] == 0xFF)
     nxt = a[ff + 1]
-    return ff[(nxt != 0x00) & (nxt != 0xFF)]
+    return ff[(nxt != 0x00) & (nxt != 0xFF)], ff[nxt == 0x00]
 
 
 def jpeg_damage(data: bytes) -> str | None:
@@ -64,7 +65,7 @@ def jpeg_damage(data: bytes) -> str | None:
         return None
     n, pos = len(data), 2
     frame: _Frame | None = None
-    markers: np.ndarray | None = None
+    found: tuple[np.ndarray, np.ndarray] | None = None
     while True:
         while pos < n and data[pos] == 0xFF and pos + 1 < n and data[pos + 1] == 0xFF:
             pos += 1  # fill bytes
@@ -86,17 +87,22 @@ def jpeg_damage(data: bytes) -> str | None:
         if marker in _ANY_SOF and len(seg) >= 6:
             frame = _frame(marker, seg)
         elif marker == 0xDA:
-            if markers is None:
-                markers = _marker_positions(data)
-            reason, pos = _scan(data, markers, pos, seg, frame)
+            if found is None:
+                found = _marker_positions(data)
+            reason, pos = _scan(data, found, pos, seg, frame)
             if reason:
                 return reason
 
 
 def _scan(
-    data: bytes, markers: np.ndarray, pos: int, header: bytes, frame: _Frame | None
+    data: bytes,
+    found: tuple[np.ndarray, np.ndarray],
+    pos: int,
+    header: bytes,
+    frame: _Frame | None,
 ) -> tuple[str | None, int]:
     """Walk one scan's compressed data; (a reason, the position of the marker after it)."""
+    markers, stuffs = found
     n, start, skipped, expected_rst = len(data), pos, 0, 0
     k = int(np.searchsorted(markers, pos))
     while True:
@@ -114,7 +120,7 @@ def _scan(
             break
         else:
             return f"invalid marker 0x{nxt:02X} inside the compressed data (damaged)", pos
-    stuffed = data.count(b"\xff\x00", start, pos) + skipped
+    stuffed = int(np.searchsorted(stuffs, pos) - np.searchsorted(stuffs, start)) + skipped
     bits = (pos - start - stuffed) * 8
     ns = header[0] if header else 0
     ss = header[1 + 2 * ns] if len(header) > 2 + 2 * ns else 1
