@@ -12,6 +12,11 @@ one place:
 * EXIF orientation is applied, so the network never sees a photo lying on its side.
 * Colour modes are normalised (CMYK, grey, 16-bit, palette, alpha -> RGB over white) and an
   embedded ICC profile is converted to sRGB, which is what the model was trained on.
+* Other formats (PNG, TIFF, WebP...) decode whole in Pillow, but a big one is converted to
+  RGB and reduced strip by strip, and every decode holds its estimated memory from a
+  per-process budget (``imaging.decode_budget_mb``): a 20 KB PNG bomb of 169 M pixels costs
+  its 169 MB raster, not ~1.7 GB, and sixteen of them take turns.
+* Only regular files are read, at most ``imaging.max_file_mb`` (imaging.reading).
 * Everything that can go wrong with a user's file becomes a :class:`PhotoError` subclass, so
   the CLI and the web layer never see a raw ``OSError`` from deep inside Pillow.
 """
@@ -129,8 +134,10 @@ def load_photo(
     hashing (``facts.sha256`` is None) for callers that never look at it, such as
     ``smartalbum classify``.
 
-    Raises only :class:`PhotoError` subclasses for bad input: FileReadError, EmptyFileError,
-    NotAnImageError, UnsupportedFormatError, TooManyPixelsError, CorruptImageError.
+    Raises only :class:`PhotoError` subclasses for bad input: FileReadError (and its
+    NotARegularFileError, FileTooLargeError), EmptyFileError, NotAnImageError,
+    UnsupportedFormatError, TooManyPixelsError, TooLargeToDecodeError, CorruptImageError.
+    A JPEG that decodes although it is damaged is returned with ``facts.damage`` set.
     """
     settings = get_settings().imaging
     max_side = settings.working_size if max_side is None else int(max_side)
