@@ -29,6 +29,15 @@ class ImagingSettings(BaseModel):
     max_pixels: int = Field(
         200_000_000, ge=1, description="decompression-bomb limit on the original size"
     )
+    max_file_mb: float = Field(
+        200.0, gt=0, description="largest photo file read, MB (a bigger one is refused unread)"
+    )
+    decode_budget_mb: float = Field(
+        1024.0,
+        gt=0,
+        description="memory all concurrent decodes of one process may hold, MB; a photo whose "
+        "decode alone needs more is refused (too_large_to_decode)",
+    )
 
 
 class ModelSettings(BaseModel):

@@ -572,10 +572,15 @@ def test_missing_file_and_directory(tmp_path):
 def test_unreadable_file(imagekit, monkeypatch, error):
     path = imagekit.write("secret.png", imagekit.scene(8, 8))
 
-    def refuse(self):
-        raise error
+    real_open = os.open
 
-    monkeypatch.setattr(Path, "read_bytes", refuse)  # chmod 000 does not stop root
+    def refuse(file, *args, **kwargs):
+        if os.fspath(file) == str(path):
+            raise error
+        return real_open(file, *args, **kwargs)
+
+    # chmod 000 does not stop root: the open itself fails (photos are read via os.open).
+    monkeypatch.setattr(os, "open", refuse)
     with pytest.raises(FileReadError) as info:
         load_photo(path)
     assert info.value.source == str(path)

@@ -91,6 +91,7 @@ def index(
     """
     from tqdm import tqdm
 
+    from smartalbum.imaging.files import explain_nothing_found
     from smartalbum.library.indexer import Indexer
 
     for p in paths:
@@ -124,6 +125,8 @@ def index(
             f"{summary.missing} missing, {summary.to_index} to index",
             err=True,
         )
+        if not summary.scanned:  # say why: wrong folder, no photo extensions, hidden names
+            click.echo(explain_nothing_found(paths, recursive=True), err=True)
         bar = tqdm(total=summary.to_index, unit="photo", disable=not tty, file=sys.stderr)
 
     def on_progress(n: int, summary) -> None:  # noqa: ANN001

@@ -54,13 +54,13 @@ def classify(
     """Classify photos: one result per photo, then a summary per class."""
     from tqdm import tqdm
 
-    from smartalbum.imaging.files import find_photos
+    from smartalbum.imaging.files import explain_nothing_found, find_photos
     from smartalbum.model.pipeline import classify_files
 
     with usage_error_on(FileNotFoundError):
         files = find_photos(list(paths), recursive=recursive)
     if not files:
-        raise click.UsageError("no photos found (use --recursive to descend into folders)")
+        raise click.UsageError(explain_nothing_found(paths, recursive))
     engine = app.engine(bundle, threads)
     head = head or app.settings.model.head
     with unknown_head_is_usage_error():
@@ -114,6 +114,8 @@ def classify(
                 bar.write(f"{name:<{width}}  {'ERROR':<14} {'':>5}  {result.error}", file=out)
             else:
                 note = "uncertain" if p.uncertain else ""
+                if result.facts is not None and result.facts.damage:
+                    note = f"{note} damaged: {result.facts.damage}".strip()
                 bar.write(f"{name:<{width}}  {p.label:<14} {p.confidence:5.2f}  {note}", file=out)
         out.flush()
     bar.close()

@@ -12,6 +12,11 @@ one place:
 * EXIF orientation is applied, so the network never sees a photo lying on its side.
 * Colour modes are normalised (CMYK, grey, 16-bit, palette, alpha -> RGB over white) and an
   embedded ICC profile is converted to sRGB, which is what the model was trained on.
+* Other formats (PNG, TIFF, WebP...) decode whole in Pillow, but a big one is converted to
+  RGB and reduced strip by strip, and every decode holds its estimated memory from a
+  per-process budget (``imaging.decode_budget_mb``): a 20 KB PNG bomb of 169 M pixels costs
+  its 169 MB raster, not ~1.7 GB, and sixteen of them take turns.
+* Only regular files are read, at most ``imaging.max_file_mb`` (imaging.reading).
 * Everything that can go wrong with a user's file becomes a :class:`PhotoError` subclass, so
   the CLI and the web layer never see a raw ``OSError`` from deep inside Pillow.
 """
@@ -25,7 +30,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -34,15 +38,18 @@ import pillow_heif
 from PIL import Image, UnidentifiedImageError
 
 from smartalbum.config import get_settings
+from smartalbum.imaging.budget import TRIM_ABOVE_BYTES, decode_budget, release_memory
 from smartalbum.imaging.errors import (
     CorruptImageError,
     EmptyFileError,
-    FileReadError,
     NotAnImageError,
     PhotoError,
+    TooLargeToDecodeError,
     TooManyPixelsError,
     UnsupportedFormatError,
 )
+from smartalbum.imaging.jpeg_check import jpeg_damage
+from smartalbum.imaging.reading import read_photo_file
 
 try:  # Pillow wheels ship LittleCMS; a build without it just skips colour management.
     from PIL import ImageCms
@@ -86,6 +93,9 @@ class PhotoFacts:
     size_bytes: int
     orientation: int  # EXIF orientation tag (1 when absent)
     mode: str  # original Pillow mode ("RGB", "CMYK", "I;16", "P", "RGBA", ...)
+    #: Why the decoded picture is probably wrong although it decoded (a JPEG with a forged
+    #: size or damaged data, see imaging.jpeg_check); None when nothing was seen.
+    damage: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,8 +134,10 @@ def load_photo(
     hashing (``facts.sha256`` is None) for callers that never look at it, such as
     ``smartalbum classify``.
 
-    Raises only :class:`PhotoError` subclasses for bad input: FileReadError, EmptyFileError,
-    NotAnImageError, UnsupportedFormatError, TooManyPixelsError, CorruptImageError.
+    Raises only :class:`PhotoError` subclasses for bad input: FileReadError (and its
+    NotARegularFileError, FileTooLargeError), EmptyFileError, NotAnImageError,
+    UnsupportedFormatError, TooManyPixelsError, TooLargeToDecodeError, CorruptImageError.
+    A JPEG that decodes although it is damaged is returned with ``facts.damage`` set.
     """
     settings = get_settings().imaging
     max_side = settings.working_size if max_side is None else int(max_side)
@@ -154,9 +166,7 @@ def load_photo(
         orientation = _orientation(im)
         if fmt in ("JPEG", "MPO"):
             _request_reduced_jpeg(im, max_side)
-        with _pillow_errors(name, "the image data is damaged or truncated"):
-            im.load()
-            rgb = _to_rgb_array(im)
+        rgb = _decode_within_budget(im, name, max_side)
     finally:
         im.close()
 
@@ -173,6 +183,7 @@ def load_photo(
         size_bytes=len(data),
         orientation=orientation,
         mode=mode,
+        damage=jpeg_damage(data) if fmt in ("JPEG", "MPO") else None,
     )
     return Photo(image=np.ascontiguousarray(rgb), facts=facts)
 
@@ -186,26 +197,8 @@ def _read(source: str | os.PathLike[str] | bytes, name: str | None) -> tuple[byt
         return bytes(source), name or "<bytes>"
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"expected a path or bytes, got {type(source).__name__}")
-    path = os.fspath(source)
-    name = name or str(path)
-    with file_read_errors(name):
-        return Path(path).read_bytes(), name
-
-
-@contextmanager
-def file_read_errors(name: str) -> Iterator[None]:
-    """Turn an ``OSError`` while reading the file ``name`` into a :class:`FileReadError` that
-    says why (for every reader of photo files: decoding, the indexer)."""
-    try:
-        yield
-    except FileNotFoundError as exc:
-        raise FileReadError(f"{name}: no such file", source=name) from exc
-    except IsADirectoryError as exc:
-        raise FileReadError(f"{name}: is a directory, not a photo", source=name) from exc
-    except PermissionError as exc:
-        raise FileReadError(f"{name}: permission denied", source=name) from exc
-    except OSError as exc:
-        raise FileReadError(f"{name}: cannot be read ({exc})", source=name) from exc
+    name = name or os.fspath(source)
+    return read_photo_file(source, name)[0], name
 
 
 def _unsupported(fmt: str | None, name: str) -> UnsupportedFormatError:
@@ -222,7 +215,7 @@ def _open(data: bytes, name: str) -> Image.Image:
     every plugin tells a recognised-but-unsupported format (PSD, ICO...) from non-images.
     """
     try:
-        with _pillow_errors(name, "the image header is damaged", passing=UnidentifiedImageError):
+        with _photo_errors(name, "the image header is damaged", UnidentifiedImageError):
             return _open_with(data, _OPEN_FORMATS)
     except UnidentifiedImageError:
         pass
@@ -243,25 +236,17 @@ def _open(data: bytes, name: str) -> Image.Image:
 
 
 @contextmanager
-def _pillow_errors(
-    name: str, damaged: str, passing: type[BaseException] | tuple[type[BaseException], ...] = ()
-) -> Iterator[None]:
-    """Pillow's failures as photo errors: a decompression bomb is too many pixels, any other
-    failure damaged data (``damaged`` says which part). Photo errors, MemoryError and
-    ``passing`` go through as they are."""
+def _photo_errors(name: str, damaged: str, *passthrough: type[BaseException]) -> Iterator[None]:
+    """Pillow's failures as PhotoErrors: a bomb is TooManyPixelsError, anything else that
+    a plugin raises (OSError "image file is truncated", SyntaxError, ValueError, EOFError,
+    struct.error, KeyError...) means damaged data; MemoryError and ``passthrough`` pass."""
     try:
         yield
-    except PhotoError:
-        raise
-    except passing:
+    except (PhotoError, MemoryError, *passthrough):
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise TooManyPixelsError(f"{name}: {exc}", source=name) from exc
-    except MemoryError:
-        raise
     except Exception as exc:  # noqa: BLE001 - any decoder failure means damaged data
-        # Pillow and its plugins signal damaged data with OSError ("image file is
-        # truncated"), SyntaxError, ValueError, EOFError, struct.error, KeyError...
         raise CorruptImageError(f"{name}: {damaged} ({exc})", source=name) from exc
 
 
@@ -300,6 +285,85 @@ def _orientation(im: Image.Image) -> int:
 
 
 # --------------------------------------------------------------------------- decoding
+
+
+#: Bytes per pixel of Pillow's raster by mode (RGB is stored as 4 bytes); others: 4.
+_RASTER_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+#: Modes whose conversion to RGB needs the whole image (a global value range): no strips.
+_WHOLE_IMAGE_MODES = {"I", "F"}
+#: Pixels converted at once on the strip path: bounds the temporary RGB copies (~4 MB each).
+_STRIP_PIXELS = 1 << 20
+
+
+def reduce_factor(size: tuple[int, int], max_side: int) -> int:
+    """The integer factor that shrinks ``size`` to a longest side still >= ``max_side``."""
+    return max(1, max(size) // max_side)
+
+
+def decode_cost(size: tuple[int, int], mode: str, max_side: int) -> int:
+    """Bytes a decode of an image of ``size`` and ``mode`` holds at its peak (estimate).
+
+    The raster Pillow decodes into, plus the RGB copies made while converting: of the whole
+    image when it is not reduced (or its mode needs the whole image), of one strip and the
+    reduced result otherwise (see :func:`_decode_pixels`).
+    """
+    w, h = size
+    raster = w * h * _RASTER_BYTES.get(mode, 4)
+    f = reduce_factor(size, max_side)
+    if f < 2 or mode in _WHOLE_IMAGE_MODES:
+        return raster + w * h * 8  # a 4-byte RGB(A) convert and a 3-byte array (+ slack)
+    return raster + _STRIP_PIXELS * 8 + (w // f + 1) * (h // f + 1) * 4
+
+
+def _decode_within_budget(im: Image.Image, name: str, max_side: int) -> np.ndarray:
+    """Decode under the process's memory budget: refused when it alone would exceed it,
+    waiting while other decodes hold their share, heap trimmed after a big one."""
+    cost = decode_cost(im.size, im.mode, max_side)
+    budget = decode_budget()
+    if cost > budget.capacity:
+        w, h = im.size
+        raise TooLargeToDecodeError(
+            f"{name}: decoding {w}x{h} ({im.mode}) needs about {cost / 2**20:,.0f} MB, more "
+            f"than the decode budget of {budget.capacity / 2**20:,.0f} MB "
+            "(imaging.decode_budget_mb)",
+            source=name,
+        )
+    try:
+        with _photo_errors(name, "the image data is damaged or truncated"), budget.reserve(cost):
+            try:
+                return _decode_pixels(im, max_side)
+            finally:
+                im.close()  # free the full-size raster before the reservation ends
+    finally:
+        if cost > TRIM_ABOVE_BYTES:
+            release_memory()
+
+
+def _decode_pixels(im: Image.Image, max_side: int) -> np.ndarray:
+    """Decode, then convert to RGB *and reduce* strip by strip when the image is big.
+
+    Pillow decodes PNG, TIFF, WebP, BMP, GIF and HEIF only whole, so the raster itself
+    (1 byte per pixel for 1-bit, grey and palette images, 4 for RGB) cannot be avoided; what
+    can be avoided are the full-size copies of the conversion to RGB (3-4 bytes per pixel
+    each). A 13000 x 13000 1-bit PNG thus costs its 169 MB raster instead of ~1.7 GB.
+    Strips are a multiple of the reduction factor high, so the result equals reducing the
+    whole converted image (``Image.reduce``: a box average).
+    """
+    im.load()
+    f = reduce_factor(im.size, max_side)
+    if f < 2 or im.mode in _WHOLE_IMAGE_MODES:
+        return _to_rgb_array(im)
+    w, h = im.size
+    rows = max(f, (_STRIP_PIXELS // max(1, w)) // f * f)
+    parts = []
+    for y0 in range(0, h, rows):
+        strip = im.crop((0, y0, w, min(h, y0 + rows)))
+        rgb = _to_rgb_array(strip)
+        strip.close()
+        parts.append(np.asarray(Image.fromarray(rgb).reduce(f)))
+    reduced = np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+    # The final size follows from the full size, exactly as without the reduction.
+    return cv2.resize(reduced, _fitted_size(w, h, max_side), interpolation=cv2.INTER_AREA)
 
 
 def _request_reduced_jpeg(im: Image.Image, max_side: int) -> None:
@@ -402,9 +466,13 @@ def _fit(rgb: np.ndarray, max_side: int) -> np.ndarray:
     longest = max(h, w)
     if longest <= max_side:
         return rgb
-    scale = max_side / longest
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    return cv2.resize(rgb, _fitted_size(w, h, max_side), interpolation=cv2.INTER_AREA)
+
+
+def _fitted_size(w: int, h: int, max_side: int) -> tuple[int, int]:
+    """(width, height) with the longest side ``max_side`` (for a longer original)."""
+    scale = max_side / max(w, h)
+    return (max(1, round(w * scale)), max(1, round(h * scale)))
 
 
 def _apply_orientation(rgb: np.ndarray, orientation: int) -> np.ndarray:

@@ -13,8 +13,11 @@ __all__ = [
     "CorruptImageError",
     "EmptyFileError",
     "FileReadError",
+    "FileTooLargeError",
+    "NotARegularFileError",
     "NotAnImageError",
     "PhotoError",
+    "TooLargeToDecodeError",
     "TooManyPixelsError",
     "UnsupportedFormatError",
 ]
@@ -76,3 +79,27 @@ class FileReadError(PhotoError):
 
     code = "file_unreadable"
     title = "File cannot be read"
+
+
+class NotARegularFileError(FileReadError):
+    """A device, FIFO, socket or other non-file: reading it could block or never end."""
+
+    code = "not_a_regular_file"
+    title = "Not a regular file"
+    status = 400
+
+
+class FileTooLargeError(FileReadError):
+    """The file is larger than ``imaging.max_file_mb``: it is refused before it is read."""
+
+    code = "file_too_large"
+    title = "File too large"
+    status = 413
+
+
+class TooLargeToDecodeError(PhotoError):
+    """Decoding the image would need more memory than ``imaging.decode_budget_mb`` allows."""
+
+    code = "too_large_to_decode"
+    title = "Image too large to decode"
+    status = 413

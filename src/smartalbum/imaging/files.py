@@ -9,8 +9,11 @@ as ``.jpg`` is still a photo).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from smartalbum.imaging.reading import check_regular
 
 #: Lower-case suffixes of the photo formats load_photo decodes.
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
@@ -47,8 +50,10 @@ def find_photos(
 
     Directories contribute their photo files (and, with ``recursive``, those of their
     sub-directories); hidden files and directories (name starting with ".") are skipped
-    inside directories. Symlinked directories are not followed, so a link loop cannot make
-    a scan run forever. Raises FileNotFoundError for a path that does not exist.
+    inside directories. Symlinked directories are followed; each real directory is walked
+    once (its device and inode are remembered), so a link loop ends and a folder reached
+    by two routes gives its photos once. Raises FileNotFoundError for a path that does not
+    exist and NotARegularFileError for a named device, FIFO or socket (``/dev/zero``).
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
@@ -62,12 +67,70 @@ def find_photos(
         if not root.exists():
             raise FileNotFoundError(f"no such file or directory: {root}")
         if not root.is_dir():
+            check_regular(root.stat(), str(root), limit=sys.maxsize)
             add(root)
             continue
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")) if recursive else []
-            for name in filenames:
-                candidate = Path(dirpath) / name
-                if is_photo_name(candidate) and candidate.is_file():
-                    add(candidate)
+        for dirpath in _walk(root, recursive):
+            with os.scandir(dirpath) as entries:
+                for entry in entries:
+                    candidate = Path(dirpath) / entry.name
+                    if is_photo_name(candidate) and entry.is_file():
+                        add(candidate)
     return sorted(found.values())
+
+
+def _dir_key(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _walk(root: Path, recursive: bool) -> Iterator[str]:
+    """The directories to look in: ``root`` and, with ``recursive``, its non-hidden
+    sub-directories (symlinked ones too), each real directory once, in sorted order."""
+    seen = {_dir_key(root)}
+    for dirpath, dirnames, _ in os.walk(root, followlinks=True):
+        yield dirpath
+        keep = []
+        for d in sorted(dirnames) if recursive else []:
+            if d.startswith("."):
+                continue
+            key = _dir_key(os.path.join(dirpath, d))
+            if key is not None and key not in seen:
+                seen.add(key)
+                keep.append(d)
+        dirnames[:] = keep
+
+
+def explain_nothing_found(paths: Iterable[str | os.PathLike[str]], recursive: bool) -> str:
+    """Why :func:`find_photos` found nothing, in one line a user can act on."""
+    reasons = []
+    for raw in paths:
+        root = Path(raw)
+        if not root.is_dir():
+            continue
+        files = hidden = subdirs = 0
+        for dirpath in _walk(root, recursive):
+            with os.scandir(dirpath) as entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        hidden += 1
+                    elif entry.is_dir():
+                        subdirs += 1
+                    else:
+                        files += 1
+        if subdirs and not recursive:
+            reasons.append(f"{root} has {subdirs} sub-folder(s): use --recursive to descend")
+        elif files:
+            where = " and its sub-folders" if recursive and subdirs else ""
+            reasons.append(
+                f"none of the {files} file(s) in {root}{where} has a photo extension "
+                f"({', '.join(sorted(IMAGE_EXTENSIONS))})"
+            )
+        elif hidden:
+            reasons.append(f"{root} holds only hidden entries (names starting with '.')")
+        else:
+            reasons.append(f"{root} holds no files" + (" in any sub-folder" if subdirs else ""))
+    return "no photos found" + (": " + "; ".join(reasons) if reasons else "")

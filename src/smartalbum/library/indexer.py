@@ -52,10 +52,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from smartalbum.config import Settings, get_settings
 from smartalbum.imaging import PhotoError, load_photo
 from smartalbum.imaging.decode import Photo as DecodedPhoto
-from smartalbum.imaging.decode import file_read_errors
 from smartalbum.imaging.files import find_photos
 from smartalbum.imaging.hashing import dhash, phash
 from smartalbum.imaging.quality import QualityReport, assess
+from smartalbum.imaging.reading import read_photo_file
 from smartalbum.library.catalog import (
     CHUNK,
     ModelKey,
@@ -178,10 +178,9 @@ ProgressCallback = Callable[[int, IndexSummary], None]
 
 
 def _read_file(path: str) -> tuple[bytes, int, int]:
-    """A file's bytes with the size and mtime of exactly what was read (fstat on the fd)."""
-    with file_read_errors(path), open(path, "rb") as f:
-        st = os.fstat(f.fileno())
-        data = f.read()
+    """A file's bytes with the size and mtime of exactly what was read (fstat on the fd);
+    regular files only, at most ``imaging.max_file_mb`` (typed FileReadError otherwise)."""
+    data, st = read_photo_file(path)
     return data, len(data), st.st_mtime_ns
 
 

@@ -35,7 +35,8 @@ class FileResult:
     embedding: np.ndarray | None = None
 
     def to_dict(self) -> dict:
-        """The CLI/JSON shape: path, label, confidence, uncertain, probabilities, error."""
+        """The CLI/JSON shape: path, label, confidence, uncertain, probabilities, error,
+        warning (a damaged photo that still decoded: see PhotoFacts.damage)."""
         p = self.prediction
         return {
             "path": str(self.path),
@@ -44,6 +45,8 @@ class FileResult:
             "uncertain": p.uncertain if p else None,
             "probabilities": {k: round(v, 6) for k, v in p.probabilities.items()} if p else None,
             "error": self.error.to_dict() if self.error else None,
+            # the label stays, but the picture it was given is probably not the photo
+            "warning": self.facts.damage if self.facts else None,
         }
 
 

@@ -65,6 +65,9 @@ def _check_paths(raw: Any, allowed: list[Path]) -> list[str]:
         if not resolved.exists() or not os.access(resolved, os.R_OK):
             detail = f"{item!r} does not exist or cannot be read on the server"
             raise _bad("paths", detail, "bad_path")
+        if not resolved.is_dir() and not resolved.is_file():  # /dev/zero, a FIFO, a socket
+            detail = f"{item!r} is not a regular file or folder (only those are read)"
+            raise _bad("paths", detail, "not_a_regular_file")
         out.append(str(resolved))
     return out
 
