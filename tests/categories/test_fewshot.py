@@ -4,6 +4,7 @@ and what a category says when it is unsure (assess.py)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from smartalbum.categories.assess import SURE, UNSURE, assess
 from smartalbum.categories.fit import (
@@ -122,3 +123,16 @@ def test_a_sound_category_is_sure_and_asks_nothing(make_catalog):
     assert result["confidence"] == SURE and result["warning"] is None, result
     assert result["questions"] == []
     assert 0.25 <= result["share"] <= 0.4
+
+
+def test_no_examples_at_all_is_not_enough_examples() -> None:
+    """POST /api/v1/categories with "examples": [] was a 500 (schemathesis): the data of a
+    fit without any labelled row could not be built."""
+    from smartalbum.categories.errors import NotEnoughExamples
+    from smartalbum.categories.fit import Labelled, fit_category_head
+
+    empty = np.zeros((0, 8), np.float32)
+    data = Labelled.build(empty, empty, unlabelled=np.ones((5, 8), np.float32))
+    assert data.x.shape == (0, 8)
+    with pytest.raises(NotEnoughExamples):
+        fit_category_head("nothing", data)

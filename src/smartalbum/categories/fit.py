@@ -93,6 +93,8 @@ class Labelled:
             ys.append(np.zeros(len(background)))
             ws.append(np.ones(len(background)))
         dim = next((p.shape[1] for p in parts if p.ndim == 2 and len(p)), 0)
+        if not dim and unlabelled is not None and np.ndim(unlabelled) == 2:
+            dim = np.shape(unlabelled)[1]  # no examples at all: the fit says so (422)
         rows = [p.reshape(-1, dim) if len(p) else np.zeros((0, dim), np.float32) for p in parts]
         x = np.concatenate(rows).astype(np.float32)
         u = None if unlabelled is None else np.asarray(unlabelled, np.float32).reshape(-1, dim)
