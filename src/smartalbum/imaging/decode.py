@@ -293,6 +293,15 @@ _RASTER_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;1
 _WHOLE_IMAGE_MODES = {"I", "F"}
 #: Pixels converted at once on the strip path: bounds the temporary RGB copies (~4 MB each).
 _STRIP_PIXELS = 1 << 20
+#: Images up to this many pixels are converted whole, exactly as before (and as the mobile
+#: bundle's reference.py does): a 12 MP photo costs ~100 MB there. Only larger ones, where
+#: the copies would cost gigabytes, take the strip-wise conversion and box reduction.
+_STRIPS_ABOVE_PIXELS = 40_000_000
+
+
+def _whole_image(size: tuple[int, int], mode: str, f: int) -> bool:
+    """Whether a decode converts the whole image to RGB at once (no strips)."""
+    return f < 2 or mode in _WHOLE_IMAGE_MODES or size[0] * size[1] <= _STRIPS_ABOVE_PIXELS
 
 
 def reduce_factor(size: tuple[int, int], max_side: int) -> int:
@@ -310,7 +319,7 @@ def decode_cost(size: tuple[int, int], mode: str, max_side: int) -> int:
     w, h = size
     raster = w * h * _RASTER_BYTES.get(mode, 4)
     f = reduce_factor(size, max_side)
-    if f < 2 or mode in _WHOLE_IMAGE_MODES:
+    if _whole_image(size, mode, f):
         return raster + w * h * 8  # a 4-byte RGB(A) convert and a 3-byte array (+ slack)
     return raster + _STRIP_PIXELS * 8 + (w // f + 1) * (h // f + 1) * 4
 
@@ -351,7 +360,7 @@ def _decode_pixels(im: Image.Image, max_side: int) -> np.ndarray:
     """
     im.load()
     f = reduce_factor(im.size, max_side)
-    if f < 2 or im.mode in _WHOLE_IMAGE_MODES:
+    if _whole_image(im.size, im.mode, f):
         return _to_rgb_array(im)
     w, h = im.size
     rows = max(f, (_STRIP_PIXELS // max(1, w)) // f * f)
