@@ -136,3 +136,6 @@ def test_no_examples_at_all_is_not_enough_examples() -> None:
     assert data.x.shape == (0, 8)
     with pytest.raises(NotEnoughExamples):
         fit_category_head("nothing", data)
+    nothing = Labelled.build(empty, empty, unlabelled=np.zeros((0, 0), np.float32))  # no catalog
+    with pytest.raises(NotEnoughExamples):
+        fit_category_head("nothing", nothing)

@@ -97,7 +97,10 @@ class Labelled:
             dim = np.shape(unlabelled)[1]  # no examples at all: the fit says so (422)
         rows = [p.reshape(-1, dim) if len(p) else np.zeros((0, dim), np.float32) for p in parts]
         x = np.concatenate(rows).astype(np.float32)
-        u = None if unlabelled is None else np.asarray(unlabelled, np.float32).reshape(-1, dim)
+        u = None
+        if unlabelled is not None:
+            u = np.asarray(unlabelled, np.float32)
+            u = u.reshape(-1, dim) if u.size else np.zeros((0, dim), np.float32)
         return cls(x, np.concatenate(ys), np.concatenate(ws), u)
 
     def extend(self, other: Labelled) -> Labelled:

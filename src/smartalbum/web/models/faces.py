@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from smartalbum.web.models.common import Body, Id, Model, Query, text
 
@@ -49,7 +49,7 @@ class ScanBody(Body):
         description="absolute server folders or files already indexed "
         "(default: every photo of the catalog)",
     )
-    rescan: bool | None = None
+    rescan: StrictBool | None = None  # 0.0 is not "false" (schemathesis)
 
 
 class EmptyBody(Body):

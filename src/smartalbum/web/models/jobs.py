@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from smartalbum.web.models.common import Model, Query
 
@@ -37,7 +37,7 @@ class JobRequest(BaseModel):
     into: str | None = None
     mode: Literal["copy", "link", "move"] | None = None
     layout: str | None = None
-    xmp: bool | None = None
+    xmp: StrictBool | None = None
 
 
 class JobListQuery(Query):
