@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from smartalbum.web.problems import register_error_handlers
     from smartalbum.web.security import (
         install_api_key,
+        install_json_depth_limit,
         install_rate_limit,
         install_security_headers,
     )
@@ -94,4 +95,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     # The limiter's hook runs first, so requests with a wrong key count against the limit too.
     install_rate_limit(app, web)
     install_api_key(app, web.api_key)
+    install_json_depth_limit(app)
     return app

@@ -40,6 +40,7 @@ from smartalbum.web.models.categories import (
 )
 from smartalbum.web.models.jobs import Job
 from smartalbum.web.problems import ProblemError
+from smartalbum.web.security import check_json_depth
 from smartalbum.web.state import get_state
 
 bp = Blueprint("categories_api", __name__)
@@ -211,8 +212,10 @@ def import_category() -> tuple[Response, int, dict[str, str]]:
     """
     raw = request.files.get("file")
     if raw is not None:
+        content = raw.read()
+        check_json_depth(content, "file")
         try:
-            data = json.loads(raw.read())
+            data = json.loads(content)
         except ValueError:
             raise ProblemError.bad_parameter("file", "the uploaded file is not JSON") from None
     else:

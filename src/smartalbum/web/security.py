@@ -7,6 +7,7 @@ Content-Security-Policy can be strict; thumbnails are ``blob:`` object URLs.
 from __future__ import annotations
 
 import hmac
+import re
 
 from flask import Flask, Response, request
 from flask_limiter import Limiter
@@ -89,6 +90,42 @@ def install_api_key(app: Flask, api_key: str | None) -> None:
                 f"Send the API key in the {API_KEY_HEADER} header.",
                 code="api_key_required",
             )
+
+
+#: Deepest JSON nesting any request may carry: the API's bodies are at most a few levels
+#: deep, while ~1,000 levels (2 KB) exhaust the parsers' recursion and became a 500.
+MAX_JSON_DEPTH = 32
+_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def json_depth(data: bytes) -> int:
+    """How deeply ``data`` (JSON text) nests arrays and objects, counted before any parse:
+    strings are skipped whole (C regex), so only brackets are looked at in Python."""
+    depth = deepest = 0
+    for token in _JSON_TOKENS.findall(data):
+        if token in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return deepest
+
+
+def check_json_depth(data: bytes, parameter: str = "body") -> None:
+    """A 400 problem for JSON nested deeper than :data:`MAX_JSON_DEPTH`."""
+    if json_depth(data) > MAX_JSON_DEPTH:
+        raise ProblemError.bad_parameter(
+            parameter, f"The JSON is nested deeper than {MAX_JSON_DEPTH} levels."
+        )
+
+
+def install_json_depth_limit(app: Flask) -> None:
+    """Every JSON request body is checked for depth before anything parses it."""
+
+    @app.before_request
+    def _check_json_depth() -> None:
+        if request.is_json and request.content_length:
+            check_json_depth(request.get_data(cache=True))
 
 
 def install_rate_limit(app: Flask, web: WebSettings) -> Limiter:
