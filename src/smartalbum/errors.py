@@ -9,6 +9,8 @@ handler, and neither parses messages or keeps its own table per feature.
 
 from __future__ import annotations
 
+import errno
+import sqlite3
 from typing import Any, ClassVar
 
 EXIT_FAILURE = 1
@@ -44,6 +46,33 @@ class SmartAlbumError(Exception):
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description (code, title, detail)."""
         return {"code": self.code, "title": self.title, "detail": self.detail}
+
+
+class DiskFullError(SmartAlbumError):
+    """No space left where Smart Album had to write (catalog, broker, spool, organised
+    copies): the request was fine, so a failure (exit 1, HTTP 507), never a usage error."""
+
+    code = "disk_full"
+    title = "Insufficient Storage"
+    status = 507
+    exit_code = EXIT_FAILURE
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """Whether ``exc`` or anything in its cause/context chain means "no space left":
+    ENOSPC/EDQUOT from the OS (kombu wraps it in a ChannelError), SQLite's "database or
+    disk is full", PostgreSQL's SQLSTATE 53100."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc):
+            return True
+        if getattr(exc, "sqlstate", None) == "53100" or getattr(exc, "pgcode", None) == "53100":
+            return True
+        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
+    return False
 
 
 class Cancelled(Exception):

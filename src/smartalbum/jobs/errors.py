@@ -4,10 +4,9 @@ one problem handler and the CLI's top group answer them without a mapping of the
 
 from __future__ import annotations
 
-import errno
-import sqlite3
+from smartalbum.errors import EXIT_USAGE, DiskFullError, SmartAlbumError, is_disk_full
 
-from smartalbum.errors import EXIT_USAGE, SmartAlbumError
+__all__ = ["BrokerUnavailable", "DiskFull", "JobsError", "PathNotAllowed", "is_disk_full"]
 
 
 class JobsError(SmartAlbumError):
@@ -18,12 +17,8 @@ class JobsError(SmartAlbumError):
     status = 503
 
 
-class DiskFull(JobsError):
+class DiskFull(DiskFullError, JobsError):
     """No space left where the job had to be written (catalog, broker, spool)."""
-
-    code = "disk_full"
-    title = "Insufficient Storage"
-    status = 507
 
 
 class BrokerUnavailable(JobsError):
@@ -41,20 +36,3 @@ class PathNotAllowed(JobsError):
     title = "Path not allowed"
     status = 400
     exit_code = EXIT_USAGE
-
-
-def is_disk_full(exc: BaseException | None) -> bool:
-    """Whether ``exc`` or anything in its cause/context chain means "no space left":
-    ENOSPC/EDQUOT from the OS (kombu wraps it in a ChannelError), SQLite's "database or
-    disk is full", PostgreSQL's SQLSTATE 53100."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
-        if isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc):
-            return True
-        if getattr(exc, "sqlstate", None) == "53100" or getattr(exc, "pgcode", None) == "53100":
-            return True
-        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
-    return False

@@ -6,7 +6,8 @@ among them) that the executor journals as ``failed`` before going on with the ne
 
 from __future__ import annotations
 
-from smartalbum.errors import EXIT_FAILURE, EXIT_USAGE, SmartAlbumError
+from smartalbum import errors
+from smartalbum.errors import EXIT_USAGE, SmartAlbumError
 
 
 class OrganizeError(SmartAlbumError):
@@ -41,14 +42,9 @@ class InterruptedRunError(OrganizeError):
     title = "Interrupted run"
 
 
-class DiskFullError(OrganizeError):
-    """The target filled up mid-run; the journal lets ``--resume`` finish once there is room.
-    The request was fine, so this is a failure (exit 1, HTTP 507), not a usage error."""
-
-    code = "disk_full"
-    title = "Disk full"
-    status = 507
-    exit_code = EXIT_FAILURE
+class DiskFullError(errors.DiskFullError, OrganizeError):
+    """The target filled up mid-run; the journal lets ``--resume`` finish once there is room
+    (the one disk-full error: code ``disk_full``, exit 1, HTTP 507)."""
 
 
 class SourceChangedError(OSError):

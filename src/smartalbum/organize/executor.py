@@ -35,6 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from smartalbum.errors import is_disk_full
 from smartalbum.library.xmp import Labels, XmpError, sidecar_content, sidecar_path
 from smartalbum.organize import sidecars
 from smartalbum.organize.errors import DiskFullError, JournalError, SourceChangedError
@@ -354,7 +355,7 @@ class Executor:
                 message = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
                 self.log("failed", item, error=message)
                 st.state, st.error = "failed", message
-                if exc.errno == errno.ENOSPC:
+                if is_disk_full(exc):
                     self.result.failed.append((item, message))
                     raise DiskFullError(
                         f"disk full at {item.dest}; free some space and run "
