@@ -12,7 +12,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PHOTOS ?=
 
-.PHONY: run test test-fast bench lint train-default clean release release-check
+.PHONY: run test test-fast bench lint train-default clean release release-check i18n
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -91,3 +91,17 @@ release-check: release
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
+
+# The web app's translations (web/i18n.py): extract the marked strings of the Python code and
+# templates (messages) and of the page scripts (js), merge them into each language's .po, and
+# compile the .mo files that are committed beside them. Translate in the .po, then run again.
+I18N_DIR := src/smartalbum/web/translations
+i18n: $(VENV)/.dev
+	$(BIN)/pybabel -q extract -F babel.cfg -k _ -k _l -k gettext -k ngettext:1,2 -o $(I18N_DIR)/messages.pot src/smartalbum
+	$(BIN)/pybabel -q extract -F babel-js.cfg -k t -o $(I18N_DIR)/js.pot src/smartalbum/web/static
+	for d in messages js; do \
+	  if [ -f $(I18N_DIR)/zh/LC_MESSAGES/$$d.po ]; then \
+	    $(BIN)/pybabel -q update -N -D $$d -i $(I18N_DIR)/$$d.pot -d $(I18N_DIR) -l zh; \
+	  else $(BIN)/pybabel -q init -D $$d -i $(I18N_DIR)/$$d.pot -d $(I18N_DIR) -l zh; fi; \
+	  $(BIN)/pybabel -q compile -D $$d -d $(I18N_DIR) -l zh; \
+	done

@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from smartalbum.model.engine import Engine
     from smartalbum.web import api, gallery, jobs_api, library_api, search_api, ui
     from smartalbum.web.cache import LRUResultCache, ResultCache
+    from smartalbum.web.i18n import install_i18n
     from smartalbum.web.problems import register_error_handlers
     from smartalbum.web.security import (
         install_api_key,
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(mobile_api.bp)
     register_error_handlers(app)
+    install_i18n(app)
     install_security_headers(app)
     # The limiter's hook runs first, so requests with a wrong key count against the limit too.
     install_rate_limit(app, web)
