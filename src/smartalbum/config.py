@@ -57,9 +57,23 @@ class WebSettings(BaseModel):
 
     max_upload_mb: float = Field(64.0, gt=0, description="largest request body, MB")
     max_files: int = Field(100, ge=1, description="most photos in one request")
-    rate_limit: str = Field("600 per minute", description="flask-limiter syntax; '' disables")
-    rate_limit_storage: str = Field("memory://", description="memory:// or redis://host:port")
+    rate_limit: str = Field(
+        "600 per minute",
+        description="per client address, flask-limiter syntax; '' disables. With memory:// "
+        "storage each server process counts on its own (N processes allow N times this)",
+    )
+    rate_limit_storage: str = Field(
+        "memory://",
+        description="memory:// (per process) or redis://host:port (shared by every process)",
+    )
     api_key: str | None = Field(None, description="when set, clients send it as X-API-Key")
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the server answers to besides loopback and the address "
+        "`serve --host` binds (the public name behind a reverse proxy); '.example.org' "
+        "matches its subdomains too, '*' any host (SMARTALBUM_WEB__ALLOWED_HOSTS="
+        "'[\"photos.example.org\"]')",
+    )
     threads: int = Field(8, ge=1, description="WSGI server threads (per process)")
     processes: int = Field(
         0, ge=0, description="server processes; 0 = one per core (1 = waitress, >1 = gunicorn)"

@@ -34,7 +34,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     from smartalbum.web.problems import register_error_handlers
     from smartalbum.web.security import (
         install_api_key,
+        install_host_check,
         install_json_depth_limit,
+        install_origin_check,
         install_rate_limit,
         install_security_headers,
     )
@@ -94,6 +96,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_error_handlers(app)
     install_i18n(app)
     install_security_headers(app)
+    # Host and origin first: a request for another host, or sent by another site's page,
+    # is refused before anything counts or reads it.
+    install_host_check(app, web.allowed_hosts)
+    install_origin_check(app)
     # The limiter's hook runs first, so requests with a wrong key count against the limit too.
     install_rate_limit(app, web)
     install_api_key(app, web.api_key)

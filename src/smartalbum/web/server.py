@@ -178,7 +178,7 @@ def serve(
     the web framework hold Python's GIL, so one process cannot keep two cores busy
     (measured in docs/benchmarks.md).
     """
-    settings = settings or get_settings()
+    settings = with_bound_host(settings or get_settings(), host)
     problem = exposure_problem(settings, host)
     if problem:
         raise ValueError(problem)
@@ -192,10 +192,27 @@ def serve(
     _serve_web(settings, host, port, threads, processes)
 
 
+def with_bound_host(settings: Settings, host: str) -> Settings:
+    """``settings`` whose web.allowed_hosts also names the address being bound (for every
+    interface: this machine's name and addresses), so requests for it pass the Host check."""
+    from smartalbum.web.security import hosts_for_bind
+
+    extra = [h for h in hosts_for_bind(host) if h not in settings.web.allowed_hosts]
+    if not extra:
+        return settings
+    web = settings.web.model_copy(update={"allowed_hosts": [*settings.web.allowed_hosts, *extra]})
+    return settings.model_copy(update={"web": web})
+
+
 def _serve_web(
     settings: Settings, host: str, port: int, threads: int | None, processes: int | None
 ) -> None:
+    from smartalbum.web.security import shared_limit_warning
+
     processes = processes or settings.web.processes or (os.cpu_count() or 1)
+    warning = shared_limit_warning(settings.web, processes)
+    if warning:
+        log.warning(warning)
     keep_freed_memory()
     if processes > 1:
         _serve_gunicorn(settings, host, port, threads or settings.web.threads, processes)
