@@ -171,3 +171,43 @@ def test_several_processes_with_memory_storage_are_warned_about() -> None:
     assert shared_limit_warning(web, 1) is None
     assert shared_limit_warning(WebSettings(rate_limit_storage="redis://localhost:6379"), 4) is None
     assert shared_limit_warning(WebSettings(rate_limit=""), 4) is None
+
+
+@pytest.mark.browser
+def test_pages_ask_for_the_key_then_work(browser, start_server) -> None:
+    """People, categories and search with a key set: the page loads (200 HTML), asks for
+    the key on the API's 401, then shows its data; the page's own POST (same origin) passes
+    the origin check."""
+    base = start_server(api_key="s3cret")
+    context = browser.new_context()
+    try:
+        api_status: list[tuple[str, str, int]] = []
+        pg = context.new_page()
+        pg.on("response", lambda r: api_status.append((r.request.method, r.url, r.status))
+              if "/api/" in r.url else None)
+        for path, loaded in [
+            ("/people", "() => !document.getElementById('people-empty').hidden"),
+            ("/categories", "() => !document.getElementById('cat-empty').hidden"),
+            ("/search?q=red", "() => /for “red”/.test("
+                              "document.getElementById('search-summary').textContent)"),
+        ]:
+            resp = pg.goto(base + path)
+            assert resp is not None and resp.status == 200, path
+            assert "text/html" in resp.headers["content-type"]
+            pg.wait_for_selector("#key-panel:not([hidden])")  # asked, not an error
+            pg.fill("#api-key", "s3cret")
+            pg.click("#key-form button")
+            pg.wait_for_selector("#key-panel[hidden]", state="attached")
+            pg.wait_for_function(loaded)
+            pg.evaluate("() => sessionStorage.clear()")  # the next page asks again
+        pg.goto(base + "/categories")
+        pg.wait_for_selector("#key-panel:not([hidden])")
+        pg.fill("#api-key", "s3cret")
+        pg.click("#key-form button")
+        pg.wait_for_function("() => !document.getElementById('cat-empty').hidden")
+        with pg.expect_response(lambda r: r.url.endswith("/api/v1/retrain")) as posted:
+            pg.click("#retrain-all")
+        assert posted.value.status == 202  # a same-origin POST: not 403
+        assert not [s for s in api_status if s[2] == 403]
+    finally:
+        context.close()

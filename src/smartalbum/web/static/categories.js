@@ -7,10 +7,15 @@
   const API = "/api/v1";
   const $ = (id) => document.getElementById(id);
   const view = document.body.dataset.view;
-  const { get: key, headers } = window.smartalbumKey;
+  const { get: key, headers, ask } = window.smartalbumKey;
 
+  // fetch() with the API key; on a 401 the page asks for the key (key.js) and tries again.
   async function api(path, options = {}) {
-    const resp = await fetch(API + path, { ...options, headers: headers(options.headers) });
+    let resp = await fetch(API + path, { ...options, headers: headers(options.headers) });
+    for (let attempt = 0; resp.status === 401 && attempt < 5; attempt += 1) {
+      await ask();
+      resp = await fetch(API + path, { ...options, headers: headers(options.headers) });
+    }
     if (!resp.ok) {
       let detail = resp.statusText;
       try { detail = (await resp.json()).detail || detail; } catch (_) { /* not JSON */ }

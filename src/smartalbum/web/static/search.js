@@ -23,13 +23,16 @@
     summary.textContent = `Searching for “${query}”…`;
     let data;
     try {
-      const resp = await fetch(`${API}/search?${new URLSearchParams({ q: query, limit: "100" })}`,
-        { headers: headers() });
+      const url = `${API}/search?${new URLSearchParams({ q: query, limit: "100" })}`;
+      let resp = await fetch(url, { headers: headers() });
+      // A 401: the page asks for the key (key.js) and searches again.
+      for (let attempt = 0; resp.status === 401 && attempt < 5; attempt += 1) {
+        await window.smartalbumKey.ask();
+        resp = await fetch(url, { headers: headers() });
+      }
       data = await resp.json();
       if (!resp.ok) {
-        summary.textContent = resp.status === 401
-          ? "This server needs an API key: enter it on a gallery page first."
-          : `${data.title}: ${data.detail}`;
+        summary.textContent = `${data.title}: ${data.detail}`;
         return;
       }
     } catch (err) {
