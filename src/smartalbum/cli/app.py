@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from smartalbum import __version__
-from smartalbum.cli.errors import adopt, as_click_error
+from smartalbum.cli.errors import adopt, as_click_error, disk_full_error
 from smartalbum.cli.lazy import LazyGroup
 from smartalbum.errors import SmartAlbumError
 from smartalbum.features import load_features
@@ -59,6 +59,11 @@ class AppGroup(LazyGroup):
             return super().invoke(ctx)
         except SmartAlbumError as exc:  # raised outside any command's own context
             raise as_click_error(exc) from exc
+        except Exception as exc:
+            full = disk_full_error(exc)
+            if full is None:
+                raise
+            raise full from exc
 
 
 @click.group(

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from smartalbum.cli.errors import bundle_is_usage_error
+from smartalbum.cli.errors import bundle_is_usage_error, disk_full_error
 from smartalbum.config import Settings, get_settings
 
 
@@ -47,6 +47,9 @@ class AppContext:
             try:
                 self._catalogs[url] = open_catalog(url=target)
             except (SQLAlchemyError, OSError) as exc:
+                full = disk_full_error(exc)
+                if full is not None:  # the request was fine: a failure, not a usage error
+                    raise full from exc
                 raise click.UsageError(
                     f"cannot open the catalog at {safe_url(target)}: {exc}"
                 ) from exc

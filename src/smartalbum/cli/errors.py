@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from smartalbum.errors import EXIT_FAILURE, EXIT_USAGE, SmartAlbumError
+from smartalbum.errors import EXIT_FAILURE, EXIT_USAGE, DiskFullError, SmartAlbumError, is_disk_full
 
 
 class CommandError(click.ClickException):
@@ -34,15 +34,31 @@ def as_click_error(exc: SmartAlbumError, ctx: click.Context | None = None) -> cl
     return CommandError(exc.detail, exc.exit_code)
 
 
+def disk_full_error(exc: BaseException) -> click.ClickException | None:
+    """The one-line error for a full disk met anywhere below (a catalog write, a thumbnail,
+    a head, a tag file: ENOSPC, SQLite's "disk is full", PostgreSQL's 53100), else None."""
+    if isinstance(exc, click.ClickException) or not is_disk_full(exc):
+        return None
+    where = getattr(exc, "filename", None)
+    detail = f" (writing {where})" if where else ""
+    return as_click_error(DiskFullError(f"no space left on the disk{detail}; free some and retry"))
+
+
 class ErrorContext(click.Context):
     """A command's context that turns a typed error into its Click error while the
-    command's own context is still known, so a usage error shows that command's usage."""
+    command's own context is still known, so a usage error shows that command's usage;
+    a full disk, whatever raised it, is one line too."""
 
     def invoke(self, callback: Any, /, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().invoke(callback, *args, **kwargs)
         except SmartAlbumError as exc:
             raise as_click_error(exc, self) from exc
+        except Exception as exc:
+            full = disk_full_error(exc)
+            if full is None:
+                raise
+            raise full from exc
 
 
 def adopt(command: click.Command) -> click.Command:

@@ -358,7 +358,7 @@ def photo_detail(photo_id: int) -> Response:
 @bp.patch("/api/v1/photos/<int:photo_id>")
 @api.validate(
     json=CorrectionBody,
-    resp=responses({200: (PhotoDetail, "The photo, corrected")}, [400, 404]),
+    resp=responses({200: (PhotoDetail, "The photo, corrected")}, [400, 404, 507]),
     operation_id="correctPhoto",
 )
 def correct_photo(photo_id: int) -> Response:
@@ -401,7 +401,7 @@ def correct_photo(photo_id: int) -> Response:
             200: (JPEG, "The thumbnail"),
             304: (None, "Not modified (If-None-Match matched)"),
         },
-        [404],
+        [404, 507],
     ),
     operation_id="getThumbnail",
 )

@@ -16,7 +16,7 @@ from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from smartalbum.errors import SmartAlbumError
+from smartalbum.errors import DiskFullError, SmartAlbumError, is_disk_full
 from smartalbum.imaging.errors import PhotoError
 from smartalbum.web.classify import photo_error_dict
 
@@ -136,6 +136,13 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        if is_disk_full(exc):
+            # Wherever the write was (a thumbnail, a correction, a tag, a category, the
+            # catalog): the request was fine, the disk is not.
+            app.logger.warning("disk full: %s", exc)
+            return _domain_error(
+                DiskFullError("No space left on the server's disk: free some, then try again.")
+            )
         # The traceback goes to the log, never to the client.
         app.logger.exception("unhandled error")
         return problem(500, "Internal Server Error", "The server could not handle this request.")
