@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from smartalbum.web.models.common import Body, Id, Model, Query, text
 
@@ -30,6 +30,9 @@ class NewPersonBody(Body):
 
 
 class PersonBody(Body):
+    # at least one of the two (the view refuses an empty body)
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
     name: Name = Field(None, description="naming confirms the person's faces")
     birth_date: dt.date | None = Field(None, description="YYYY-MM-DD, or null to clear")
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from smartalbum.library.browse import MAX_LIMIT, MAX_YEAR
 from smartalbum.web.models.common import Body, Model, Query, Sha256, Short, head_field, text
@@ -47,8 +47,15 @@ class DuplicatesQuery(Query):
     cursor: Cursor | None = Field(None, description="next_cursor of the previous page (opaque)")
 
 
+#: LAT,LON in decimal degrees, in range: what ``library.trips.parse_home`` accepts, said
+#: in the document (a schema-valid home is never refused).
+_LAT = r"-?(?:90(?:\.0+)?|[1-8]?[0-9](?:\.[0-9]+)?)"
+_LON = r"-?(?:180(?:\.0+)?|(?:1[0-7][0-9]|[1-9]?[0-9])(?:\.[0-9]+)?)"
+HOME_PATTERN = rf"^ *{_LAT} *, *{_LON} *$"
+
+
 class TripsQuery(HeadOnlyQuery):
-    home: text(64) | None = Field(
+    home: Annotated[str, StringConstraints(max_length=64, pattern=HOME_PATTERN)] | None = Field(
         None, description="home as LAT,LON (default: settings, else learned)"
     )
 

@@ -12,7 +12,7 @@ MAX_LIMIT = 200
 
 
 class SearchQuery(Query):
-    q: str = Field(min_length=1, max_length=MAX_QUERY_LENGTH, description="the words to look for")
+    q: text(MAX_QUERY_LENGTH) = Field(description="the words to look for")
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 
