@@ -57,19 +57,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def tree_rss_mb(pid: int) -> tuple[float, int]:
-    """Resident memory of ``pid`` and all its descendants (gunicorn workers, the jobs
-    worker), MB, and how many processes that is (Linux /proc)."""
-    total, count, todo = 0.0, 0, [pid]
+def tree_rss_mb(pid: int) -> dict[str, float]:
+    """Resident memory of ``pid`` and all its descendants, MB, in total and per role:
+    ``serve`` (the process started; gunicorn's master), ``web`` (gunicorn's workers, which
+    answer the requests) and ``jobs`` (the embedded ``smartalbum worker`` and its pool)."""
+    roles: dict[str, float] = collections.defaultdict(float)
+    todo, in_jobs = [pid], set()
     while todo:
         p = todo.pop()
         with contextlib.suppress(OSError):
-            todo += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+            children = [int(c) for c in
+                        Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+            cmdline = Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ")
+            if p != pid and (b" worker" in cmdline or p in in_jobs):
+                role = "jobs"
+                in_jobs.update(children)
+            else:
+                role = "serve" if p == pid else "web"
+            todo += children
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) / 1024
-                    count += 1
-    return round(total, 1), count
+                    roles[role] += int(line.split()[1]) / 1024
+    out = {role: round(mb, 1) for role, mb in sorted(roles.items())}
+    out["total"] = round(sum(roles.values()), 1)
+    return out
 
 
 def good_photos(limit: int = 200) -> tuple[list[tuple[str, bytes]], str]:
@@ -137,7 +148,7 @@ def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]
 def soak(base: str, pid: int, args: argparse.Namespace, good: list, bad: list, bomb: bytes,
          fifo: str) -> dict[str, object]:
     statuses: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
-    samples: list[tuple[float, float]] = []
+    samples: list[dict[str, float]] = []
     lock = threading.Lock()
     start = time.monotonic()
     stop = start + args.duration
@@ -174,7 +185,7 @@ def soak(base: str, pid: int, args: argparse.Namespace, good: list, bad: list, b
 
     def sampler() -> None:
         while time.monotonic() < stop:
-            samples.append((round(time.monotonic() - start, 1), tree_rss_mb(pid)[0]))
+            samples.append({"t": round(time.monotonic() - start, 1), **tree_rss_mb(pid)})
             time.sleep(args.sample)
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
@@ -183,16 +194,23 @@ def soak(base: str, pid: int, args: argparse.Namespace, good: list, bad: list, b
         t.start()
     for t in threads:
         t.join()
-    samples.append((round(time.monotonic() - start, 1), tree_rss_mb(pid)[0]))
+    load_end = samples[-1]
     elapsed = time.monotonic() - start
+    time.sleep(args.sample)  # the last requests drained: what the server keeps when idle
+    idle = {"t": round(time.monotonic() - start, 1), **tree_rss_mb(pid)}
 
-    def rss_at(t: float) -> float:
-        return next((mb for at, mb in samples if at >= t), samples[-1][1])
+    def rss_at(t: float) -> dict[str, float]:
+        return next((s for s in samples if s["t"] >= t), samples[-1])
 
     total = sum(sum(c.values()) for c in statuses.values())
     server_errors = sum(n for c in statuses.values() for s, n in c.items() if s.startswith("5"))
     failed = sum(n for c in statuses.values() for s, n in c.items() if s.startswith("error"))
     after_minute = rss_at(60.0)
+    under_load = [s for s in samples if s["t"] >= 60.0] or samples
+
+    def peak(role: str) -> float:
+        return max(s.get(role, 0.0) for s in samples)
+
     return {
         "requests": total,
         "requests_per_s": round(total / elapsed, 2),
@@ -200,11 +218,14 @@ def soak(base: str, pid: int, args: argparse.Namespace, good: list, bad: list, b
         "connection_errors": failed,
         "statuses": {kind: dict(sorted(c.items())) for kind, c in sorted(statuses.items())},
         "rss_mb": {
-            "start": samples[0][1],
+            "start": samples[0],
             "after_1_min": after_minute,
-            "end": samples[-1][1],
-            "max": max(mb for _, mb in samples),
-            "growth_after_1_min": round(samples[-1][1] - after_minute, 1),
+            "end_of_load": load_end,
+            "idle_after": idle,
+            "max": {role: peak(role) for role in ("serve", "web", "jobs", "total")},
+            "after_1_min_range_total": [min(s["total"] for s in under_load),
+                                        max(s["total"] for s in under_load)],
+            "growth_after_1_min_total": round(load_end["total"] - after_minute["total"], 1),
         },
         "rss_samples": samples,
     }
