@@ -54,6 +54,20 @@ def test_configured_hosts_are_served(make_app: Callable[..., Flask]) -> None:
         assert client.get("/api/v1/model", headers={"Host": host}).status_code == 400, host
 
 
+@pytest.mark.parametrize("host", ["[::1", "a b", "", "localhost:0", "localhost:99999", "évil.example"])
+def test_malformed_hosts_are_400_not_500(client, host) -> None:
+    resp = client.get("/api/v1/model", headers={"Host": host})
+    assert resp.status_code == 400
+    assert resp.get_json()["code"] == "untrusted_host"
+
+
+@pytest.mark.parametrize("origin", ["http://[::1", "http://localhost:99999", "\u00e9"])
+def test_malformed_origins_are_403_not_500(client, origin) -> None:
+    for header in ("Origin", "Referer"):
+        resp = client.delete("/api/v1/categories/x", headers={header: origin})
+        assert resp.status_code == 403, (header, origin)
+
+
 def test_a_star_serves_any_host(make_app: Callable[..., Flask]) -> None:
     client = make_app(allowed_hosts=["*"]).test_client()
     assert client.get("/api/v1/model", headers={"Host": "any.example"}).status_code == 200

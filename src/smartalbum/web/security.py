@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import logging
 import re
 import socket
 from collections.abc import Iterable
@@ -92,8 +91,6 @@ def install_security_headers(app: Flask) -> None:
         return resp
 
 
-log = logging.getLogger(__name__)
-
 #: Names any server answers to: a browser resolves them to this machine only (RFC 6761;
 #: ".localhost" matches localhost and its subdomains). Loopback IP literals (127.0.0.0/8,
 #: ::1) are allowed by :func:`host_allowed` itself.
@@ -141,10 +138,9 @@ def host_allowed(environ: dict[str, object], allowed: Iterable[str]) -> bool:
         return True
     except SecurityError:
         pass
-    literal = urlsplit(f"//{header}").hostname or ""
     try:
-        address = ipaddress.ip_address(literal)
-    except ValueError:
+        address = ipaddress.ip_address(urlsplit(f"//{header}").hostname or "")
+    except ValueError:  # not an address, or not even a host ("[::1")
         return False
     return address.is_loopback or any(_same_address(address, name) for name in allowed)
 
@@ -185,14 +181,20 @@ def request_origin() -> str | None:
     referer = request.headers.get("Referer")
     if not referer:
         return None
-    parts = urlsplit(referer)
+    try:
+        parts = urlsplit(referer)
+    except ValueError:  # unparseable: foreign by definition
+        return "null"
     return f"{parts.scheme}://{parts.netloc}"
 
 
 def same_origin(origin: str, host: str) -> bool:
     """Whether ``origin`` (scheme://host[:port], or "null") names the host the request was
     sent to (its Host header): the page that sent it was served by this server."""
-    parts = urlsplit(origin)
+    try:
+        parts = urlsplit(origin)
+    except ValueError:
+        return False
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return False  # "null" (sandboxed frames, file: pages, redirects) and the like
     default = ":443" if parts.scheme == "https" else ":80"
