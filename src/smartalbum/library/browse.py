@@ -552,3 +552,60 @@ def empty_facets() -> dict[str, Any]:
         "cameras": [],
         "review": {"uncertain": 0, "blurry": 0, "bad_exposure": 0, "any": 0},
     }
+
+
+# --------------------------------------------------------------------------- timeline
+
+
+@dataclass(frozen=True)
+class MonthCount:
+    """Photos of one month (``year``/``month`` None: the undated ones) and the cursor that
+    starts the listing of the same filters at that month (a timeline jump)."""
+
+    year: int | None
+    month: int | None
+    count: int
+    cursor: str
+
+
+def month_cursor(query: PhotoQuery, year: int | None, month: int | None) -> str:
+    """A cursor for :func:`page` that starts at ``year``/``month`` (None: the undated part).
+
+    The keyset condition ``taken_at <= t AND (taken_at < t OR id < i)`` with ``t`` the
+    first instant of the next month and ``i`` 0 is ``taken_at < t``: the page starts with
+    the month's newest photo, exactly where walking from the top would reach it.
+    """
+    fp = query.fingerprint()
+    if year is None or month is None:
+        return Cursor(UNDATED, None, None, fp).encode()
+    end = datetime(year + 1, 1, 1) if month == 12 else datetime(year, month + 1, 1)
+    return Cursor(DATED, end, 0, fp).encode()
+
+
+def months(session: Session, query: PhotoQuery) -> list[MonthCount]:
+    """Photos per month of ``query`` (newest month first, the undated last): the gallery's
+    date headers and timeline.
+
+    One grouped query on ``taken_at`` (no per-photo label subquery unless the filters need
+    one): tens of milliseconds at 50,000 photos, and it is cached by the API per catalog
+    fingerprint.
+    """
+    year = extract("year", Photo.taken_at)
+    month = extract("month", Photo.taken_at)
+    conditions = query.conditions(session)
+    rows = session.execute(
+        select(year, month, func.count(Photo.id))
+        .where(Photo.taken_at.is_not(None), *conditions)
+        .group_by(year, month)
+        .order_by(year.desc(), month.desc())
+    ).all()
+    out = [
+        MonthCount(int(y), int(m), int(n), month_cursor(query, int(y), int(m))) for y, m, n in rows
+    ]
+    if not query.dated_only:
+        undated = session.scalar(
+            select(func.count(Photo.id)).where(Photo.taken_at.is_(None), *conditions)
+        )
+        if undated:
+            out.append(MonthCount(None, None, int(undated), month_cursor(query, None, None)))
+    return out
