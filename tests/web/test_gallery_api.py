@@ -194,3 +194,24 @@ def test_organize_plans_only_the_selected_photos(sqlite_catalog_url, photo_libra
     plan = plan_from_catalog(factory, tmp_path / "out", photo_ids=chosen)
     assert sorted({item.photo_id for item in plan.items}) == chosen
     assert len(plan.items) < len(everything.items)
+
+
+def test_a_bulk_label_can_be_withdrawn(rows_client) -> None:
+    """The gallery's undo: the corrections go, the earlier label counts again."""
+    client, ids, _ = rows_client
+    assert client.get("/api/v1/photos/months?label=blue").get_json()["total"] == 2
+    body = client.post(
+        "/api/v1/photos/bulk/label", json={"ids": [ids[0], ids[2]], "label": "blue"}
+    ).get_json()
+    assert [i["label"] for i in body["items"]] == ["blue", "blue"]
+    assert len(body["corrections"]) == 2
+    assert client.get("/api/v1/photos/months?label=blue").get_json()["total"] == 4
+    resp = client.post("/api/v1/corrections/withdraw", json={"ids": body["corrections"]})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    back = resp.get_json()
+    assert back["withdrawn"] == 2
+    assert [(i["id"], i["label"], i["label_source"]) for i in back["items"]] == [
+        (ids[0], "red", "prediction"),
+        (ids[2], "red", "prediction"),
+    ]
+    assert client.get("/api/v1/photos/months?label=blue").get_json()["total"] == 2

@@ -535,6 +535,8 @@ def catalog_fingerprint(session: Session, *, labels: bool = True) -> tuple[Any, 
         out += (
             session.scalar(select(func.max(Prediction.id))),
             session.scalar(select(func.max(Correction.id))),
+            # a withdrawn correction (the gallery's undo) lowers the count, if not the max
+            session.scalar(select(func.count(Correction.id))),
         )
     return out
 

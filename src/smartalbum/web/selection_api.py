@@ -7,6 +7,7 @@
 * ``POST /api/v1/photos/bulk/export`` — the selection as a CSV or a list of paths, as a
   download.
 
+``POST /api/v1/corrections/withdraw`` takes corrections back by id (the gallery's undo).
 Adding the selection as examples of a category uses the categories API as it is (by the
 photos' sha256), and organising it is an ``organize`` job with ``photo_ids``. Ids the
 catalog lacks are reported in ``not_found`` and skipped: a selection made a minute ago may
@@ -18,18 +19,20 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from smartalbum.library.catalog import add_correction
-from smartalbum.library.schema import Photo
+from smartalbum.library.schema import Correction, Photo
 from smartalbum.web.contract import api, json_body, responses
 from smartalbum.web.library_api import (
     catalog_factory,
     engine_and_head,
     load_records,
+    photo_item,
     resolve_head,
 )
 from smartalbum.web.models.selection import (
@@ -39,6 +42,8 @@ from smartalbum.web.models.selection import (
     BulkTagsResult,
     ExportBody,
     ExportFile,
+    WithdrawBody,
+    WithdrawResult,
 )
 from smartalbum.web.problems import ProblemError
 
@@ -96,11 +101,57 @@ def bulk_label() -> Response:
     with catalog_factory()() as session:
         found = existing(session, ids)
         done = [i for i in ids if i in found]
-        for photo_id in done:
-            add_correction(session, photo_id, label, head=head, source="web")
+        made = [add_correction(session, i, label, head=head, source="web").id for i in done]
         session.commit()
-    missing = [i for i in ids if i not in found]
-    return jsonify(label=label, head=head, corrected=len(done), ids=done, not_found=missing)
+        items = _items(session, done, head)
+    return jsonify(
+        label=label,
+        head=head,
+        corrected=len(done),
+        corrections=made,
+        ids=done,
+        not_found=[i for i in ids if i not in found],
+        items=items,
+    )
+
+
+@bp.post("/api/v1/corrections/withdraw")
+@api.validate(
+    json=WithdrawBody,
+    resp=responses({200: (WithdrawResult, "The corrections withdrawn")}, [400, 503]),
+    operation_id="withdrawCorrections",
+)
+def withdraw_corrections() -> Response:
+    """Withdraw corrections (the gallery's undo): the label that counted before is back
+
+    Only the corrections named are removed, by id (as returned by a bulk label); ids that
+    are gone already are skipped. Answers the photos as they are now.
+    """
+    engine, default_head = engine_and_head()
+    body: WithdrawBody = json_body()
+    head = resolve_head(engine, default_head, body.head)
+    wanted = unique(body.ids)
+    with catalog_factory()() as session:
+        photo_ids: list[int] = []
+        for start in range(0, len(wanted), CHUNK):
+            chunk = wanted[start : start + CHUNK]
+            rows = session.execute(
+                select(Correction.id, Correction.photo_id).where(Correction.id.in_(chunk))
+            ).all()
+            photo_ids += [pid for _, pid in rows]
+            session.execute(delete(Correction).where(Correction.id.in_([cid for cid, _ in rows])))
+        session.commit()
+        photo_ids = unique(photo_ids)
+        items = _items(session, photo_ids, head)
+    return jsonify(withdrawn=len(photo_ids), ids=photo_ids, items=items)
+
+
+def _items(session: Session, ids: list[int], head: str) -> list[dict[str, Any]]:
+    """Tiles of ``ids`` as the photo list shows them (to redraw them after a change)."""
+    records = []
+    for start in range(0, len(ids), CHUNK):
+        records += load_records(session, ids[start : start + CHUNK], head)
+    return [photo_item(r) for r in records]
 
 
 @bp.post("/api/v1/photos/bulk/tags")

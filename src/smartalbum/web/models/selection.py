@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from smartalbum.web.models.common import Body, Id, Model, Short, binary, head_field, text
+from smartalbum.web.models.library import PhotoItem
 
 #: Most photos one bulk request may name (a selection is made of loaded tiles).
 MAX_SELECTION = 10_000
@@ -54,6 +55,19 @@ class BulkLabelResult(BulkResult):
     label: str
     head: str
     corrected: int = Field(description="corrections recorded")
+    corrections: list[int] = Field(description="their ids (POST /api/v1/corrections/withdraw)")
+    items: list[PhotoItem] = Field(description="the photos as they are now")
+
+
+class WithdrawBody(Body):
+    ids: list[Id] = Field(min_length=1, max_length=MAX_SELECTION, description="correction ids")
+    head: str | None = head_field("whose labels the answer shows (default: the app's head)")
+
+
+class WithdrawResult(Model):
+    withdrawn: int = Field(description="photos whose corrections were withdrawn")
+    ids: list[int] = Field(description="those photos")
+    items: list[PhotoItem] = Field(description="the photos as they are now")
 
 
 class BulkTagsResult(BulkResult):
