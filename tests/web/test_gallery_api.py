@@ -215,3 +215,18 @@ def test_a_bulk_label_can_be_withdrawn(rows_client) -> None:
         (ids[2], "red", "prediction"),
     ]
     assert client.get("/api/v1/photos/months?label=blue").get_json()["total"] == 2
+
+
+def test_months_leave_out_photos_without_a_copy_on_disk(rows_client) -> None:
+    client, ids, url = rows_client
+    from sqlalchemy import update
+
+    from smartalbum.library.schema import File
+
+    _, factory = db.open_catalog(url=url)
+    with db.session_scope(factory) as s:
+        s.execute(update(File).where(File.photo_id.in_([ids[5], ids[6]])).values(status="missing"))
+    body = client.get("/api/v1/photos/months").get_json()
+    got = [(m["year"], m["month"], m["count"]) for m in body["months"]]
+    assert got == [(2024, 3, 2), (2024, 1, 1), (2023, 12, 2), (None, None, 1)]
+    assert body["total"] == len(client.get("/api/v1/photos?limit=200").get_json()["items"])

@@ -983,8 +983,7 @@
       closeDrawer(false);
       if (state.stats) drawFacets(state.stats);
       $("jump-back").hidden = true;
-      pager.reset();
-      loadTimeline();
+      pager.reset(null, loadTimeline);
     }
 
     // ---- the timeline: months with counts; a jump starts the list at that month
@@ -1183,8 +1182,8 @@
     state.onStats.push(drawFacets);
     state.onChanged.push(loadTimeline);
     title();
-    pager.reset();
-    loadTimeline();
+    // The timeline is asked once the first photos show: it never delays them.
+    pager.reset(null, loadTimeline);
   }
 
   // ---- review ---------------------------------------------------------------------------
