@@ -298,6 +298,13 @@ def test_review_duplicates_and_photo_pages(gallery, photo_library: Library) -> N
     page.click('#photo-fix .fix-button[data-label="red"]')
     page.wait_for_function("() => document.querySelector('#photo-label').textContent === 'red'")
     assert page.text_content("#photo-source") == "your label"
+    # hovering the pressed label keeps its full colour (it was white on a pale tint)
+    pressed = page.locator('#photo-fix .fix-button[aria-pressed="true"]')
+    pressed.hover()
+    colours = pressed.evaluate(
+        "b => { const s = getComputedStyle(b); return [s.backgroundColor, s.borderTopColor]; }"
+    )
+    assert colours[0] == colours[1]
     assert page.text_content("#photo-corrections").startswith("red")
 
 
