@@ -929,6 +929,21 @@
       const button = ev.target.closest(".tile-menu-button");
       if (button) openTileMenu(button.closest(".gallery-tile"));
     });
+    // A photo changed elsewhere on the page (the viewer's correction): redraw its tile, and
+    // it leaves the view when it no longer fits. detail: {item, corrections?: [ids]}.
+    document.addEventListener("smartalbum:photo-changed", (ev) => {
+      const item = ev.detail && ev.detail.item;
+      const li = item && grid.tileById(item.id);
+      if (!li) return;
+      state.items.set(item.id, item);
+      updateTile(li, item);
+      if (!state.matches(item)) {
+        const putBack = grid.remove([item.id]);
+        const ids = ev.detail.corrections;
+        toast(t("It no longer fits this view."), ids && ids.length ? () => undoLabel(ids, putBack) : null);
+      }
+      refreshStatsSoon();
+    });
     const pager = makePager(
       container,
       (cursor) => getJson(`${API}/photos?${photoParams(filters(), cursor)}`),
@@ -1097,6 +1112,11 @@
     toggle.addEventListener("click", () => (document.body.classList.contains("filters-open") ? closeDrawer() : openDrawer()));
     $("close-filters").addEventListener("click", () => closeDrawer());
     drawer.addEventListener("keydown", (ev) => { if (ev.key === "Escape") closeDrawer(); });
+    document.addEventListener("pointerdown", (ev) => {
+      if (document.body.classList.contains("filters-open") && !drawer.contains(ev.target) && !toggle.contains(ev.target)) {
+        closeDrawer(false);
+      }
+    });
 
     // A facet link: a real link (open in a new tab works), followed here without a reload.
     function facetItem(ul, text, count, next, active, depth = 0) {
