@@ -582,20 +582,23 @@
   // ---- the label menu -------------------------------------------------------------------
 
   let activeGrid = null;           // the page's grid (browse or review)
-  let menuOpener = null;
+  let menuOpener = null;           // the button that opened the label menu
+  let menuReturn = null;           // where focus goes back when it closes
 
   function closeMenu(refocus = true) {
     const menu = $("label-menu");
     if (!menu || menu.hidden) return;
     menu.hidden = true;
     if (menuOpener) menuOpener.setAttribute("aria-expanded", "false");
-    if (refocus && menuOpener && menuOpener.isConnected) menuOpener.focus();
+    if (refocus && menuReturn && menuReturn.isConnected) menuReturn.focus();
     menuOpener = null;
+    menuReturn = null;
   }
 
   // A small menu of the head's labels under `opener`; `pick(label)` when one is chosen.
   function openMenu(opener, current, pick, focusBack = opener) {
     const menu = $("label-menu");
+    if (!menu.hidden && menuOpener === opener) { closeMenu(); return; }  // a second click closes it
     closeMenu(false);
     menu.replaceChildren();
     for (const label of state.labels) {
@@ -610,7 +613,8 @@
       item.addEventListener("click", () => { closeMenu(); pick(label); });
       menu.appendChild(item);
     }
-    menuOpener = focusBack;
+    menuOpener = opener;
+    menuReturn = focusBack;
     opener.setAttribute("aria-expanded", "true");
     menu.hidden = false;
     const box = opener.getBoundingClientRect();
@@ -639,7 +643,7 @@
       }
     });
     document.addEventListener("pointerdown", (ev) => {
-      if (!menu.hidden && !menu.contains(ev.target) && ev.target !== menuOpener) closeMenu(false);
+      if (!menu.hidden && !menu.contains(ev.target) && !(menuOpener && menuOpener.contains(ev.target))) closeMenu(false);
     });
   }
 
