@@ -422,6 +422,13 @@ def test_the_grid_is_one_tab_stop_with_arrow_keys_space_and_enter(gallery, tmp_p
     assert page.evaluate(focused) == order[2]
     page.keyboard.press("Escape")
     assert page.text_content("#selection-count") == "0"
+    # Shift+F10 opens the tile's label menu on its label; Esc closes it and focus comes back
+    page.keyboard.press("Shift+F10")
+    assert page.is_visible("#label-menu")
+    assert page.evaluate("() => document.activeElement.getAttribute('aria-checked')") == "true"
+    page.keyboard.press("Escape")
+    assert page.is_hidden("#label-menu")
+    assert page.evaluate(focused) == order[2]
     # Enter opens the photo (the viewer where it is installed, else the photo's page)
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/gallery/photos/{order[2]}")
