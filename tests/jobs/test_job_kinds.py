@@ -112,6 +112,26 @@ def test_organize_job_copies_the_catalog_and_never_touches_the_originals(
     assert all(library.path(rel).read_bytes() == b for rel, b in originals.items())
 
 
+def test_an_organize_job_of_a_selection_copies_only_those_photos(
+    web, library, tmp_path: Path
+) -> None:
+    """The gallery's "Organise…": an organize job over the selected photo ids."""
+    app, _, _ = web
+    client = app.test_client()
+    _index(client, library)
+    chosen = [item["id"] for item in client.get("/api/v1/photos?limit=3").get_json()["items"]]
+    into = tmp_path / "chosen"
+    response = client.post(
+        "/api/v1/jobs",
+        json={"kind": "organize", "into": str(into), "mode": "copy", "photo_ids": chosen},
+    )
+    assert response.status_code == 202, response.get_data(as_text=True)
+    job = client.get(response.headers["Location"]).get_json()
+    assert job["status"] == "done", job
+    copied = [p for p in into.rglob("*") if p.is_file() and p.suffix in {".jpg", ".png"}]
+    assert len(copied) == len(chosen) < library.distinct
+
+
 @pytest.mark.parametrize(
     "body, code",
     [

@@ -23,8 +23,21 @@ TEMPLATES = [
     *sorted((WEB / "templates" / "gallery").glob("*.html")),
 ]
 PAGES = {
-    "/gallery": ["facet-labels", "facet-dates", "facet-places", "photos", "load-more", "sentinel"],
-    "/gallery/review": ["review-tabs", "photos", "load-more"],
+    "/gallery": [
+        "facet-labels",
+        "facet-dates",
+        "facet-places",
+        "photos",
+        "load-more",
+        "sentinel",
+        "timeline-list",
+        "selection-bar",
+        "label-menu",
+        "bulk-dialog",
+        "toast",
+        "open-filters",
+    ],
+    "/gallery/review": ["review-tabs", "photos", "load-more", "selection-bar", "label-menu"],
     "/gallery/duplicates": ["groups", "group-template", "member-template", "load-more"],
     "/gallery/photos/7": ["photo", "photo-fix", "photo-facts", "photo-files"],
     "/gallery/trips": ["trips", "trip-template", "trips-home", "empty"],
@@ -193,15 +206,17 @@ def test_browse_and_correct_a_label_in_one_click(gallery, photo_library: Library
 
     red = next(t for t in shown if t["label"] == "red")
     tile = page.locator(f'#photos .tile[data-id="{red["id"]}"]')
-    tile.locator('.fix-button[data-label="blue"]').click()
+    # a calm tile: no row of correction buttons, one menu button
+    assert tile.locator("button").count() == 1
+    tile.locator(".tile-menu-button").click()
+    page.click('#label-menu .menu-item[data-label="blue"]')
     page.wait_for_function(
         """id => { const t = document.querySelector(`#photos .tile[data-id="${id}"]`);
                    return t.dataset.source === 'correction'
                        && t.querySelector('.label').textContent === 'blue'; }""",
         arg=red["id"],
     )
-    assert tile.locator('.fix-button[data-label="blue"]').get_attribute("aria-pressed") == "true"
-    assert tile.locator('.fix-button[data-label="red"]').get_attribute("aria-pressed") == "false"
+    assert page.is_visible("#toast")
     detail = requests.get(f"{page.base}/api/v1/photos/{red['id']}", timeout=10).json()
     assert (detail["label"], detail["label_source"]) == ("blue", "correction")
     page.wait_for_function(
@@ -283,4 +298,164 @@ def test_review_duplicates_and_photo_pages(gallery, photo_library: Library) -> N
     page.click('#photo-fix .fix-button[data-label="red"]')
     page.wait_for_function("() => document.querySelector('#photo-label').textContent === 'red'")
     assert page.text_content("#photo-source") == "your label"
+    # hovering the pressed label keeps its full colour (it was white on a pale tint)
+    pressed = page.locator('#photo-fix .fix-button[aria-pressed="true"]')
+    pressed.hover()
+    colours = pressed.evaluate(
+        "b => { const s = getComputedStyle(b); return [s.backgroundColor, s.borderTopColor]; }"
+    )
+    assert colours[0] == colours[1]
     assert page.text_content("#photo-corrections").startswith("red")
+
+
+# -- the calm gallery: first screen, selection, keyboard, leaving a filtered view -----------
+
+
+def noise_folder(tmp_path: Path, n: int) -> Path:
+    """``n`` small distinct photos (enough to fill a first screen)."""
+    extra = tmp_path / "more"
+    extra.mkdir()
+    rng = np.random.default_rng(5)
+    for k in range(n):
+        pixels = rng.integers(0, 256, size=(24, 32, 3), dtype=np.uint8)
+        (extra / f"noise_{k:03d}.jpg").write_bytes(encode(pixels))
+    return extra
+
+
+FULLY_VISIBLE = """() => [...document.querySelectorAll('#photos .tile')].filter(t => {
+    const r = t.getBoundingClientRect();
+    return r.width > 0 && r.top >= 0 && r.left >= 0
+        && r.bottom <= window.innerHeight && r.right <= window.innerWidth;
+}).length"""
+
+
+@pytest.mark.browser
+def test_the_first_screen_shows_photos_on_a_laptop_and_a_phone(gallery, tmp_path) -> None:
+    page = gallery("/gallery", noise_folder(tmp_path, 40))
+    page.set_viewport_size({"width": 1366, "height": 768})
+    wait_for_tiles(page, 60)
+    assert page.evaluate(FULLY_VISIBLE) >= 12
+    # photos are grouped under month headers, and the timeline lists the months
+    assert page.locator("#photos .month .month-title").count() >= 1
+    page.wait_for_function(
+        "() => document.querySelectorAll('#timeline-list .timeline-month').length > 0"
+    )
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    wait_for_tiles(page, 60)
+    assert page.evaluate(FULLY_VISIBLE) >= 2
+    # the filters wait in a drawer
+    assert page.is_hidden("#filters")
+    page.click("#open-filters")
+    assert page.is_visible("#facet-labels")
+    page.keyboard.press("Escape")
+    assert page.is_hidden("#filters")
+
+
+@pytest.mark.browser
+def test_shift_click_selects_a_range_and_one_correction_labels_them_all(gallery, tmp_path) -> None:
+    page = gallery("/gallery", noise_folder(tmp_path, 10))
+    wait_for_tiles(page, len(requests_ids(page)))
+    ids = [t["id"] for t in tiles(page)][:5]
+    page.locator(f'#photos .tile[data-id="{ids[0]}"] .pick-box').click()
+    page.locator(f'#photos .tile[data-id="{ids[4]}"] .pick-box').click(modifiers=["Shift"])
+    assert page.text_content("#selection-count") == "5"
+    assert page.is_visible("#selection-bar")
+    page.click("#bulk-label")
+    page.click('#label-menu .menu-item[data-label="blue"]')
+    page.wait_for_function(
+        """ids => ids.every(id => document.querySelector(`#photos .tile[data-id="${id}"]`)
+                     .dataset.source === 'correction')""",
+        arg=ids,
+    )
+    for photo_id in ids:
+        detail = requests.get(f"{page.base}/api/v1/photos/{photo_id}", timeout=10).json()
+        assert (detail["label"], detail["label_source"]) == ("blue", "correction")
+        assert [c["label"] for c in detail["corrections"]] == ["blue"]
+    others = [t for t in tiles(page) if t["id"] not in ids]
+    assert all(t["source"] == "prediction" for t in others)
+
+
+def requests_ids(page) -> list[int]:
+    body = requests.get(f"{page.base}/api/v1/photos?limit=200", timeout=10).json()
+    return [i["id"] for i in body["items"]]
+
+
+@pytest.mark.browser
+def test_the_grid_is_one_tab_stop_with_arrow_keys_space_and_enter(gallery, tmp_path) -> None:
+    page = gallery("/gallery", noise_folder(tmp_path, 10))
+    total = len(requests_ids(page))
+    wait_for_tiles(page, total)
+    assert page.evaluate("() => document.querySelectorAll('#photos [tabindex=\"0\"]').length") == 1
+    # from the top of the page, the first photo is a few Tab presses away (was 44)
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    presses = 0
+    while presses < 30:
+        page.keyboard.press("Tab")
+        presses += 1
+        if page.evaluate("() => !!document.activeElement.closest('#photos')"):
+            break
+    assert presses < 20
+    order = [t["id"] for t in tiles(page)]
+    focused = "() => Number(document.activeElement.closest('.tile').dataset.id)"
+    assert page.evaluate(focused) == order[0]
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate(focused) == order[1]
+    columns = page.evaluate(
+        """() => { const t = [...document.querySelectorAll('#photos .month:first-child .tile')];
+                   return t.filter(x => x.getBoundingClientRect().top === t[0].getBoundingClientRect().top).length; }"""
+    )
+    if len(order) > columns + 1:
+        page.keyboard.press("ArrowDown")
+        assert page.evaluate(focused) in order[columns:]
+        page.keyboard.press("ArrowUp")
+        assert page.evaluate(focused) == order[1]
+    page.keyboard.press("Space")
+    assert page.text_content("#selection-count") == "1"
+    page.keyboard.press("Shift+ArrowRight")
+    assert page.text_content("#selection-count") == "2"
+    # one Tab leaves the grid
+    page.keyboard.press("Tab")
+    assert not page.evaluate("() => !!document.activeElement.closest('#photos')")
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate(focused) == order[2]
+    page.keyboard.press("Escape")
+    assert page.text_content("#selection-count") == "0"
+    # Shift+F10 opens the tile's label menu on its label; Esc closes it and focus comes back
+    page.keyboard.press("Shift+F10")
+    assert page.is_visible("#label-menu")
+    assert page.evaluate("() => document.activeElement.getAttribute('aria-checked')") == "true"
+    page.keyboard.press("Escape")
+    assert page.is_hidden("#label-menu")
+    assert page.evaluate(focused) == order[2]
+    # Enter opens the photo (the viewer where it is installed, else the photo's page)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/gallery/photos/{order[2]}")
+
+
+@pytest.mark.browser
+def test_a_corrected_photo_leaves_a_filtered_view_and_undo_brings_it_back(
+    gallery, photo_library: Library
+) -> None:
+    page = gallery("/gallery?label=red")
+    page.wait_for_function("() => document.querySelectorAll('#photos .tile').length > 1")
+    before = tiles(page)
+    assert {t["label"] for t in before} == {"red"}
+    first = before[0]["id"]
+    page.locator(f'#photos .tile[data-id="{first}"] .tile-menu-button').click()
+    page.click('#label-menu .menu-item[data-label="green"]')
+    page.wait_for_function(
+        'id => !document.querySelector(`#photos .tile[data-id="${id}"]`)', arg=first
+    )
+    assert len(tiles(page)) == len(before) - 1
+    assert page.is_visible("#toast") and "no longer" in page.text_content("#toast-text")
+    detail = requests.get(f"{page.base}/api/v1/photos/{first}", timeout=10).json()
+    assert detail["label"] == "green"
+    page.click("#toast-undo")
+    page.wait_for_function(
+        'id => !!document.querySelector(`#photos .tile[data-id="${id}"]`)', arg=first
+    )
+    assert [t["id"] for t in tiles(page)] == [t["id"] for t in before]
+    detail = requests.get(f"{page.base}/api/v1/photos/{first}", timeout=10).json()
+    assert (detail["label"], detail["label_source"]) == ("red", "prediction")

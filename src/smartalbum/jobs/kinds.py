@@ -231,7 +231,8 @@ def rerun_head(ctx: JobContext) -> dict[str, Any]:
 @job_kind("organize")
 def organize_catalog(ctx: JobContext) -> dict[str, Any]:
     """Organise the catalog's photos into ``into`` (``mode``, ``layout``, ``xmp``, ``head``),
-    exactly like ``smartalbum organize``; a re-run resumes the journal it left."""
+    exactly like ``smartalbum organize``; ``photo_ids`` limits it to those photos (the
+    gallery's selection). A re-run resumes the journal it left."""
     import smartalbum.organize as org
 
     into = check_within_roots(ctx.params["into"], ctx.settings.jobs.roots, "'into'")
@@ -246,6 +247,7 @@ def organize_catalog(ctx: JobContext) -> dict[str, Any]:
             layout=ctx.params.get("layout"),
             xmp=bool(ctx.params.get("xmp")),
             head=ctx.params.get("head") or ctx.engine().head(None).name,  # the worker's model
+            photo_ids=ctx.params.get("photo_ids"),
         )
         ctx.total(len(plan.items))
         result = org.run(plan, ctx.progress, catalog=lambda: ctx.factory)

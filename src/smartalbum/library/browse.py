@@ -247,9 +247,12 @@ class PhotoQuery:
     def dated_only(self) -> bool:
         return self.year is not None or self.month is not None
 
-    def conditions(self, session: Session | None = None) -> list[ColumnElement[bool]]:
-        """SQL conditions on ``Photo`` (present copies only). With a session, a rare label
-        is also narrowed to its candidates (same rows, a faster plan)."""
+    def conditions(
+        self, session: Session | None = None, *, present: bool = True
+    ) -> list[ColumnElement[bool]]:
+        """SQL conditions on ``Photo`` (present copies only, unless ``present`` is False:
+        the caller accounts for missing copies itself). With a session, a rare label is
+        also narrowed to its candidates (same rows, a faster plan)."""
         out: list[ColumnElement[bool]] = []
         if self.label is not None:
             out.append(effective_label(self.head) == self.label)
@@ -286,7 +289,8 @@ class PhotoQuery:
             out.append(camera_matches(self.camera))
         if self.q:
             out.append(text_matches(self.q))
-        out.append(is_present())  # last: the cheaper tests above rule most rows out first
+        if present:
+            out.append(is_present())  # last: the cheaper tests above rule most rows out first
         return out
 
 
@@ -535,6 +539,8 @@ def catalog_fingerprint(session: Session, *, labels: bool = True) -> tuple[Any, 
         out += (
             session.scalar(select(func.max(Prediction.id))),
             session.scalar(select(func.max(Correction.id))),
+            # a withdrawn correction (the gallery's undo) lowers the count, if not the max
+            session.scalar(select(func.count(Correction.id))),
         )
     return out
 
@@ -552,3 +558,83 @@ def empty_facets() -> dict[str, Any]:
         "cameras": [],
         "review": {"uncertain": 0, "blurry": 0, "bad_exposure": 0, "any": 0},
     }
+
+
+# --------------------------------------------------------------------------- timeline
+
+
+@dataclass(frozen=True)
+class MonthCount:
+    """Photos of one month (``year``/``month`` None: the undated ones) and the cursor that
+    starts the listing of the same filters at that month (a timeline jump)."""
+
+    year: int | None
+    month: int | None
+    count: int
+    cursor: str
+
+
+def month_cursor(query: PhotoQuery, year: int | None, month: int | None) -> str:
+    """A cursor for :func:`page` that starts at ``year``/``month`` (None: the undated part).
+
+    The keyset condition ``taken_at <= t AND (taken_at < t OR id < i)`` with ``t`` the
+    first instant of the next month and ``i`` 0 is ``taken_at < t``: the page starts with
+    the month's newest photo, exactly where walking from the top would reach it.
+    """
+    fp = query.fingerprint()
+    if year is None or month is None:
+        return Cursor(UNDATED, None, None, fp).encode()
+    end = datetime(year + 1, 1, 1) if month == 12 else datetime(year, month + 1, 1)
+    return Cursor(DATED, end, 0, fp).encode()
+
+
+def month_key(session: Session) -> Any:
+    """``taken_at`` as "YYYY-MM" in SQL: one string function per row. SQLite stores the
+    column as ISO text, whose first seven characters are that (twice as fast as two
+    ``extract`` calls, each a ``strftime``); PostgreSQL formats it."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(Photo.taken_at, "YYYY-MM")
+    return func.substr(Photo.taken_at, 1, 7)
+
+
+def months(session: Session, query: PhotoQuery) -> list[MonthCount]:
+    """Photos per month of ``query`` (newest month first, the undated last): the gallery's
+    date headers and timeline.
+
+    Testing every photo for a present copy (a correlated EXISTS per row) would cost most of
+    the time, so the months are counted over every photo matching the filters (the
+    ``taken_at`` index alone, unfiltered) and the photos without a present copy are taken
+    off: they are among the few with a missing file row (every photo is stored with its
+    file, and file rows are never deleted). Cached by the API per catalog fingerprint.
+    """
+    key = month_key(session)
+    conditions = query.conditions(session, present=False)
+    absent = [
+        Photo.id.in_(select(File.photo_id).where(File.status == FILE_MISSING)),
+        not_(is_present()),
+    ]
+
+    def per_month(*extra: ColumnElement[bool]) -> Counter[tuple[int | None, int | None]]:
+        counts: Counter[tuple[int | None, int | None]] = Counter()
+        rows = session.execute(
+            select(key, func.count(Photo.id))
+            .where(Photo.taken_at.is_not(None), *conditions, *extra)
+            .group_by(key)
+        )
+        for text_key, n in rows:
+            y, m = str(text_key).split("-")
+            counts[(int(y), int(m))] += int(n)
+        if not query.dated_only:
+            undated = session.scalar(
+                select(func.count(Photo.id)).where(Photo.taken_at.is_(None), *conditions, *extra)
+            )
+            counts[(None, None)] += int(undated or 0)
+        return counts
+
+    counts = per_month()
+    counts.subtract(per_month(*absent))
+    dated = sorted((k for k, n in counts.items() if n > 0 and k[0] is not None), reverse=True)
+    out = [MonthCount(y, m, counts[(y, m)], month_cursor(query, y, m)) for y, m in dated]
+    if counts[(None, None)] > 0:
+        out.append(MonthCount(None, None, counts[(None, None)], month_cursor(query, None, None)))
+    return out

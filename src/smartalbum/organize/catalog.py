@@ -4,7 +4,7 @@ afterwards where the photos are now (so it agrees without a re-index)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +24,18 @@ def plan_from_catalog(
     layout: str | None = None,
     xmp: bool = False,
     head: str | None = None,
+    photo_ids: Collection[int] | None = None,
 ) -> Plan:
-    """The plan for every catalog photo with a present copy, labelled by ``head``'s
-    predictions (and the user's corrections); with ``xmp`` the photos' tags
-    (smartalbum.tags) become keywords of the sidecars. The CLI and the job share it."""
+    """The plan for every catalog photo with a present copy (or only those of
+    ``photo_ids``: the gallery's selection), labelled by ``head``'s predictions (and the
+    user's corrections); with ``xmp`` the photos' tags (smartalbum.tags) become keywords of
+    the sidecars. The CLI and the job share it."""
     from smartalbum.library.catalog import load_photos
 
     photos, _ = load_photos(factory, head=head)
+    if photo_ids is not None:
+        wanted = set(photo_ids)
+        photos = [p for p in photos if p.id in wanted]
     tags = None
     if xmp:
         from smartalbum.tags.store import photo_tags

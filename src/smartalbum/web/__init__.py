@@ -28,7 +28,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     from smartalbum.features import load_features
     from smartalbum.library.catalog import CatalogResultCache
     from smartalbum.model.engine import Engine
-    from smartalbum.web import api, gallery, jobs_api, library_api, search_api, ui
+    from smartalbum.web import (
+        api,
+        gallery,
+        jobs_api,
+        library_api,
+        search_api,
+        selection_api,
+        ui,
+    )
     from smartalbum.web.cache import LRUResultCache, ResultCache
     from smartalbum.web.i18n import install_i18n
     from smartalbum.web.problems import register_error_handlers
@@ -80,6 +88,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(api.bp)
     app.register_blueprint(library_api.bp)
+    app.register_blueprint(selection_api.bp)
     app.register_blueprint(ui.bp)
     app.register_blueprint(gallery.bp)
     app.register_blueprint(jobs_api.bp)

@@ -83,7 +83,7 @@ KIND_FIELDS: dict[str, set[str]] = {
     "index": {"paths", "chunk_size"},
     "classify": {"paths", "head"},
     "rehead": {"head"},
-    "organize": {"into", "mode", "layout", "xmp", "head"},
+    "organize": {"into", "mode", "layout", "xmp", "head", "photo_ids"},
 }
 
 

@@ -22,7 +22,7 @@ import base64
 import binascii
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_file, url_for
@@ -53,9 +53,11 @@ from smartalbum.web.models.library import (
     DuplicatesQuery,
     HeadOnlyQuery,
     PhotoDetail,
+    PhotoFilters,
     PhotoListQuery,
     PhotoPage,
     Stats,
+    Timeline,
     Trips,
     TripsQuery,
 )
@@ -84,6 +86,9 @@ class LibraryState:
     thumbnails: ThumbnailStore
     url: str
     results: ComputedCache = field(default_factory=ComputedCache)
+    #: Timelines per filter set, apart so that browsing many filters never evicts the
+    #: whole-catalog results above.
+    timelines: ComputedCache = field(default_factory=lambda: ComputedCache(maxsize=64))
 
 
 def init_library(app: Flask, settings: Settings) -> LibraryState:
@@ -144,7 +149,7 @@ def resolve_head(engine: Engine, default_head: str, given: str | None) -> str:
     return engine.bundle.resolve_head(given, default=default_head)  # UnknownHeadError: 400
 
 
-def _photo_query(head: str, query: PhotoListQuery) -> browse.PhotoQuery:
+def _photo_query(head: str, query: PhotoFilters) -> browse.PhotoQuery:
     filters = query.model_dump(exclude={"head", "limit", "cursor"})
     try:
         return browse.PhotoQuery(head=head, **filters)
@@ -326,6 +331,38 @@ def list_photos() -> Response:
             raise ProblemError.bad_parameter("cursor", str(exc)) from None
         items = [photo_item(r) for r in load_records(session, page.ids, head)]
     return jsonify(items=items, next_cursor=page.next_cursor, limit=limit, head=head)
+
+
+@bp.get("/api/v1/photos/months")
+@api.validate(
+    query=PhotoFilters,
+    resp=responses({200: (Timeline, "Photos per month")}, [400]),
+    operation_id="photoMonths",
+)
+def photo_months() -> Response:
+    """Photos per month of a filtered listing: the gallery's date headers and timeline
+
+    The same filters as GET /api/v1/photos; newest month first, the undated photos last.
+    Each month carries the cursor that starts the listing at it (a timeline jump). One
+    grouped query, kept per catalog change.
+    """
+    lib = get_library()
+    engine, default_head = engine_and_head()
+    args: PhotoFilters = query_args()
+    head = resolve_head(engine, default_head, args.head)
+    query = _photo_query(head, args)
+    if lib.factory is None:
+        return jsonify(head=head, total=0, months=[])
+    factory = lib.factory
+    with factory() as session:
+        key = ("months", query, browse.catalog_fingerprint(session))
+
+    def compute() -> list[dict[str, Any]]:
+        with factory() as session:
+            return [asdict(m) for m in browse.months(session, query)]
+
+    found = lib.timelines.get_or_compute(key, compute)
+    return jsonify(head=head, total=sum(m["count"] for m in found), months=found)
 
 
 def _record_or_404(session: Session, lib: LibraryState, photo_id: int, head: str) -> PhotoRecord:

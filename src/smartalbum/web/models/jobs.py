@@ -6,9 +6,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from smartalbum.web.models.common import Model, Query
+from smartalbum.web.models.common import Id, Model, Query
 
 MAX_PATHS = 100
+#: Most photos an organize job of a selection may name (the gallery's bulk limit).
+MAX_ORGANIZE_IDS = 10_000
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
 ORGANIZE_MODES = ("copy", "link", "move")
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
@@ -22,7 +24,7 @@ class JobRequest(BaseModel):
 
     kind: str = Field(
         description="index (paths, chunk_size), classify (paths, head), rehead (head), "
-        "organize (into, mode, layout, xmp, head), or a kind a feature registers"
+        "organize (into, mode, layout, xmp, head, photo_ids), or a kind a feature registers"
     )
     paths: list[str] | None = Field(
         None,
@@ -38,6 +40,12 @@ class JobRequest(BaseModel):
     mode: Literal["copy", "link", "move"] | None = None
     layout: str | None = None
     xmp: StrictBool | None = None
+    photo_ids: list[Id] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_ORGANIZE_IDS,
+        description="organize: only these photos (the gallery's selection; default: all)",
+    )
 
 
 class JobListQuery(Query):

@@ -19,7 +19,7 @@ class HeadOnlyQuery(Query):
     head: str | None = head_field("whose predictions count (default: the app's head)")
 
 
-class PhotoListQuery(HeadOnlyQuery):
+class PhotoFilters(HeadOnlyQuery):
     """Filters combine (AND)."""
 
     label: Short | None = Field(
@@ -37,6 +37,11 @@ class PhotoListQuery(HeadOnlyQuery):
         None, description="camera model (or make when the model is unknown)"
     )
     q: Short | None = Field(None, description="text in the place, the camera or a file path")
+
+
+class PhotoListQuery(PhotoFilters):
+    """Filters combine (AND)."""
+
     limit: int = Field(60, ge=1, le=MAX_LIMIT, description="items per page")
     cursor: Cursor | None = Field(None, description="next_cursor of the previous page (opaque)")
 
@@ -180,6 +185,26 @@ class PhotoDetail(PhotoItem):
     corrections: list[Correction] = Field(
         description="the user's labels, newest (the one that counts) first"
     )
+
+
+class TimelineMonth(Model):
+    """One month of the listing (year and month null: the undated photos)."""
+
+    year: int | None
+    month: int | None = Field(description="1..12")
+    count: int
+    cursor: str = Field(
+        description="GET /api/v1/photos with the same filters and this cursor "
+        "starts at the month's newest photo"
+    )
+
+
+class Timeline(Model):
+    """Photos per month of the filtered listing, newest first, the undated last."""
+
+    head: str
+    total: int
+    months: list[TimelineMonth]
 
 
 # --------------------------------------------------------------------------- duplicates
