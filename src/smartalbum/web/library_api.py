@@ -780,6 +780,14 @@ def trip(trip_id: str) -> Response:
     return jsonify({**body, "photos": photos})
 
 
+@bp.get("/trips/<trip_id>")
+def trip_page(trip_id: str) -> str:
+    """One trip's page: every photo in a grid the viewer opens (static/trips.js)."""
+    from flask import render_template
+
+    return render_template("gallery/trip.html", trip_id=trip_id)
+
+
 @bp.put("/api/v1/trips/home")
 @api.validate(
     query=NoQuery,
