@@ -46,7 +46,11 @@ def test_resolve_moves_the_other_copies_and_undo_restores_them(dup_client, photo
     assert not Path(other["path"]).exists() and Path(keep["path"]).exists()
     assert _digest(moved) == before[Path(other["path"])]
     assert client.get("/api/v1/stats").get_json()["counts"]["files_missing"] == photos_before + 1
-    paths = [m["path"] for g in client.get("/api/v1/duplicates").get_json()["groups"] for m in g["members"]]
+    paths = [
+        m["path"]
+        for g in client.get("/api/v1/duplicates").get_json()["groups"]
+        for m in g["members"]
+    ]
     assert other["path"] not in paths and keep["path"] not in paths
 
     undo = client.post(f"/api/v1/duplicates/resolutions/{body['resolution']}/undo")
@@ -101,3 +105,79 @@ def test_trip_page_and_home_set_on_the_page(trips_app) -> None:  # noqa: F811
     assert learned["source"] == "learned" and abs(learned["latitude"] - MILAN[0]) < 0.1
     assert client.put("/api/v1/trips/home", json={"place": "Nowhereville Xyz"}).status_code == 404
     assert client.put("/api/v1/trips/home", json={}).status_code == 400
+
+
+# -- the drop page's "Add to library" ------------------------------------------------------
+
+
+@pytest.fixture
+def add_client(make_settings, photo):
+    from smartalbum.web import create_app
+
+    settings = make_settings()
+    app = create_app(settings)
+    return app.test_client(), settings
+
+
+def test_add_to_library_copies_without_overwriting_and_indexes(
+    add_client, photo, multipart
+) -> None:
+    client, settings = add_client
+    red, green = photo("red"), photo("green")
+    resp = client.post(
+        "/api/v1/library/photos", data=multipart((red, "holiday/red.jpg"), (green, "green.jpg"))
+    )
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    body = resp.get_json()
+    folder = Path(body["folder"])
+    assert folder.parent == settings.data_dir / "library" / "Dropped"
+    assert body["added"] == 2 and body["failed"] == 0
+    first = {p["filename"]: p for p in body["photos"]}
+    assert Path(first["holiday/red.jpg"]["path"]) == folder / "red.jpg"
+    assert (folder / "red.jpg").read_bytes() == red
+    for p in body["photos"]:
+        assert isinstance(p["photo_id"], int)
+        detail = client.get(f"/api/v1/photos/{p['photo_id']}").get_json()
+        assert detail["label"] == ("red" if p["filename"].endswith("red.jpg") else "green")
+    listed = client.get("/api/v1/photos?limit=10").get_json()["items"]
+    assert {i["id"] for i in listed} == {p["photo_id"] for p in body["photos"]}
+
+    # the same bytes again: reused, not copied; other bytes of a taken name: "red (1).jpg"
+    blue = photo("blue")
+    again = client.post(
+        "/api/v1/library/photos", data=multipart((red, "red.jpg"), (blue, "red.jpg"))
+    )
+    body2 = again.get_json()
+    assert [p["status"] for p in body2["photos"]] == ["already", "added"]
+    assert body2["photos"][0]["photo_id"] == first["holiday/red.jpg"]["photo_id"]
+    assert Path(body2["photos"][1]["path"]) == folder / "red (1).jpg"
+    assert (folder / "red.jpg").read_bytes() == red  # never overwritten
+    assert (folder / "red (1).jpg").read_bytes() == blue
+    assert sorted(p.name for p in folder.iterdir()) == ["green.jpg", "red (1).jpg", "red.jpg"]
+
+
+def test_add_to_library_into_a_named_folder_inside_the_roots(
+    make_settings, photo, multipart, tmp_path
+) -> None:
+    from smartalbum.web import create_app
+
+    settings = make_settings()
+    allowed = tmp_path / "photos"
+    settings.jobs.roots = [allowed]
+    client = create_app(settings).test_client()
+    inside = client.post(
+        "/api/v1/library/photos",
+        data=multipart((photo("red"), "a.jpg"), folder=str(allowed / "New")),
+    )
+    assert inside.status_code == 200, inside.get_data(as_text=True)
+    assert (allowed / "New" / "a.jpg").read_bytes() == photo("red")
+    outside = client.post(
+        "/api/v1/library/photos",
+        data=multipart((photo("red"), "a.jpg"), folder=str(tmp_path / "elsewhere")),
+    )
+    assert outside.status_code == 400 and outside.get_json()["code"] == "path_not_allowed"
+    assert not (tmp_path / "elsewhere").exists()
+    relative = client.post(
+        "/api/v1/library/photos", data=multipart((photo("red"), "a.jpg"), folder="rel")
+    )
+    assert relative.status_code == 400
