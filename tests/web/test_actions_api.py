@@ -155,6 +155,14 @@ def test_add_to_library_copies_without_overwriting_and_indexes(
     assert (folder / "red (1).jpg").read_bytes() == blue
     assert sorted(p.name for p in folder.iterdir()) == ["green.jpg", "red (1).jpg", "red.jpg"]
 
+    # only photos go in: a PDF is refused, not written
+    pdf = client.post(
+        "/api/v1/library/photos",
+        data=multipart((b"%PDF-1.4 not a photo", "doc.pdf"), (green, "green.jpg")),
+    ).get_json()
+    assert [p["status"] for p in pdf["photos"]] == ["error", "already"]
+    assert pdf["failed"] == 1 and not (folder / "doc.pdf").exists()
+
 
 def test_add_to_library_into_a_named_folder_inside_the_roots(
     make_settings, photo, multipart, tmp_path

@@ -20,8 +20,7 @@ from werkzeug.datastructures import FileStorage
 from smartalbum.web.api import file_parts
 from smartalbum.web.contract import api, responses
 from smartalbum.web.library_api import catalog_factory
-from smartalbum.web.models.actions import AddedPhotos
-from smartalbum.web.models.classify import UploadForm
+from smartalbum.web.models.actions import AddedPhotos, AddToLibraryForm
 from smartalbum.web.models.common import NoQuery
 from smartalbum.web.problems import ProblemError
 from smartalbum.web.state import get_state
@@ -50,7 +49,11 @@ def _folder() -> Path:
     given = (request.form.get("folder") or "").strip()
     if not given:
         return default_folder(settings.data_dir)
-    if len(given) > MAX_FOLDER or "\x00" in given or not Path(given).expanduser().is_absolute():
+    if (
+        len(given) > MAX_FOLDER
+        or any(ord(c) < 32 or ord(c) == 127 for c in given)
+        or not Path(given).expanduser().is_absolute()
+    ):
         raise ProblemError.bad_parameter("folder", "Give an absolute folder path.")
     return check_within_roots(given, settings.jobs.roots, "folder")
 
@@ -58,7 +61,7 @@ def _folder() -> Path:
 @bp.post("/api/v1/library/photos")
 @api.validate(
     query=NoQuery,
-    form=UploadForm,
+    form=AddToLibraryForm,
     resp=responses(
         {200: (AddedPhotos, "Each upload: its path and catalog photo")}, (400, 413, 503, 507)
     ),
@@ -72,15 +75,30 @@ def add_to_library() -> Response:
     set). Default ``<data_dir>/library/Dropped/<YYYY-MM-DD>/``. A name already taken gets
     `` (1)``; a file with the same bytes already there is reused.
     """
+    from smartalbum.imaging import PhotoError, load_photo
     from smartalbum.library.catalog import photo_id_for_path
     from smartalbum.library.indexer import Indexer
-    from smartalbum.organize.intake import add_files
+    from smartalbum.organize.intake import Added, add_files
+    from smartalbum.web.classify import photo_error_dict
 
     state = get_state()
     factory = catalog_factory()
     files = file_parts(state)
     folder = _folder()
-    added = add_files(read_parts(files), folder)
+    uploads, refused = [], {}
+    for name, data in read_parts(files):
+        try:  # only photos go into the library: a quick, small decode says so
+            load_photo(
+                data, max_side=64, max_pixels=state.settings.imaging.max_pixels, digest=False
+            )
+        except PhotoError as exc:
+            refused[len(uploads) + len(refused)] = Added(
+                filename=name, status="error", detail=photo_error_dict(exc)["detail"]
+            )
+            continue
+        uploads.append((name, data))
+    written = iter(add_files(uploads, folder))
+    added = [refused[i] if i in refused else next(written) for i in range(len(files))]
     paths = [a.path for a in added if a.path]
     if paths:
         Indexer(factory, state.engine, scope=paths, settings=state.settings).run(paths)

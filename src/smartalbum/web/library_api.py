@@ -611,7 +611,7 @@ def resolve_duplicates() -> Response:
     )
 
 
-@bp.post("/api/v1/duplicates/resolutions/<name>/undo")
+@bp.post("/api/v1/duplicates/resolutions/<string(minlength=22, maxlength=22):name>/undo")
 @api.validate(
     query=NoQuery,
     resp=responses({200: (ResolutionUndone, "The copies, back where they were")}, [404, 503]),

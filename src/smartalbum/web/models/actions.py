@@ -5,11 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
-from smartalbum.web.models.common import Body, Id, Model, Query, text
+from smartalbum.web.models.common import MAX_FILES_MARKER, Body, Id, Model, Query, text
 
 # --------------------------------------------------------------------------- library add
+
+
+class AddToLibraryForm(BaseModel):
+    """Documented only: uploads are parsed by web/multipart.py, never by the model."""
+
+    file: list[bytes] = Field(min_length=1, json_schema_extra={MAX_FILES_MARKER: True})
+    folder: text(4096) | None = Field(
+        None, description="absolute folder (inside the job roots when set); default under data_dir"
+    )
 
 
 class AddedPhoto(Model):
