@@ -18,7 +18,7 @@ from smartalbum.library.schema_faces import ASSIGNED_AUTO, Face, FaceRejection, 
 from smartalbum.web import create_app
 
 
-def _seed(factory, tmp_path) -> dict[str, list[int]]:
+def seed_people(factory, tmp_path) -> dict[str, list[int]]:
     """Two people (A: 3 faces, B: 2 faces) over 4 photos, one face nobody's; tight clusters."""
     rng = np.random.default_rng(0)
     centres = {"A": rng.normal(size=128), "B": rng.normal(size=128), "X": rng.normal(size=128)}
@@ -61,7 +61,7 @@ def _assignments(s) -> dict[int, tuple[int | None, str | None]]:
 
 
 def test_merge_is_recorded_and_undone(factory, tmp_path) -> None:
-    seed = _seed(factory, tmp_path)
+    seed = seed_people(factory, tmp_path)
     a, b = seed["people"]
     with factory() as s:
         s.get(Person, b).name = "Bea"
@@ -94,7 +94,7 @@ def test_merge_is_recorded_and_undone(factory, tmp_path) -> None:
 
 
 def test_dismissed_face_is_hidden_everywhere_and_survives_reclustering(factory, tmp_path) -> None:
-    seed = _seed(factory, tmp_path)
+    seed = seed_people(factory, tmp_path)
     a, _ = seed["people"]
     lamp = seed["A"][0]
     with db.session_scope(factory) as s:
@@ -115,7 +115,7 @@ def client(app_settings, tmp_path):
     settings = app_settings()
     app = create_app(settings)
     factory = db.open_catalog(settings)[1]
-    seed = _seed(factory, tmp_path)
+    seed = seed_people(factory, tmp_path)
     yield app.test_client(), seed
     db.dispose_all()
 
