@@ -86,8 +86,8 @@ window.smartalbumActions = (() => {
   }
 
   // A photo tile for a grid the viewer opens (data-viewer-grid on the list).
-  function photoTile(id, thumbnail, label) {
-    const li = el("li", "action-tile");
+  function photoTile(id, thumbnail, label, extraClass) {
+    const li = el("li", extraClass ? `action-tile ${extraClass}` : "action-tile");
     const a = el("a", "thumb");
     a.href = `/gallery/photos/${id}`;
     a.dataset.viewerPhoto = String(id);

@@ -63,7 +63,7 @@
         scenes.appendChild(el("li", "chip", `${label} ${count}`));
       }
       const preview = li.querySelector(".trip-preview");
-      for (const p of trip.preview) preview.appendChild(A.photoTile(p.id, p.thumbnail, t("Photo {id} of {trip}", { id: p.id, trip: trip.title })));
+      for (const p of trip.preview) preview.appendChild(A.photoTile(p.id, p.thumbnail, t("Photo {id} of {trip}", { id: p.id, trip: trip.title }), "trip-photo"));
       const [lat, lon] = trip.centroid || [];
       li.querySelector(".trip-home").addEventListener("click", async () => {
         const ok = await A.confirmDialog(t("Set home here?"), t("Home becomes the centre of “{trip}”; trips are found again from there.", { trip: trip.title }), t("Set home"));
