@@ -26,6 +26,23 @@
     return parts.length > 3 ? `…/${parts.slice(-3).join("/")}` : path;
   }
 
+  // The server's reason (English) in the page's language.
+  function reasonText(reason) {
+    const rules = [
+      [/^largest resolution \((\d+)x(\d+)\)$/, (m) => t("largest resolution ({width} × {height})", { width: m[1], height: m[2] })],
+      [/^earliest taken \((.+)\)$/, (m) => t("earliest taken ({when})", { when: A.formatDate(m[1].replace(" ", "T"), true) })],
+      [/^sharpest \(blur score (\d+)\)$/, (m) => t("sharpest (sharpness {score})", { score: m[1] })],
+      [/^first in the catalog/, () => t("first in the catalog (the copies tie on size, date and sharpness)")],
+      [/^identical bytes/, () => t("identical bytes (same SHA-256); the copy indexed first")],
+      [/^the only copy$/, () => t("the only copy")],
+    ];
+    for (const [pattern, text] of rules) {
+      const m = reason.match(pattern);
+      if (m) return text(m);
+    }
+    return reason;
+  }
+
   async function keep(group, member, node) {
     const others = group.members.length - 1;
     const ok = await A.confirmDialog(
@@ -60,7 +77,7 @@
       ? t("{count} identical copies", { count: group.members.length })
       : t("{count} near-duplicates", { count: group.members.length });
     li.querySelector(".dup-title").textContent = title;
-    li.querySelector(".dup-reason").textContent = t("Suggested: {reason}", { reason: group.reason });
+    li.querySelector(".dup-reason").textContent = t("Suggested: {reason}", { reason: reasonText(group.reason) });
     const members = li.querySelector(".dup-members");
     group.members.forEach((m, i) => {
       const node = $("member-template").content.firstElementChild.cloneNode(true);

@@ -16,6 +16,22 @@
     return start === end ? start : `${start} – ${end}`;
   }
 
+  // The trip's title in the page's language: its top places (as the server ranks them) and
+  // the month(s), e.g. "Arezzo and Florence, May 2024" / "Arezzo和Florence，2024年5月".
+  const locale = (window.smartalbumI18n && window.smartalbumI18n.locale) || undefined;
+  function title(trip) {
+    const names = (trip.places || []).slice(0, 3).map((p) => p.name);
+    if (!names.length || typeof Intl.ListFormat !== "function") return trip.title;
+    const list = new Intl.ListFormat(locale, { style: "long", type: "conjunction" }).format(names);
+    const month = new Intl.DateTimeFormat(locale, { month: "long", year: "numeric" });
+    const start = new Date(trip.start);
+    const end = new Date(trip.end);
+    if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime())) return trip.title;
+    const a = month.format(start);
+    const b = month.format(end);
+    return t("{places}, {months}", { places: list, months: a === b ? a : `${a} – ${b}` });
+  }
+
   function homeText(home) {
     if (!home) return t("Home unknown: no photo has a GPS position.");
     const where = home.name || `${home.latitude.toFixed(3)}, ${home.longitude.toFixed(3)}`;
@@ -50,7 +66,7 @@
       const li = $("trip-template").content.firstElementChild.cloneNode(true);
       li.dataset.trip = trip.id;
       const link = li.querySelector(".trip-link");
-      link.textContent = trip.title;
+      link.textContent = title(trip);
       link.href = `/trips/${encodeURIComponent(trip.id)}`;
       li.querySelector(".trip-open").href = link.href;
       li.querySelector(".trip-when").textContent = when(trip);
@@ -63,10 +79,10 @@
         scenes.appendChild(el("li", "chip", `${label} ${count}`));
       }
       const preview = li.querySelector(".trip-preview");
-      for (const p of trip.preview) preview.appendChild(A.photoTile(p.id, p.thumbnail, t("Photo {id} of {trip}", { id: p.id, trip: trip.title }), "trip-photo"));
+      for (const p of trip.preview) preview.appendChild(A.photoTile(p.id, p.thumbnail, t("Photo {id} of {trip}", { id: p.id, trip: title(trip) }), "trip-photo"));
       const [lat, lon] = trip.centroid || [];
       li.querySelector(".trip-home").addEventListener("click", async () => {
-        const ok = await A.confirmDialog(t("Set home here?"), t("Home becomes the centre of “{trip}”; trips are found again from there.", { trip: trip.title }), t("Set home"));
+        const ok = await A.confirmDialog(t("Set home here?"), t("Home becomes the centre of “{trip}”; trips are found again from there.", { trip: title(trip) }), t("Set home"));
         if (ok) setHome({ latitude: lat, longitude: lon });
       });
       list.appendChild(li);
@@ -107,8 +123,8 @@
       A.notice(err.status === 404 ? t("No such trip (the trips change when photos are added or home moves).") : t("Could not load the trip: {why}", { why: err.message }));
       return;
     }
-    document.title = `${trip.title} · Smart Album`;
-    $("view-title").textContent = trip.title;
+    document.title = `${title(trip)} · Smart Album`;
+    $("view-title").textContent = title(trip);
     $("trip-when").textContent = when(trip);
     const places = (trip.places || []).map((p) => p.name).join(", ");
     $("trip-facts").textContent = t("{count} photos · {places}", { count: trip.photos.length, places: places || "–" });
