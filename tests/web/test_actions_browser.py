@@ -89,6 +89,7 @@ def test_a_duplicate_resolved_and_undone(
     base = start_server(database_url=url)
     page = new_page(f"{base}/gallery/duplicates")
     page.wait_for_selector(".dup-group .keep-button")
+    assert not page.is_visible("#undo-bar")  # nothing to undo yet
     groups = page.locator(".dup-group").count()
     page.locator(".dup-group").first.locator(".keep-button").first.click()
     page.click("#confirm-dialog .confirm-ok")
@@ -116,6 +117,7 @@ def test_a_merge_confirmed_then_undone(new_page, start_server, make_settings, tm
     a, b = seed["people"]
     page = new_page(f"{base}/people")
     page.wait_for_function("() => document.querySelectorAll('.merge-pick').length === 2")
+    assert not page.is_visible("#undo-bar")
     for pick in page.locator(".merge-pick").all():
         pick.check()
     page.click("#merge")
