@@ -189,3 +189,29 @@ def test_add_to_library_into_a_named_folder_inside_the_roots(
         "/api/v1/library/photos", data=multipart((photo("red"), "a.jpg"), folder="rel")
     )
     assert relative.status_code == 400
+
+
+def test_a_resolution_is_undone_by_the_cli_rollback(
+    dup_client, photo_library, sqlite_catalog_url
+) -> None:
+    from click.testing import CliRunner
+
+    from smartalbum.cli.app import main
+
+    client, _ = dup_client
+    before = {p: _digest(p) for p in photo_library.root.rglob("*") if p.is_file()}
+    group = client.get("/api/v1/duplicates?near=false").get_json()["groups"][0]
+    keep = group["members"][0]
+    body = client.post(
+        "/api/v1/duplicates/resolve", json={"photo_id": keep["photo_id"], "path": keep["path"]}
+    ).get_json()
+    [journal] = Path(body["folder"]).glob(".smartalbum-organize-*.jsonl")
+    result = CliRunner().invoke(
+        main, ["organize", "--rollback", str(journal), "--database-url", sqlite_catalog_url]
+    )
+    assert result.exit_code == 0, result.output
+    after = {p: _digest(p) for p in photo_library.root.rglob("*") if p.is_file()}
+    assert after == before
+    assert client.get("/api/v1/duplicates?near=false").get_json()["total"] == len(
+        photo_library.duplicates
+    )
