@@ -318,8 +318,34 @@ def test_find_duplicates_combines_exact_and_near(shots) -> None:
     original.paths.append(extra_path)
     try:
         groups = dup.find_duplicates(photos, signature=_signature_of)
-        assert [g.kind for g in groups].count("exact") == 1
+        # the original's second copy joins its near group: one group per photo
+        assert [g.kind for g in groups].count("exact") == 0
         assert [g.kind for g in groups].count("near") == 3
+        assert extra_path in [m.path for g in groups for m in g.members]
         assert dup.find_duplicates(photos, near=False)[0].members[1].path == extra_path
     finally:
         original.paths.remove(extra_path)
+
+
+def test_each_photo_is_in_exactly_one_group() -> None:
+    """A photo with two identical copies that is also near another photo used to show in
+    an exact group and again in the near group (issue 15): now one group holds all three."""
+    from library.records import record
+
+    original = record(id=1, width=400, height=300, phash=0b1011, paths=["/a/x.jpg", "/b/x.jpg"])
+    small = record(id=2, width=100, height=75, phash=0b1011, paths=["/a/x-small.jpg"])
+    other = record(id=3, phash=0xFFFF_0000_FFFF_0000, paths=["/c/1.jpg", "/c/2.jpg"])
+    same = np.zeros((32, 32, 3), np.uint8)
+    groups = dup.find_duplicates([original, small, other], signature=lambda p: same)
+    seen = [m.photo_id for g in groups for m in g.members]
+    by_photo = {pid: sum(any(m.photo_id == pid for m in g.members) for g in groups) for pid in seen}
+    assert by_photo == {1: 1, 2: 1, 3: 1}
+    near = next(g for g in groups if g.kind == "near")
+    assert [(m.photo_id, m.path) for m in near.members] == [
+        (1, "/a/x.jpg"),
+        (1, "/b/x.jpg"),
+        (2, "/a/x-small.jpg"),
+    ]
+    assert [g.kind for g in groups] == ["exact", "near"]
+    assert dup.find_group(groups, 1, "/b/x.jpg") == near.to_dict()
+    assert dup.find_group(groups, 1, "/nowhere.jpg") is None

@@ -90,7 +90,8 @@ def test_trips_page_shows_the_trip_as_an_album(browser, trips_app, start_server,
         "() => [...document.querySelectorAll('.trip-photo img')].every(i => i.complete && i.naturalWidth > 0)"
     )
     assert page.locator("#empty").is_hidden()
-    assert page.locator("#trips-home").inner_text().startswith("Home 45.4")
+    assert page.locator("#trips-home").inner_text().startswith("Home: Milan")  # a place name
+    assert card.locator(".trip-link").get_attribute("href").startswith("/trips/")
     card.locator(".trip-photo a").first.click()
     page.wait_for_url("**/gallery/photos/*")
     page.close()

@@ -85,7 +85,7 @@ def duplicates(
             with factory() as session:
                 return load_embeddings(session, ids, version)
 
-        groups += dup.near_groups(
+        near_found = dup.near_groups(
             photos,
             embeddings=embeddings,
             hamming_max=dup.HAMMING_MAX if hamming is None else hamming,
@@ -93,6 +93,7 @@ def duplicates(
             signature_max=dup.SIGNATURE_MAX_DIFF if pixels is None else pixels,
             stats=stats,
         )
+        groups = dup.merge_groups(photos, groups, near_found)  # each photo in one group
     for number, group in enumerate(groups, 1):
         if fmt == "json":
             _echo_json({"group": number, **group.to_dict()})

@@ -30,6 +30,11 @@ class FaceNotFoundError(FaceError):
     status = 404
 
 
+class MergeNotFoundError(FaceError):
+    code = "no_merge"
+    status = 404
+
+
 class InvalidCorrectionError(FaceError):
     code = "invalid_correction"
     status = 400

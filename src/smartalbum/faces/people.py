@@ -13,6 +13,12 @@ What each correction records, so that :func:`recluster` (and incremental assignm
   never be assigned to that person again, by anything.
 * **birth date**: photos taken before it never join that person; the person's faces in
   such photos are freed at once.
+* **dismiss** ("not a face": a lamp, a window): ``Face.dismissed_at`` is set and the face
+  is freed; it is hidden everywhere (people, unassigned faces, a photo's faces) and never
+  clustered again. A forced rescan of its photo (``faces scan --rescan``) detects afresh.
+
+A **merge** is recorded (:class:`PersonMerge`: the merged people and every face's earlier
+person) so :func:`undo_merge` can put things back as they were.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from smartalbum.faces.errors import (
     AmbiguousPersonError,
     FaceNotFoundError,
     InvalidCorrectionError,
+    MergeNotFoundError,
     PersonNotFoundError,
 )
 from smartalbum.library.db import insert_ignore, session_scope
@@ -44,6 +51,7 @@ from smartalbum.library.schema_faces import (
     FaceRejection,
     FaceScan,
     Person,
+    PersonMerge,
 )
 
 MAX_NAME = 200
@@ -112,7 +120,7 @@ def faces_of_photo(session: Session, photo_id: int) -> list[FaceRecord]:
     q = (
         select(Face, Photo.sha256)
         .join(Photo, Photo.id == Face.photo_id)
-        .where(Face.photo_id == photo_id)
+        .where(Face.photo_id == photo_id, Face.dismissed_at.is_(None))
         .order_by(Face.x, Face.id)
     )
     return _face_rows(session, q)
@@ -126,7 +134,7 @@ def faces_of_person(
     q = (
         select(Face, Photo.sha256)
         .join(Photo, Photo.id == Face.photo_id)
-        .where(cond)
+        .where(cond, Face.dismissed_at.is_(None))
         .order_by(Face.score.desc(), Face.id)
     )
     if limit is not None:
@@ -268,6 +276,34 @@ def merge_people(session: Session, keep: Person, others: Sequence[Person]) -> Pe
     ids = [p.id for p in others if p.id != keep.id]
     if not ids:
         raise InvalidCorrectionError("merge needs at least one other person")
+    record: dict[str, Any] = {
+        "keep": {"name": keep.name, "birth_date": _iso_date(keep.birth_date)},
+        "people": [
+            {"id": p.id, "name": p.name, "birth_date": _iso_date(p.birth_date)}
+            for p in others
+            if p.id != keep.id
+        ],
+        "faces": [
+            [fid, pid, by]
+            for fid, pid, by in session.execute(
+                select(Face.id, Face.person_id, Face.assigned_by).where(
+                    Face.person_id.in_([keep.id, *ids])
+                )
+            )
+        ],
+        "rejections": [],  # copied onto keep by the merge
+        "their_rejections": [  # the merged people's own (deleted with them)
+            [fid, pid]
+            for fid, pid in session.execute(
+                select(FaceRejection.face_id, FaceRejection.person_id).where(
+                    FaceRejection.person_id.in_(ids)
+                )
+            )
+        ],
+    }
+    already = set(
+        session.scalars(select(FaceRejection.face_id).where(FaceRejection.person_id == keep.id))
+    )
     for other in others:
         keep.name = keep.name or other.name
         keep.birth_date = keep.birth_date or other.birth_date
@@ -279,6 +315,9 @@ def merge_people(session: Session, keep: Person, others: Sequence[Person]) -> Pe
     for face_id in session.scalars(
         select(FaceRejection.face_id).where(FaceRejection.person_id.in_(ids))
     ):
+        if face_id not in already:
+            record["rejections"].append(face_id)
+            already.add(face_id)
         insert_ignore(
             session,
             FaceRejection,
@@ -295,7 +334,78 @@ def merge_people(session: Session, keep: Person, others: Sequence[Person]) -> Pe
     )
     session.execute(delete(Person).where(Person.id.in_(ids)))
     keep.updated_at = utcnow()
+    session.add(PersonMerge(keep_id=keep.id, record=record, created_at=utcnow()))
     return keep
+
+
+def _iso_date(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def latest_merge(session: Session, keep_id: int) -> PersonMerge | None:
+    """The newest merge into ``keep_id`` not undone yet."""
+    return session.scalar(
+        select(PersonMerge)
+        .where(PersonMerge.keep_id == keep_id, PersonMerge.undone_at.is_(None))
+        .order_by(PersonMerge.id.desc())
+        .limit(1)
+    )
+
+
+def undo_merge(session: Session, merge_id: int) -> tuple[list[int], int]:
+    """Undo a merge: the merged people come back (same ids, names, birth dates), each face
+    still with the kept person (or freed by the merge) returns to its earlier person, and
+    the rejections the merge copied are removed. (people restored, faces moved back)."""
+    merge = session.get(PersonMerge, merge_id)
+    if merge is None:
+        raise MergeNotFoundError(f"no merge {merge_id}")
+    if merge.undone_at is not None:
+        raise InvalidCorrectionError(f"merge {merge_id} was already undone")
+    record = merge.record
+    keep_id = merge.keep_id
+    restored = []
+    for p in record["people"]:
+        if session.get(Person, p["id"]) is None:
+            born = date.fromisoformat(p["birth_date"]) if p["birth_date"] else None
+            session.add(Person(id=p["id"], name=p["name"], birth_date=born, created_at=utcnow()))
+            restored.append(p["id"])
+    session.flush()
+    for fid, pid in record.get("their_rejections", []):
+        if session.get(Face, fid) is not None and session.get(Person, pid) is not None:
+            _reject(session, fid, pid)
+    keep = session.get(Person, keep_id) if keep_id is not None else None
+    if keep is not None:
+        keep.name = record["keep"]["name"]
+        born = record["keep"]["birth_date"]
+        keep.birth_date = date.fromisoformat(born) if born else None
+        if record["rejections"]:
+            session.execute(
+                delete(FaceRejection).where(
+                    FaceRejection.person_id == keep_id,
+                    FaceRejection.face_id.in_(record["rejections"]),
+                )
+            )
+    moved = 0
+    for fid, pid, by in record["faces"]:
+        face = session.get(Face, fid)
+        if face is None or face.dismissed_at is not None:
+            continue
+        if face.person_id in (keep_id, None) and (face.person_id, face.assigned_by) != (pid, by):
+            face.person_id, face.assigned_by = pid, by
+            moved += 1
+    merge.undone_at = utcnow()
+    return restored, moved
+
+
+def dismiss_faces(session: Session, face_ids: Sequence[int]) -> int:
+    """ "Not a face": hide the detections everywhere and free them from their person."""
+    faces = _faces(session, face_ids)
+    now = utcnow()
+    for face in faces:
+        face.dismissed_at = now
+        face.person_id = None
+        face.assigned_by = None
+    return len(faces)
 
 
 def _faces(session: Session, face_ids: Sequence[int]) -> list[Face]:
@@ -438,9 +548,9 @@ def recluster(
     summary = ReclusterSummary()
     with session_scope(factory) as s:
         rows = s.execute(
-            select(
-                Face.id, Face.photo_id, Face.embedding, Face.person_id, Face.assigned_by
-            ).order_by(Face.id)
+            select(Face.id, Face.photo_id, Face.embedding, Face.person_id, Face.assigned_by)
+            .where(Face.dismissed_at.is_(None))
+            .order_by(Face.id)
         ).all()
         summary.faces = len(rows)
         if not rows:

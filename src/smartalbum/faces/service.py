@@ -95,7 +95,9 @@ class _Index:
     faces: 5 MB). Arrays grow by doubling, so adding a face is amortised O(1)."""
 
     def __init__(self, session: Session) -> None:
-        rows = session.execute(select(Face.id, Face.embedding, Face.person_id)).all()
+        rows = session.execute(
+            select(Face.id, Face.embedding, Face.person_id).where(Face.dismissed_at.is_(None))
+        ).all()
         self.n = len(rows)
         capacity = max(1024, 2 * self.n)
         self.ids = np.zeros(capacity, np.int64)

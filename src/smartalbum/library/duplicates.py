@@ -53,7 +53,10 @@ are really near-identical ones (nothing moved), as the issue asks. Edits (black 
 brightness) are not grouped either: conservative, nothing is lost by listing less.
 
 Grouping is the connected components of the accepted pairs (scipy's union-find-like
-``connected_components``). The suggested copy to keep is the largest resolution, then the
+``connected_components``), and every photo is in exactly one group
+(:func:`find_duplicates`): a photo with several identical copies that is also near another
+photo joins that near group with each of its paths, instead of showing up once as an exact
+group and again in the near group. The suggested copy to keep is the largest resolution, then the
 earliest taken, then the sharpest (highest blur score); exact copies (identical bytes)
 keep the copy the catalog saw first.
 """
@@ -61,7 +64,7 @@ keep the copy the catalog saw first.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -462,14 +465,50 @@ def near_groups(
     return groups
 
 
+def merge_groups(
+    photos: Sequence[PhotoRecord],
+    exact: Sequence[DuplicateGroup],
+    near: Sequence[DuplicateGroup],
+) -> list[DuplicateGroup]:
+    """Exact and near groups with every photo in exactly one group.
+
+    Near groups are connected components, so each photo is in at most one of them; an
+    exact group is one photo's paths. A photo in both joins the near group with every
+    present path (a member per path, the first-seen path first), and its exact group goes.
+    """
+    by_id = {p.id: p for p in photos}
+    in_near = {m.photo_id for g in near for m in g.members}
+    out = [g for g in exact if g.members[0].photo_id not in in_near]
+    for group in near:
+        members: list[Member] = []
+        for m in group.members:
+            photo = by_id.get(m.photo_id)
+            paths = photo.paths if photo is not None and len(photo.paths) > 1 else [m.path]
+            members.extend(replace(m, path=p) for p in paths)
+        out.append(replace(group, members=tuple(members)))
+    return out
+
+
 def find_duplicates(
     photos: Sequence[PhotoRecord],
     *,
     near: bool = True,
     **options: Any,
 ) -> list[DuplicateGroup]:
-    """Exact groups, then (with ``near``) near-duplicate groups; options as :func:`near_groups`."""
+    """Exact groups, then (with ``near``) near-duplicate groups, each photo in one group
+    (:func:`merge_groups`); options as :func:`near_groups`."""
     groups = exact_groups(photos)
-    if near:
-        groups += near_groups(photos, **options)
-    return groups
+    if not near:
+        return groups
+    return merge_groups(photos, groups, near_groups(photos, **options))
+
+
+def find_group(
+    groups: Iterable[DuplicateGroup | Mapping[str, Any]], photo_id: int, path: str
+) -> Mapping[str, Any] | None:
+    """The group (as a dict) that has the copy ``(photo_id, path)``, or None."""
+    for group in groups:
+        g = group.to_dict() if isinstance(group, DuplicateGroup) else group
+        if any(m["photo_id"] == photo_id and m["path"] == path for m in g["members"]):
+            return g
+    return None

@@ -69,7 +69,8 @@ class _Index:
                 lat.append(float(row["lat"]))
                 lon.append(float(row["lon"]))
                 self.rows.append((row["name"], row["admin1"], row["cc"]))
-        self.tree = cKDTree(_unit_vectors(np.asarray(lat), np.asarray(lon)))
+        self.lat, self.lon = np.asarray(lat), np.asarray(lon)
+        self.tree = cKDTree(_unit_vectors(self.lat, self.lon))
 
     def query(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         chord, idx = self.tree.query(_unit_vectors(lat, lon), k=1)
@@ -134,3 +135,42 @@ def reverse_geocode(
 ) -> Place | None:
     """The nearest populated place to one coordinate, or None."""
     return reverse_geocode_many([(latitude, longitude)], max_distance_km=max_distance_km)[0]
+
+
+@dataclass(frozen=True)
+class PlaceMatch:
+    """A populated place found by name (for "set home" on the trips page)."""
+
+    name: str
+    region: str
+    country: str
+    latitude: float
+    longitude: float
+
+    def label(self) -> str:
+        return ", ".join(p for p in (self.name, self.region, self.country) if p)
+
+
+def search_places(text: str, *, limit: int = 10) -> list[PlaceMatch]:
+    """Places whose name is ``text`` (case-insensitive), then those starting with it."""
+    wanted = text.strip().casefold()
+    if not wanted:
+        return []
+    index = _get_index()
+    exact, prefix = [], []
+    for i, (name, _region, _cc) in enumerate(index.rows):
+        folded = name.casefold()
+        if folded == wanted:
+            exact.append(i)
+        elif folded.startswith(wanted) and len(prefix) < limit:
+            prefix.append(i)
+    return [
+        PlaceMatch(
+            name=index.rows[i][0],
+            region=index.rows[i][1],
+            country=index.rows[i][2],
+            latitude=float(index.lat[i]),
+            longitude=float(index.lon[i]),
+        )
+        for i in (exact + prefix)[:limit]
+    ]

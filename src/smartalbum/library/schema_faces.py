@@ -12,6 +12,10 @@ its end, so Base.metadata always holds every table (the migration test compares 
 * :class:`Person` — a group of faces; optional name and birth date.
 * :class:`FaceRejection` — "this face is not that person", remembered for ever (a rejected
   face never returns to that person, through any re-clustering).
+* ``Face.dismissed_at`` — "not a face" (a lamp, a window): the detection is hidden
+  everywhere and never clustered, kept as a row so a re-cluster cannot bring it back.
+* :class:`PersonMerge` — one merge as it was done (who was merged, every face's earlier
+  person), so the people page can undo it.
 """
 
 from __future__ import annotations
@@ -82,6 +86,8 @@ class Face(Base):
     )
     assigned_by: Mapped[str | None] = mapped_column(String(8))  # "auto", "user", None
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    #: Set when the user said "not a face": hidden everywhere, never clustered.
+    dismissed_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
 
 
 class FaceRejection(Base):
@@ -94,3 +100,22 @@ class FaceRejection(Base):
     face_id: Mapped[int] = mapped_column(ForeignKey("faces.id", ondelete="CASCADE"), index=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PersonMerge(Base):
+    """A merge of people, recorded so it can be undone.
+
+    ``record`` holds what the merge changed: the kept person's name and birth date before,
+    each merged person (id, name, birth date), each face's earlier (person, assigned_by) and
+    the rejections the merge copied onto the kept person. ``undone_at`` is set by the undo.
+    """
+
+    __tablename__ = "person_merges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    keep_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -1,6 +1,7 @@
 """Trips: photos taken far from home, grouped by time and place, with a title and a summary.
 
-**Home** is set by the user (``SMARTALBUM_TRIPS__HOME="43.46,11.88"`` or ``--home``) or
+**Home** is set by the user — on the trips page (stored in the catalog, per library:
+:func:`store_home`), with ``SMARTALBUM_TRIPS__HOME="43.46,11.88"`` or ``--home`` — or
 learned from the catalog: the place where photos were taken on the most *distinct days*
 (:func:`learn_home`). Counting days rather than photos is what makes it "home over time":
 a holiday with 900 photos in one week loses to a year of a few photos a week at home.
@@ -39,6 +40,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from smartalbum.library.catalog import PhotoRecord
 
 EARTH_RADIUS_KM = 6371.0088
@@ -70,7 +73,7 @@ class Home:
 
     latitude: float
     longitude: float
-    source: Literal["user", "learned"]
+    source: Literal["user", "learned", "library"]
     days: int = 0  # distinct days with photos near it (learned homes)
     photos: int = 0
 
@@ -81,6 +84,7 @@ class Home:
             "source": self.source,
             "days": self.days,
             "photos": self.photos,
+            "name": place_name(self.latitude, self.longitude),
         }
 
 
@@ -143,6 +147,49 @@ def parse_home(text: str) -> tuple[float, float]:
 
 
 # --------------------------------------------------------------------------- home
+
+#: The catalog's setting (library/schema_settings.py) holding the home set on the page.
+HOME_SETTING = "trips.home"
+
+
+def place_name(latitude: float, longitude: float) -> str | None:
+    """ "Arezzo, Tuscany, IT" for a position (offline GeoNames), or None when far from any
+    town or when the places table is not installed (raw coordinates are shown then)."""
+    from smartalbum.library.places import PlacesUnavailableError, reverse_geocode
+
+    try:
+        place = reverse_geocode(latitude, longitude)
+    except PlacesUnavailableError:
+        return None
+    return place.label() if place is not None else None
+
+
+def stored_home(session: Session) -> Home | None:
+    """The home set on the trips page (kept in the catalog), or None."""
+    from smartalbum.library.schema_settings import get_setting
+
+    value = get_setting(session, HOME_SETTING)
+    if not isinstance(value, dict):
+        return None
+    try:
+        lat, lon = float(value["latitude"]), float(value["longitude"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return Home(lat, lon, source="library")
+
+
+def store_home(session: Session, position: tuple[float, float] | None) -> Home | None:
+    """Keep ``position`` as this library's home (None: forget it, learn it again)."""
+    from smartalbum.library.schema_settings import set_setting
+
+    if position is None:
+        set_setting(session, HOME_SETTING, None)
+        return None
+    lat, lon = position
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise ValueError("LAT must be in -90..90 and LON in -180..180")
+    set_setting(session, HOME_SETTING, {"latitude": lat, "longitude": lon})
+    return Home(lat, lon, source="library")
 
 
 def learn_home(photos: Iterable[PhotoRecord], *, cell_km: float = HOME_CELL_KM) -> Home | None:

@@ -28,6 +28,7 @@ from smartalbum.atomic import atomic_open
 from smartalbum.faces.errors import FacesDisabledError
 from smartalbum.web.contract import api, json_body, query_args, responses
 from smartalbum.web.library_api import catalog_factory
+from smartalbum.web.models.actions import DismissBody, Dismissed, MergeUndone
 from smartalbum.web.models.common import JPEG, NoQuery
 from smartalbum.web.models.faces import (
     EmptyBody,
@@ -234,7 +235,47 @@ def merge_people(person_id: int) -> Response:
         keep = _person_or_404(s, person_id)
         return ppl.merge_people(s, keep, [_person_or_404(s, o) for o in body.people])
 
-    return jsonify(_changed_person(merge))
+    person = _changed_person(merge)
+    with catalog_factory()() as s:
+        done = ppl.latest_merge(s, person_id)
+        person["merge"] = done.id if done is not None else None
+    return jsonify(person)
+
+
+@bp.post("/api/v1/people/merges/<int:merge_id>/undo")
+@api.validate(
+    query=NoQuery,
+    resp=responses({200: (MergeUndone, "The merged people, back")}, PEOPLE_ERRORS),
+    operation_id="undoMerge",
+)
+def undo_merge(merge_id: int) -> Response:
+    """Undo a merge: the people come back, each face with its earlier person"""
+    from smartalbum.faces import people as ppl
+    from smartalbum.library.db import session_scope
+
+    if merge_id > MAX_ID:
+        raise ProblemError(404, "Not Found", f"no merge {merge_id}", code="no_merge")
+    with session_scope(catalog_factory()) as s:
+        people, faces = ppl.undo_merge(s, merge_id)
+    return jsonify(merge=merge_id, people=people, faces=faces)
+
+
+@bp.post("/api/v1/faces/dismissals")
+@api.validate(
+    query=NoQuery,
+    json=DismissBody,
+    resp=responses({200: (Dismissed, "How many faces were dismissed")}, PEOPLE_ERRORS),
+    operation_id="dismissFaces",
+)
+def dismiss_faces() -> Response:
+    """Not a face: hide these detections everywhere (kept through every re-grouping)"""
+    from smartalbum.faces import people as ppl
+    from smartalbum.library.db import session_scope
+
+    body: DismissBody = json_body()
+    with session_scope(catalog_factory()) as s:
+        count = ppl.dismiss_faces(s, body.faces)
+    return jsonify(dismissed=count)
 
 
 @bp.post("/api/v1/people/<int:person_id>/faces")

@@ -46,6 +46,16 @@ from smartalbum.library.thumbnails import Source, ThumbnailStore, ThumbnailUnava
 from smartalbum.model.engine import Engine
 from smartalbum.web.cache import ComputedCache
 from smartalbum.web.contract import api, json_body, query_args, responses
+from smartalbum.web.models.actions import Home as HomeModel
+from smartalbum.web.models.actions import (
+    HomeBody,
+    PlaceMatches,
+    PlacesQuery,
+    Resolution,
+    ResolutionUndone,
+    ResolveBody,
+    TripDetail,
+)
 from smartalbum.web.models.common import JPEG, NoQuery
 from smartalbum.web.models.library import (
     CorrectionBody,
@@ -513,7 +523,7 @@ def _backbone_version(session: Session, engine: Engine, head: str) -> str | None
 
 
 def _duplicate_groups(lib: LibraryState, near: bool) -> list[dict[str, Any]]:
-    from smartalbum.library.duplicates import exact_groups, near_groups
+    from smartalbum.library.duplicates import exact_groups, merge_groups, near_groups
 
     factory = lib.factory
     assert factory is not None
@@ -534,7 +544,7 @@ def _duplicate_groups(lib: LibraryState, near: bool) -> list[dict[str, Any]]:
                 with factory() as session:
                     return load_embeddings(session, ids, version)
 
-            groups += near_groups(photos, embeddings=embeddings)
+            groups = merge_groups(photos, groups, near_groups(photos, embeddings=embeddings))
         return [g.to_dict() for g in groups]
 
     return lib.results.get_or_compute(key, compute)
@@ -596,6 +606,68 @@ def duplicates() -> Response:
     )
 
 
+def _duplicates_folder() -> Any:
+    from smartalbum.organize.dedupe import duplicates_folder
+    from smartalbum.web.state import get_state
+
+    return duplicates_folder(get_state().settings.data_dir)
+
+
+@bp.post("/api/v1/duplicates/resolve")
+@api.validate(
+    query=NoQuery,
+    json=ResolveBody,
+    resp=responses({200: (Resolution, "The other copies, moved")}, [400, 404, 503, 507]),
+    operation_id="resolveDuplicates",
+)
+def resolve_duplicates() -> Response:
+    """Keep one copy of a group: the others are moved out, never deleted
+
+    The other copies of the group holding ``(photo_id, path)`` are moved to
+    ``<data_dir>/duplicates/<resolution>/`` through organise's journal; the catalog marks
+    their old paths missing. ``POST /api/v1/duplicates/resolutions/{name}/undo`` (or
+    ``smartalbum organize --rollback`` on the journal there) puts them back.
+    """
+    from smartalbum.library.duplicates import find_group
+    from smartalbum.organize.dedupe import DuplicateCopyNotFound, plan_resolution, resolve
+
+    body: ResolveBody = json_body()
+    lib = get_library()
+    factory = catalog_factory()
+    group = find_group(_duplicate_groups(lib, True), body.photo_id, body.path)
+    if group is None:
+        raise DuplicateCopyNotFound(f"{body.path!r} is not in a duplicate group (reload the list)")
+    plan = plan_resolution(group["members"], body.photo_id, body.path, _duplicates_folder())
+    result = resolve(plan, lambda: factory)
+    return jsonify(
+        resolution=plan.into.name,
+        folder=str(plan.into),
+        moved=result.counts.get("moved", 0),
+        failed=[f"{item.source}: {why}" for item, why in result.failed],
+        catalog_warning=result.catalog_warning,
+    )
+
+
+@bp.post("/api/v1/duplicates/resolutions/<string(minlength=22, maxlength=22):name>/undo")
+@api.validate(
+    query=NoQuery,
+    resp=responses({200: (ResolutionUndone, "The copies, back where they were")}, [404, 503]),
+    operation_id="undoDuplicates",
+)
+def undo_duplicates(name: str) -> Response:
+    """Undo a resolution: the moved copies go back to their paths"""
+    from smartalbum.organize.dedupe import undo_resolution
+
+    factory = catalog_factory()
+    result = undo_resolution(_duplicates_folder(), name, lambda: factory)
+    return jsonify(
+        resolution=name,
+        restored=result.counts.get("restored", 0),
+        conflicts=list(result.conflicts),
+        catalog_warning=result.catalog_warning,
+    )
+
+
 # --------------------------------------------------------------------------- stats
 
 
@@ -638,38 +710,40 @@ def stats() -> Response:
 TRIP_PREVIEW = 8
 
 
-@bp.get("/api/v1/trips")
-@api.validate(
-    query=TripsQuery,
-    resp=responses({200: (Trips, "Home (null when no photo has a position) and the trips")}, [400]),
-    operation_id="trips",
-)
-def trips() -> Response:
-    """Trips away from home, newest first, with places, scenes, previews
+def _trip_home(session: Session, text: str | None, settings_home: str | None) -> Any:
+    """Which home counts: ``?home=``, else the one set on the page (the catalog's), else the
+    settings', else None (learned from the photos)."""
+    from smartalbum.library import trips as tr
 
-    Photos far from home grouped by time and place, with their scenes and a few
-    thumbnails; home is ``home=LAT,LON``, the settings', or learned.
-    """
+    if text:
+        try:
+            return tr.Home(*tr.parse_home(text), source="user")
+        except ValueError as exc:
+            raise ProblemError.bad_parameter("home", str(exc)) from None
+    stored = tr.stored_home(session)
+    if stored is not None:
+        return stored
+    if settings_home:
+        try:
+            return tr.Home(*tr.parse_home(settings_home), source="user")
+        except ValueError as exc:
+            raise ProblemError.bad_parameter("home", str(exc)) from None
+    return None
+
+
+def _all_trips(head: str, text: str | None) -> dict[str, Any]:
+    """Home and every trip (oldest first), computed once per catalog change."""
     from smartalbum.library import trips as tr
     from smartalbum.web.state import get_state
 
     lib = get_library()
-    engine, default_head = engine_and_head()
-    args: TripsQuery = query_args()
-    head = resolve_head(engine, default_head, args.head)
     settings = get_state().settings.trips
-    text = args.home or settings.home
-    given: tr.Home | None = None
-    if text:
-        try:
-            given = tr.Home(*tr.parse_home(text), source="user")
-        except ValueError as exc:
-            raise ProblemError.bad_parameter("home", str(exc)) from None
     if lib.factory is None:
-        return jsonify(home=None, trips=[])
+        return {"home": None, "trips": []}
     factory = lib.factory
     with factory() as session:
-        key = ("trips", head, text, browse.catalog_fingerprint(session))
+        given = _trip_home(session, text, settings.home)
+        key = ("trips", head, text, given, browse.catalog_fingerprint(session))
 
     def compute() -> dict[str, Any]:
         with factory() as session:
@@ -684,14 +758,139 @@ def trips() -> Response:
             gap_hours=settings.gap_hours,
             min_photos=settings.min_photos,
         )
-        return {"home": home.to_dict(), "trips": [t.to_dict() for t in found]}
+        taken = {p.id: p.taken_at.isoformat() if p.taken_at else None for p in photos}
+        out = [t.to_dict() for t in found]
+        for trip in out:
+            trip["taken"] = [taken.get(pid) for pid in trip["photo_ids"]]
+        return {"home": home.to_dict(), "trips": out}
 
-    result = lib.results.get_or_compute(key, compute)
+    return lib.results.get_or_compute(key, compute)
+
+
+@bp.get("/api/v1/trips")
+@api.validate(
+    query=TripsQuery,
+    resp=responses({200: (Trips, "Home (null when no photo has a position) and the trips")}, [400]),
+    operation_id="trips",
+)
+def trips() -> Response:
+    """Trips away from home, newest first, with places, scenes, previews
+
+    Photos far from home grouped by time and place, with their scenes and a few
+    thumbnails; home is ``home=LAT,LON``, else the one set on the trips page
+    (``PUT /api/v1/trips/home``), else the settings', else learned. Home carries its place
+    name (offline GeoNames).
+    """
+    engine, default_head = engine_and_head()
+    args: TripsQuery = query_args()
+    head = resolve_head(engine, default_head, args.head)
+    result = _all_trips(head, args.home)
     out = []
     for trip in reversed(result["trips"]):  # newest first
         preview = [
             {"id": pid, "thumbnail": url_for("library_api.thumbnail", photo_id=pid)}
             for pid in trip["photo_ids"][:TRIP_PREVIEW]
         ]
-        out.append({**trip, "preview": preview})
+        body = {k: v for k, v in trip.items() if k != "taken"}
+        out.append({**body, "preview": preview})
     return jsonify(home=result["home"], trips=out)
+
+
+@bp.get("/api/v1/trips/<trip_id>")
+@api.validate(
+    query=HeadOnlyQuery,
+    resp=responses({200: (TripDetail, "The trip and all its photos")}, [400, 404]),
+    operation_id="trip",
+)
+def trip(trip_id: str) -> Response:
+    """One trip with every photo (for its page)"""
+    engine, default_head = engine_and_head()
+    head = resolve_head(engine, default_head, query_args().head)
+    found = next((t for t in _all_trips(head, None)["trips"] if t["id"] == trip_id), None)
+    if found is None:
+        raise ProblemError(404, "Not Found", f"no trip {trip_id!r}", code="no_trip")
+    photos = [
+        {"id": pid, "thumbnail": url_for("library_api.thumbnail", photo_id=pid), "taken_at": when}
+        for pid, when in zip(found["photo_ids"], found["taken"], strict=True)
+    ]
+    body = {k: v for k, v in found.items() if k not in ("taken", "photos", "photo_ids")}
+    return jsonify({**body, "photos": photos})
+
+
+@bp.get("/trips/<trip_id>")
+def trip_page(trip_id: str) -> str:
+    """One trip's page: every photo in a grid the viewer opens (static/trips.js)."""
+    from flask import render_template
+
+    return render_template("gallery/trip.html", trip_id=trip_id)
+
+
+@bp.put("/api/v1/trips/home")
+@api.validate(
+    query=NoQuery,
+    json=HomeBody,
+    resp=responses({200: (HomeModel, "The home now (null: learned again)")}, [400, 404, 503]),
+    operation_id="setHome",
+)
+def set_home() -> Response:
+    """Set this library's home (kept in the catalog): a position, a photo's, or a place
+
+    Give ``latitude`` and ``longitude``, or ``photo_id`` (its GPS position), or ``place``
+    (a town name, offline GeoNames), or ``clear: true`` to learn home from the photos again.
+    """
+    from smartalbum.library import trips as tr
+    from smartalbum.library.db import session_scope
+    from smartalbum.library.places import search_places
+
+    body: HomeBody = json_body()
+    factory = catalog_factory()
+    position: tuple[float, float] | None = None
+    if body.clear:
+        position = None
+    elif body.latitude is not None and body.longitude is not None:
+        position = (body.latitude, body.longitude)
+    elif body.photo_id is not None:
+        with factory() as session:
+            photo = session.get(Photo, body.photo_id)
+            if photo is None:
+                raise photo_not_found(body.photo_id, get_library())
+            if photo.latitude is None or photo.longitude is None:
+                raise ProblemError.bad_parameter("photo_id", "This photo has no GPS position.")
+            position = (photo.latitude, photo.longitude)
+    elif body.place:
+        matches = search_places(body.place, limit=1)
+        if not matches:
+            raise ProblemError(404, "Not Found", f"no place {body.place!r}", code="no_place")
+        position = (matches[0].latitude, matches[0].longitude)
+    else:
+        raise ProblemError.bad_parameter(
+            "body", "Give latitude and longitude, photo_id, place, or clear."
+        )
+    with session_scope(factory) as session:
+        home = tr.store_home(session, position)
+    return jsonify(home=home.to_dict() if home is not None else None)
+
+
+@bp.get("/api/v1/places")
+@api.validate(
+    query=PlacesQuery,
+    resp=responses({200: (PlaceMatches, "Places of that name, exact first")}, [400]),
+    operation_id="searchPlaces",
+)
+def places() -> Response:
+    """Find a town by name (offline GeoNames), e.g. to set home"""
+    from smartalbum.library.places import search_places
+
+    args: PlacesQuery = query_args()
+    found = search_places(args.q, limit=10)
+    return jsonify(
+        places=[
+            {
+                "name": m.label(),
+                "country": m.country,
+                "latitude": m.latitude,
+                "longitude": m.longitude,
+            }
+            for m in found
+        ]
+    )

@@ -95,6 +95,7 @@ class Person(Model):
     faces: int
     photos: int
     face_list: list[Face] | None = None
+    merge: int | None = Field(None, description="after a merge: its id, to undo it")
 
 
 class PeopleList(Model):

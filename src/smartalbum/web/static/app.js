@@ -3,6 +3,12 @@
 // Photos are sent in small batches with a few requests in flight, so 500 photos never open
 // 500 connections. Every string that comes from a file or the server is inserted with
 // textContent, never as HTML.
+//
+// The results survive a reload: the list is kept in sessionStorage and the dropped files in
+// IndexedDB (both cleared by "Clear"), so "Add to library" (POST /api/v1/library/photos:
+// copied into the library, never overwriting, then indexed) still works after one. Each
+// result has a correction menu; once added, a tile opens in the viewer (data-viewer-photo)
+// and a correction is stored in the catalog (PATCH /api/v1/photos/<id>).
 "use strict";
 
 (() => {
@@ -18,6 +24,8 @@
   const JOB_POLL_MS = 700;
   const PALETTE_SIZE = 8;         // .c0 … .c7 in app.css
   const IMAGE_EXT = /\.(jpe?g|png|webp|gif|bmp|tiff?|heic|heif|avif)$/i;
+  const ADD_FILES = 8;            // photos per "Add to library" request
+  const t = window.t || ((text, p = {}) => text.replace(/\{(\w+)\}/g, (m, k) => (k in p ? String(p[k]) : m)));
 
   const $ = (id) => document.getElementById(id);
   const els = {
@@ -27,6 +35,60 @@
     filters: $("filters"), live: $("live"), results: $("results"),
     emptyFilter: $("empty-filter"), tileTemplate: $("tile-template"),
     exportCsv: $("export-csv"), exportJson: $("export-json"), clear: $("clear"),
+    addLibrary: $("add-library"), addFolder: $("add-folder"), addStatus: $("add-status"),
+    resultsTitle: $("results-title"),
+  };
+
+  // ---- kept across reloads: the list in sessionStorage, the files in IndexedDB -----------
+
+  const keep = (() => {
+    const KEY = "smartalbum-drop-results";
+    let opened = null;
+    function db() {
+      if (!opened) {
+        opened = new Promise((resolve, reject) => {
+          const req = indexedDB.open("smartalbum-drop", 1);
+          req.onupgradeneeded = () => req.result.createObjectStore("files");
+          req.onsuccess = () => resolve(req.result);
+          req.onerror = () => reject(req.error);
+        });
+      }
+      return opened;
+    }
+    async function tx(mode, fn) {
+      const d = await db();
+      return new Promise((resolve, reject) => {
+        const txn = d.transaction("files", mode);
+        const req = fn(txn.objectStore("files"));
+        txn.oncomplete = () => resolve(req ? req.result : undefined);
+        txn.onerror = () => reject(txn.error);
+      });
+    }
+    const quiet = (promise) => promise.catch(() => null);
+    return {
+      load() {
+        try { return JSON.parse(sessionStorage.getItem(KEY) || "[]"); } catch { return []; }
+      },
+      save(items) {
+        const list = items.map((i) => ({
+          key: i.key, name: i.name, status: i.status === "done" || i.status === "error" ? i.status : "queued",
+          result: i.result, error: i.error, photoId: i.photoId || null, path: i.path || null,
+          corrected: i.corrected || null,
+        }));
+        try { sessionStorage.setItem(KEY, JSON.stringify(list)); } catch { /* full: kept in memory */ }
+      },
+      putFile: (key, file) => quiet(tx("readwrite", (st) => st.put(file, key))),
+      getFile: (key) => quiet(tx("readonly", (st) => st.get(key))),
+      clear() {
+        sessionStorage.removeItem(KEY);
+        return quiet(tx("readwrite", (st) => st.clear()));
+      },
+    };
+  })();
+  let saveTimer = null;
+  const save = () => {
+    clearTimeout(saveTimer);
+    saveTimer = setTimeout(() => keep.save(state.items), 200);
   };
 
   const state = {
@@ -62,7 +124,7 @@
     try {
       resp = await fetch(`${API}/model`, { headers: headers() });
     } catch {
-      els.modelInfo.textContent = "The server cannot be reached.";
+      els.modelInfo.textContent = t("The server cannot be reached.");
       return;
     }
     if (resp.status === 401) {
@@ -71,7 +133,7 @@
     }
     if (!resp.ok) {
       const p = await readProblem(resp);
-      els.modelInfo.textContent = `Model unavailable: ${p.title}`;
+      els.modelInfo.textContent = t("Model unavailable: {title}", { title: p.title });
       return;
     }
     const model = await resp.json();
@@ -81,17 +143,18 @@
     head.labels.forEach((label, i) => state.colour.set(label, i % PALETTE_SIZE));
     state.maxBytes = Math.floor(model.limits.max_upload_mb * 1024 * 1024);
     state.maxFiles = model.limits.max_files;
-    els.modelInfo.textContent =
-      `${model.name} · ${head.labels.length} categories · model ${model.version.slice(0, 8)}`;
+    els.modelInfo.textContent = t("{name} · {count} categories · model {version}",
+      { name: model.name, count: head.labels.length, version: model.version.slice(0, 8) });
     els.limits.textContent =
-      `JPEG, PNG, HEIC, WebP, TIFF… up to ${formatMb(state.maxBytes)} per photo.`;
+      t("JPEG, PNG, HEIC, WebP, TIFF… up to {size} per photo.", { size: formatMb(state.maxBytes) });
     renderFilters();
+    state.items.forEach((item) => { if (item.status === "done") finish(item, item.result); });
     pump();
   }
 
   // Shows the key form (key.js); once a key is entered, goes on where it stopped.
   function askForKey() {
-    els.modelInfo.textContent = "Waiting for an API key.";
+    els.modelInfo.textContent = t("Waiting for an API key.");
     if (state.waitingForKey) return;
     state.waitingForKey = true;
     window.smartalbumKey.ask().then(() => {
@@ -102,23 +165,69 @@
 
   // ---- adding photos --------------------------------------------------------------------
 
+  let keySeq = 0;
+  const newKey = () => `${Date.now().toString(36)}-${(keySeq += 1)}`;
+
   function addFiles(entries) {
     // entries: [{file, name}]
     if (!entries.length) return;
-    els.overview.hidden = false;
+    const first = !state.items.length;
+    showResults();
     const fragment = document.createDocumentFragment();
     for (const { file, name } of entries) {
-      const item = { id: state.items.length, file, name, status: "queued", result: null, error: null };
+      const item = { id: state.items.length, key: newKey(), file, name, status: "queued", result: null, error: null };
       item.el = makeTile(item);
       state.items.push(item);
       fragment.appendChild(item.el);
+      keep.putFile(item.key, file);
       if (file.size > state.maxBytes) {
-        finishWithError(item, { title: "Too large", detail: `Over the ${formatMb(state.maxBytes)} upload limit.`, code: "too_large" });
+        finishWithError(item, { title: t("Too large"), detail: t("Over the {size} upload limit.", { size: formatMb(state.maxBytes) }), code: "too_large" });
       } else {
         state.queue.push(item);
       }
     }
     els.results.appendChild(fragment);
+    applyFilter();
+    update();
+    save();
+    pump();
+    if (first) bringResultsIntoView();
+  }
+
+  // After a drop the drop zone shrinks and the results come into view.
+  function showResults() {
+    els.overview.hidden = false;
+    els.drop.classList.add("compact");
+  }
+
+  function bringResultsIntoView() {
+    els.overview.scrollIntoView({ block: "start", behavior: "smooth" });
+    els.overview.setAttribute("tabindex", "-1");
+    els.overview.focus({ preventScroll: true });
+  }
+
+  // The results kept before a reload come back (files from IndexedDB where still there).
+  async function restore() {
+    const saved = keep.load();
+    if (!saved.length) {
+      keep.clear();
+      return;
+    }
+    showResults();
+    for (const entry of saved) {
+      const file = await keep.getFile(entry.key);
+      const item = { id: state.items.length, key: entry.key, file: file || null, name: entry.name,
+        status: entry.status, result: entry.result, error: entry.error, photoId: entry.photoId,
+        path: entry.path, corrected: entry.corrected };
+      item.el = makeTile(item);
+      state.items.push(item);
+      els.results.appendChild(item.el);
+      if (item.status === "done" && item.result) finish(item, item.result);
+      else if (item.status === "error" && item.error) finishWithError(item, item.error);
+      else if (file) state.queue.push(item);
+      else finishWithError(item, { title: t("Not sorted"), detail: t("Drop this photo again."), code: "lost" });
+      if (item.photoId) markAdded(item);
+    }
     applyFilter();
     update();
     pump();
@@ -133,9 +242,16 @@
     const noThumb = li.querySelector(".no-thumb");
     const ext = (item.name.match(/\.([^./]+)$/) || [, "?"])[1];
     noThumb.textContent = ext.toUpperCase().slice(0, 5);
-    item.url = URL.createObjectURL(item.file);
     img.addEventListener("error", () => li.classList.add("thumb-failed"), { once: true });
-    img.src = item.url;
+    if (item.file) {
+      item.url = URL.createObjectURL(item.file);
+      img.src = item.url;
+    } else if (item.photoId) {
+      img.src = `${API}/photos/${item.photoId}/thumbnail`;
+    } else {
+      li.classList.add("thumb-failed");
+    }
+    li.querySelector(".fix-menu").hidden = true;
     return li;
   }
 
@@ -256,7 +372,7 @@
     try {
       return await fetch(`${API}${path}`, { method: "POST", body: form, headers: headers() });
     } catch {
-      batch.forEach((item) => finishWithError(item, { title: "Network error", detail: "The server could not be reached.", code: "network" }));
+      batch.forEach((item) => finishWithError(item, { title: t("Network error"), detail: t("The server could not be reached."), code: "network" }));
       return null;
     }
   }
@@ -325,12 +441,12 @@
         batch.forEach((item, i) => {
           if (!state.items.includes(item)) return;
           if (results[i]) finish(item, results[i]);
-          else finishWithError(item, { title: "No result", detail: "The job returned no result for this photo.", code: "no_result" });
+          else finishWithError(item, { title: t("No result"), detail: t("The job returned no result for this photo."), code: "no_result" });
         });
         return;
       }
       if (job.status === "failed" || job.status === "cancelled") {
-        batch.forEach((item) => finishWithError(item, { title: `Job ${job.status}`, detail: job.message || "", code: `job_${job.status}` }));
+        batch.forEach((item) => finishWithError(item, { title: t("Job {status}", { status: job.status }), detail: job.message || "", code: `job_${job.status}` }));
         return;
       }
     }
@@ -346,27 +462,173 @@
     item.status = "done";
     item.result = result;
     const li = item.el;
-    const colour = state.colour.get(result.label) ?? 0;
+    const label = labelOf(item);
+    for (const c of [...li.classList]) if (/^c\d$/.test(c)) li.classList.remove(c);
+    const colour = state.colour.get(label) ?? 0;
     li.classList.remove("pending");
     li.classList.add("done", `c${colour}`);
-    li.classList.toggle("uncertain", result.uncertain);
-    li.dataset.state = result.uncertain ? "uncertain" : "done";
-    li.dataset.label = result.label;
-    li.querySelector(".label").textContent = result.label;
-    li.querySelector(".badge").hidden = !result.uncertain;
+    const uncertain = result.uncertain && !item.corrected;
+    li.classList.toggle("uncertain", uncertain);
+    li.dataset.state = uncertain ? "uncertain" : "done";
+    li.dataset.label = label;
+    li.querySelector(".label").textContent = label;
+    li.querySelector(".badge").hidden = !uncertain;
     const pct = Math.round(result.confidence * 100);
     const conf = li.querySelector(".confidence");
-    conf.hidden = false;
+    conf.hidden = Boolean(item.corrected);
     conf.querySelector(".fill").style.width = `${pct}%`;
     conf.querySelector(".percent").textContent = `${pct}%`;
-    li.title = `${item.name}: ${result.label}, ${pct}% confident${result.uncertain ? " (uncertain)" : ""}`;
+    li.querySelector(".corrected").hidden = !item.corrected;
+    li.title = item.corrected
+      ? t("{name}: {label} (your correction)", { name: item.name, label })
+      : (result.uncertain
+        ? t("{name}: {label}, {pct}% confident (uncertain)", { name: item.name, label, pct })
+        : t("{name}: {label}, {pct}% confident", { name: item.name, label, pct }));
+    fixMenu(item);
     applyFilterTo(item);
     update();
+    save();
   }
+
+  const labelOf = (item) => item.corrected || (item.result && item.result.label);
+
+  // ---- corrections: one menu per result -------------------------------------------------
+
+  function fixMenu(item) {
+    const menu = item.el.querySelector(".fix-menu");
+    if (!state.labels.length) return;
+    menu.hidden = false;
+    const list = menu.querySelector(".fix-options");
+    if (list.childElementCount !== state.labels.length) {
+      list.replaceChildren();
+      for (const label of state.labels) {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "fix-option";
+        b.setAttribute("role", "menuitemradio");
+        b.dataset.label = label;
+        b.textContent = label;
+        b.addEventListener("click", () => {
+          menu.open = false;
+          correct(item, label);
+        });
+        list.appendChild(b);
+      }
+    }
+    for (const b of list.querySelectorAll(".fix-option")) {
+      b.setAttribute("aria-checked", String(b.dataset.label === labelOf(item)));
+    }
+    menu.querySelector("summary").setAttribute("aria-label", t("Correct the label of {name}", { name: item.name }));
+  }
+
+  async function correct(item, label) {
+    const before = item.corrected;
+    item.corrected = label === item.result.label && !item.photoId ? null : label;
+    finish(item, item.result);
+    if (!item.photoId) {
+      els.live.textContent = t("{name}: {label}. Add to library to keep the correction.", { name: item.name, label });
+      return;
+    }
+    try {
+      const resp = await fetch(`${API}/photos/${item.photoId}`, {
+        method: "PATCH",
+        headers: { ...headers(), "Content-Type": "application/json" },
+        body: JSON.stringify({ label }),
+      });
+      if (!resp.ok) throw new Error((await readProblem(resp)).detail || resp.statusText);
+      els.live.textContent = t("{name}: corrected to {label}.", { name: item.name, label });
+    } catch (err) {
+      item.corrected = before;
+      finish(item, item.result);
+      els.live.textContent = t("Could not save the correction: {why}", { why: err.message });
+    }
+  }
+
+  // ---- add to library -------------------------------------------------------------------
+
+  function markAdded(item) {
+    const link = item.el.querySelector(".thumb");
+    link.dataset.viewerPhoto = String(item.photoId);
+    link.setAttribute("role", "link");
+    link.setAttribute("tabindex", "0");
+    link.setAttribute("aria-label", t("Open {name}", { name: item.name }));
+    item.el.classList.add("added");
+    item.el.querySelector(".added-mark").hidden = false;
+  }
+
+  async function addToLibrary() {
+    const todo = state.items.filter((i) => !i.photoId && i.status === "done" && i.file);
+    const lost = state.items.filter((i) => !i.photoId && i.status === "done" && !i.file).length;
+    if (!todo.length) {
+      els.addStatus.textContent = lost
+        ? t("{count} photos can no longer be read by the page: drop them again to add them.", { count: lost })
+        : t("Every sorted photo is already in the library.");
+      return;
+    }
+    els.addLibrary.disabled = true;
+    const folder = els.addFolder.value.trim();
+    let added = 0;
+    let already = 0;
+    let where = "";
+    try {
+      for (let start = 0; start < todo.length; start += ADD_FILES) {
+        const batch = todo.slice(start, start + ADD_FILES);
+        const form = new FormData();
+        for (const item of batch) form.append("file", item.file, item.name);
+        if (folder) form.append("folder", folder);
+        els.addStatus.textContent = t("Adding {done} of {total}…", { done: start, total: todo.length });
+        const resp = await fetch(`${API}/library/photos`, { method: "POST", body: form, headers: headers() });
+        if (resp.status === 401) { await window.smartalbumKey.ask(); start -= ADD_FILES; continue; }
+        if (!resp.ok) {
+          const p = await readProblem(resp);
+          throw new Error(p.detail || p.title);
+        }
+        const body = await resp.json();
+        where = body.folder;
+        added += body.added;
+        already += body.already;
+        body.photos.forEach((p, i) => {
+          const item = batch[i];
+          if (!p.photo_id) return;
+          item.photoId = p.photo_id;
+          item.path = p.path;
+          markAdded(item);
+        });
+        for (const item of batch) {
+          if (item.photoId && item.corrected) await correct(item, item.corrected);
+        }
+        save();
+      }
+      els.addStatus.textContent = t("{added} added to {folder} ({already} were already there). Click a photo to open it.",
+        { added, already, folder: where });
+    } catch (err) {
+      els.addStatus.textContent = t("Could not add the photos: {why}", { why: err.message });
+    } finally {
+      els.addLibrary.disabled = false;
+    }
+  }
+
+  els.addLibrary.addEventListener("click", addToLibrary);
+  // Without the viewer on the page, an added photo opens on its own page instead.
+  els.results.addEventListener("click", (ev) => {
+    const link = ev.target.closest && ev.target.closest("[data-viewer-photo]");
+    if (!link) return;
+    setTimeout(() => {
+      if (!ev.defaultPrevented) window.location.href = `/gallery/photos/${link.dataset.viewerPhoto}`;
+    }, 0);
+  });
+  // Enter or Space on an added tile opens the viewer (it listens for clicks).
+  els.results.addEventListener("keydown", (ev) => {
+    const link = ev.target.closest && ev.target.closest("[data-viewer-photo]");
+    if (link && (ev.key === "Enter" || ev.key === " ")) {
+      ev.preventDefault();
+      link.click();
+    }
+  });
 
   function finishWithError(item, error) {
     item.status = "error";
-    item.error = { code: error.code || "", title: error.title || "Error", detail: error.detail || "" };
+    item.error = { code: error.code || "", title: error.title || t("Error"), detail: error.detail || "" };
     const li = item.el;
     li.classList.remove("pending");
     li.classList.add("error");
@@ -377,6 +639,7 @@
     detail.hidden = !item.error.detail;
     applyFilterTo(item);
     update();
+    save();
   }
 
   // ---- summary, filter, progress --------------------------------------------------------
@@ -388,8 +651,9 @@
       if (item.status === "error") c.error += 1;
       if (item.status === "done") {
         c.done += 1;
-        c[`label:${item.result.label}`] = (c[`label:${item.result.label}`] || 0) + 1;
-        if (item.result.uncertain) c.uncertain += 1;
+        const label = labelOf(item);
+        c[`label:${label}`] = (c[`label:${label}`] || 0) + 1;
+        if (item.result.uncertain && !item.corrected) c.uncertain += 1;
       }
     }
     return c;
@@ -423,10 +687,10 @@
       });
       els.filters.appendChild(b);
     };
-    add("all", "All");
+    add("all", t("All"));
     state.labels.forEach((label) => add(`label:${label}`, label, state.colour.get(label)));
-    add("uncertain", "Uncertain");
-    add("error", "Errors");
+    add("uncertain", t("Uncertain"));
+    add("error", t("Errors"));
     update();
   }
 
@@ -434,8 +698,8 @@
     const f = state.filter;
     if (f === "all") return true;
     if (f === "error") return item.status === "error";
-    if (f === "uncertain") return item.status === "done" && item.result.uncertain;
-    return item.status === "done" && `label:${item.result.label}` === f;
+    if (f === "uncertain") return item.status === "done" && item.result.uncertain && !item.corrected;
+    return item.status === "done" && `label:${labelOf(item)}` === f;
   }
 
   function applyFilterTo(item) {
@@ -458,10 +722,13 @@
     const finished = c.done + c.error;
     const total = c.all;
     els.progressBar.style.width = total ? `${(100 * finished) / total}%` : "0%";
-    const text = total
-      ? `${finished} of ${total} photos sorted` + (c.error ? ` · ${c.error} could not be read` : "")
-        + (finished === total ? " — done." : "…")
-      : "";
+    let text = "";
+    if (total) {
+      text = t("{finished} of {total} photos sorted", { finished, total })
+        + (c.error ? t(" · {count} could not be read", { count: c.error }) : "")
+        + (finished === total ? t(" — done.") : "…");
+    }
+    els.addLibrary.disabled = !c.done;
     els.progressText.textContent = text;
     els.emptyFilter.hidden = state.items.some(matches) || !state.items.length;
     // Screen readers hear progress at most every few seconds, and always the end.
@@ -477,7 +744,9 @@
   function rows() {
     return state.items.map((item) => ({
       filename: item.name,
-      label: item.result ? item.result.label : null,
+      label: item.result ? labelOf(item) : null,
+      corrected: Boolean(item.corrected),
+      photo_id: item.photoId || null,
       confidence: item.result ? item.result.confidence : null,
       uncertain: item.result ? item.result.uncertain : null,
       probabilities: item.result ? item.result.probabilities : null,
@@ -533,12 +802,15 @@
     state.filter = "all";
     applyFilter();
     update();
+    keep.clear();
+    els.addStatus.textContent = "";
     els.overview.hidden = true;
+    els.drop.classList.remove("compact");
   });
 
   function formatMb(bytes) {
     return `${Math.round(bytes / (1024 * 1024))} MB`;
   }
 
-  loadModel();
+  restore().finally(loadModel);
 })();

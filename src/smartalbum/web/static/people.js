@@ -1,5 +1,6 @@
-// Smart Album people: the people page (name, merge, move, "not this person", scan and
-// re-group jobs) and face boxes on the gallery's photo page. Every string from the server
+// Smart Album people: the people page (name, merge — asked first, then undoable —, move,
+// "not this person", "not a face", scan and re-group jobs, a person's photos) and face boxes
+// on the gallery's photo page. Every string from the server
 // goes in with textContent; thumbnails are fetched with the API key and shown as blob: URLs.
 "use strict";
 
@@ -7,6 +8,8 @@
   const API = "/api/v1";
   const $ = (id) => document.getElementById(id);
   const state = { people: [] };
+  const t = window.t || ((s, p = {}) => s.replace(/\{(\w+)\}/g, (m, k) => (k in p ? String(p[k]) : m)));
+  const kit = () => window.smartalbumActions;  // loaded on the people page only
 
   const headers = () => window.smartalbumKey.headers();
 
@@ -25,7 +28,7 @@
       }
       return resp;
     }
-    throw new Error("too many attempts");
+    throw new Error(t("too many attempts"));
   }
   const getJson = async (path) => (await api(path)).json();
   const send = async (method, path, body) => (await api(path, {
@@ -50,17 +53,17 @@
     try {
       const blob = await (await api(url)).blob();
       img.src = URL.createObjectURL(blob);
-    } catch { img.alt = "no preview"; }
+    } catch { img.alt = t("no preview"); }
   }
 
   // ---- people page ----------------------------------------------------------------------
 
-  function personLabel(p) { return p.name || `Person ${p.id}`; }
+  function personLabel(p) { return p.name || t("Person {id}", { id: p.id }); }
 
   function moveSelect(face) {
     const select = el("select");
-    select.setAttribute("aria-label", `Move face ${face.id} to`);
-    select.append(new Option("Move to…", ""), new Option("New person", "new"));
+    select.setAttribute("aria-label", t("Move face {id} to", { id: face.id }));
+    select.append(new Option(t("Move to…"), ""), new Option(t("New person"), "new"));
     for (const p of state.people) {
       if (p.id !== face.person_id) select.append(new Option(personLabel(p), String(p.id)));
     }
@@ -77,20 +80,25 @@
     const link = el("a");
     link.href = `/gallery/photos/${face.photo_id}`;
     const img = el("img");
-    img.alt = person ? `${personLabel(person)}, face ${face.id}` : `face ${face.id}`;
+    img.alt = person ? t("{name}, face {id}", { name: personLabel(person), id: face.id }) : t("face {id}", { id: face.id });
     img.loading = "lazy";
     thumb(img, face.thumbnail);
     link.append(img);
     li.append(link);
     if (person) {
-      const reject = el("button", "button", "Not them");
+      const reject = el("button", "button", t("Not them"));
       reject.type = "button";
-      reject.title = `Not ${personLabel(person)}: never group this face with them again`;
+      reject.title = t("Not {name}: never group this face with them again", { name: personLabel(person) });
       reject.addEventListener("click", () => act(() =>
         send("POST", `${API}/people/${person.id}/rejections`, { faces: [face.id] })));
       li.append(reject);
     }
-    li.append(moveSelect(face));
+    const dismiss = el("button", "button ghost dismiss-face", t("Not a face"));
+    dismiss.type = "button";
+    dismiss.title = t("Not a face (a lamp, a window): hide this detection everywhere");
+    dismiss.addEventListener("click", () => act(() =>
+      send("POST", `${API}/faces/dismissals`, { faces: [face.id] })));
+    li.append(dismiss, moveSelect(face));
     return li;
   }
 
@@ -101,24 +109,24 @@
     pick.type = "checkbox";
     pick.value = String(p.id);
     pick.className = "merge-pick";
-    pick.setAttribute("aria-label", `Select ${personLabel(p)} to merge`);
+    pick.setAttribute("aria-label", t("Select {name} to merge", { name: personLabel(p) }));
     pick.addEventListener("change", updateMerge);
     const name = el("input");
     name.type = "text";
     name.value = p.name || "";
-    name.placeholder = `Person ${p.id}: name`;
-    name.setAttribute("aria-label", `Name of person ${p.id}`);
-    const save = el("button", "button", "Name");
+    name.placeholder = t("Person {id}: name", { id: p.id });
+    name.setAttribute("aria-label", t("Name of person {id}", { id: p.id }));
+    const save = el("button", "button", t("Name"));
     save.type = "button";
     save.addEventListener("click", () => act(() =>
       send("PATCH", `${API}/people/${p.id}`, { name: name.value })));
     const born = el("input");
     born.type = "date";
     born.value = p.birth_date || "";
-    born.setAttribute("aria-label", `Birth date of ${personLabel(p)}`);
+    born.setAttribute("aria-label", t("Birth date of {name}", { name: personLabel(p) }));
     born.addEventListener("change", () => act(() =>
       send("PATCH", `${API}/people/${p.id}`, { birth_date: born.value || null })));
-    const open = el("a", "", `${p.faces} face(s) in ${p.photos} photo(s)`);
+    const open = el("a", "", t("{faces} face(s) in {photos} photo(s)", { faces: p.faces, photos: p.photos }));
     open.href = `/people/${p.id}`;
     open.className = "person-count";
     head.append(pick, name, save, born, open);
@@ -152,6 +160,7 @@
       $("all-people").hidden = false;
       $("people-empty").hidden = true;
       $("unassigned-section").hidden = true;
+      await loadPhotos(person);
       return;
     }
     const data = await getJson(`${API}/people`);
@@ -161,8 +170,39 @@
     const strip = $("unassigned");
     strip.replaceChildren(...data.unassigned.map((f) => faceItem(f, null)));
     $("unassigned-section").hidden = data.unassigned.length === 0;
-    if (!data.enabled) notice("Face processing is switched off (SMARTALBUM_FACES__ENABLED).");
+    if (!data.enabled) notice(t("Face processing is switched off (SMARTALBUM_FACES__ENABLED)."));
     updateMerge();
+  }
+
+  // A person's photos: a grid the viewer opens (data-viewer-grid / data-viewer-photo).
+  async function loadPhotos(person) {
+    const data = await getJson(`${API}/people/photos?person=${person.id}`);
+    const grid = $("person-photos");
+    grid.replaceChildren(...data.photos.map((p) => kit().photoTile(p.id, `${API}/photos/${p.id}/thumbnail`,
+      t("Photo {id} of {name}", { id: p.id, name: personLabel(person) }))));
+    $("person-photos-section").hidden = false;
+  }
+
+  // Merge asks first (a <dialog>), then offers to undo it.
+  async function mergeSelected() {
+    const ids = [...document.querySelectorAll(".merge-pick:checked")].map((c) => Number(c.value));
+    if (ids.length < 2) return;
+    const names = ids.map((id) => personLabel(state.people.find((p) => p.id === id) || { id }));
+    const ok = await kit().confirmDialog(
+      t("Merge {count} people?", { count: ids.length }),
+      t("{names} become one person. You can undo this right after.", { names: names.join(", ") }),
+      t("Merge"),
+    );
+    if (!ok) return;
+    await act(async () => {
+      const merged = await send("POST", `${API}/people/${ids[0]}/merge`, { people: ids.slice(1) });
+      if (merged.merge) {
+        kit().offerUndo(t("Merged {names}.", { names: names.join(", ") }), async () => {
+          await send("POST", `${API}/people/merges/${merged.merge}/undo`);
+          await load();
+        });
+      }
+    });
   }
 
   async function runJob(path) {
@@ -170,7 +210,7 @@
     const job = await send("POST", path, {});
     for (;;) {
       const now = await getJson(`${API}/jobs/${job.id}`);
-      status.textContent = `${now.kind}: ${now.status} ${now.done}/${now.total ?? "?"}`;
+      status.textContent = t("{kind}: {status} {done}/{total}", { kind: now.kind, status: now.status, done: now.done, total: now.total ?? "?" });
       if (["done", "failed", "cancelled"].includes(now.status)) break;
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
@@ -180,10 +220,7 @@
   function initPeople() {
     $("scan").addEventListener("click", () => runJob(`${API}/people/scan`).catch((e) => notice(e.message)));
     $("recluster").addEventListener("click", () => runJob(`${API}/people/recluster`).catch((e) => notice(e.message)));
-    $("merge").addEventListener("click", () => act(async () => {
-      const ids = [...document.querySelectorAll(".merge-pick:checked")].map((c) => Number(c.value));
-      await send("POST", `${API}/people/${ids[0]}/merge`, { people: ids.slice(1) });
-    }));
+    $("merge").addEventListener("click", mergeSelected);
     load().catch((err) => notice(err.message));
   }
 
@@ -209,7 +246,7 @@
         box.style.width = `${face.box.w * img.clientWidth}px`;
         box.style.height = `${face.box.h * img.clientHeight}px`;
         if (face.person_id) {
-          const a = el("a", "", face.person_name || `Person ${face.person_id}`);
+          const a = el("a", "", face.person_name || t("Person {id}", { id: face.person_id }));
           a.href = `/people/${face.person_id}`;
           box.append(a);
         } else {
