@@ -1,0 +1,55 @@
+"""Logging of the long-running processes (``serve``, ``worker``): plain lines for a person,
+or one JSON object per line (``SMARTALBUM_LOG__FORMAT=json``) for a log collector (Loki,
+CloudWatch, Elasticsearch, ``docker logs | jq``).
+
+The JSON lines come from python-json-logger, a maintained formatter for the standard
+``logging`` module, so every library's log records (Celery's, gunicorn's, waitress's, ours)
+come out in the same shape without changing a single ``log.info`` call: ``time``,
+``level``, ``logger``, ``message`` and whatever ``extra=`` a call gave (the request log's
+``method``, ``path``, ``status``, ``duration_ms``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from smartalbum.config import Settings
+
+#: The logger of the one-line-per-request log (web.metrics installs it).
+REQUEST_LOGGER = "smartalbum.requests"
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def json_formatter() -> logging.Formatter:
+    """One JSON object per record: time (ISO 8601, UTC), level, logger, message, extras."""
+    from pythonjsonlogger.json import JsonFormatter
+
+    return JsonFormatter(
+        "%(asctime)s %(levelname)s %(name)s %(message)s %(process)d",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        datefmt="%Y-%m-%dT%H:%M:%S%z",
+    )
+
+
+def configure_logging(settings: Settings, level: str | None = None) -> None:
+    """Send the root logger's records to stderr in the configured format and level.
+
+    Replaces the root's handlers (this process's logging is ours to set: it runs once at
+    the start of ``serve`` or ``worker``); gunicorn's and Celery's loggers propagate here.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    if settings.log.format == "json":
+        handler.setFormatter(json_formatter())
+    else:
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel((level or settings.log.level).upper())
+
+
+def requests_logged(settings: Settings) -> bool:
+    """Whether each HTTP request is logged: the setting, else on in the json format only."""
+    if settings.log.requests is not None:
+        return settings.log.requests
+    return settings.log.format == "json"
