@@ -46,6 +46,8 @@ def configure_logging(settings: Settings, level: str | None = None) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel((level or settings.log.level).upper())
+    if root.level > logging.DEBUG:  # a line per plugin and per migration step at INFO
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def requests_logged(settings: Settings) -> bool:

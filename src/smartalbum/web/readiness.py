@@ -10,6 +10,7 @@ within that period.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import numpy as np
 from smartalbum.web.state import WebState
 
 EXTENSION_KEY = "smartalbum.readiness"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -51,7 +53,9 @@ def _model(state: WebState) -> Check:
     try:
         state.engine.classify([np.full((8, 8, 3), 127, dtype=np.uint8)], state.default_head)
     except Exception as exc:  # noqa: BLE001 - any failure means "cannot classify"
-        return Check(False, f"the model cannot run: {type(exc).__name__}: {exc}")
+        # the message stays in the log: /readyz is public, a model's internals are not
+        log.exception("readiness: the model cannot run")
+        return Check(False, f"the model cannot run: {type(exc).__name__}")
     return Check(True, f"{state.engine.bundle.name} {state.engine.version} runs")
 
 
