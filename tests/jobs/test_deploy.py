@@ -167,7 +167,7 @@ def test_deploy_files_cache_dependencies_pin_them_and_mount_the_photos() -> None
     assert "ports" not in worker and "container_name" not in worker  # --scale worker=N works
     assert worker["healthcheck"]["test"] == ["CMD", "smartalbum", "worker", "--check"]
     web_health = services["web"]["healthcheck"]["test"]
-    assert web_health == _dockerfile_health() and "/readyz" in web_health[-1]
+    assert web_health == ["CMD", *_dockerfile_health()] and "/readyz" in web_health[-1]
     assert set(services) == {"web", "worker", "redis", "postgres"}
     deploy = (REPO / "docs" / "deploy.md").read_text()
     assert "pip install smart-album" not in deploy and "smart_album-" in deploy
