@@ -137,17 +137,18 @@ def main() -> None:
                 assert time.monotonic() < deadline and worker.poll() is None
                 time.sleep(0.5)
             time.sleep(2)
-            job = requests.post(
+            requests.post(
                 f"{base}/api/v1/jobs", json={"kind": "index", "paths": [str(folder)]}, timeout=30
-            ).json()
+            ).raise_for_status()
             started = time.monotonic()
+            finished = ("done", "failed", "cancelled")
             while time.monotonic() - started < 1800:
                 jobs = requests.get(f"{base}/api/v1/jobs", timeout=30).json()["jobs"]
                 running = sorted({j["kind"] for j in jobs if j["status"] == "running"})
                 sampler.phase = "+".join(running) or "idle"
-                if all(j["status"] in ("done", "failed", "cancelled") for j in jobs) and any(
-                    j["id"] == job["id"] for j in jobs
-                ) and time.monotonic() - started > 5:
+                kinds = {j["kind"] for j in jobs}
+                # the index job, then the face scan it queues (SMARTALBUM_FACES__AUTO_SCAN)
+                if "faces" in kinds and all(j["status"] in finished for j in jobs):
                     break
                 time.sleep(0.2)
             out["jobs"] = [
@@ -156,11 +157,15 @@ def main() -> None:
             ]
         out["worker"] = sampler.summary()
     finally:
+        print(json.dumps(out, indent=2), flush=True)
         for proc in (worker, serve):
             if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-                proc.wait(timeout=60)
-    print(json.dumps(out, indent=2))
+                try:
+                    proc.wait(timeout=120)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
 
 
 if __name__ == "__main__":
