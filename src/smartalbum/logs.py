@@ -35,8 +35,9 @@ def json_formatter() -> logging.Formatter:
 def configure_logging(settings: Settings, level: str | None = None) -> None:
     """Send the root logger's records to stderr in the configured format and level.
 
-    Replaces the root's handlers (this process's logging is ours to set: it runs once at
-    the start of ``serve`` or ``worker``); gunicorn's and Celery's loggers propagate here.
+    Replaces the root's plain stream handlers (this process's logging is ours to set: it
+    runs once at the start of ``serve`` or ``worker``), keeping other kinds (a test's
+    capture handler); gunicorn's and Celery's loggers propagate here.
     """
     handler = logging.StreamHandler(sys.stderr)
     if settings.log.format == "json":
@@ -44,7 +45,8 @@ def configure_logging(settings: Settings, level: str | None = None) -> None:
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
-    root.handlers = [handler]
+    root.handlers = [h for h in root.handlers if type(h) is not logging.StreamHandler]
+    root.handlers.append(handler)
     root.setLevel((level or settings.log.level).upper())
     if root.level > logging.DEBUG:  # a line per plugin and per migration step at INFO
         logging.getLogger("alembic").setLevel(logging.WARNING)
