@@ -57,3 +57,31 @@ def requests_logged(settings: Settings) -> bool:
     if settings.log.requests is not None:
         return settings.log.requests
     return settings.log.format == "json"
+
+
+def gunicorn_logconfig(settings: Settings) -> dict | None:
+    """gunicorn's ``logconfig_dict`` for the json format (None: keep gunicorn's own lines).
+
+    gunicorn configures its loggers itself in every process, with plain-text handlers; this
+    gives its error log the JSON handler instead and drops its access log (the request log,
+    ``smartalbum.requests``, says the same in the same shape).
+    """
+    if settings.log.format != "json":
+        return None
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "smartalbum.logs.json_formatter"}},
+        "handlers": {
+            "json": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"level": settings.log.level.upper(), "handlers": ["json"]},
+        "loggers": {
+            "gunicorn.error": {"level": "WARNING", "handlers": [], "propagate": True},
+            "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+        },
+    }

@@ -273,6 +273,8 @@ def _worker_exited(_server: Any, worker: Any) -> None:
 def _run_gunicorn(settings: Settings, host: str, port: int, threads: int, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
 
+    from smartalbum.logs import gunicorn_logconfig
+
     shown = f"[{host}]" if ":" in host else host
 
     class SmartAlbumServer(BaseApplication):  # gunicorn's documented embedding API
@@ -289,6 +291,7 @@ def _run_gunicorn(settings: Settings, host: str, port: int, threads: int, worker
                 "loglevel": "warning",
                 "proc_name": "smartalbum",
                 "child_exit": _worker_exited,
+                "logconfig_dict": gunicorn_logconfig(settings) or {},
                 "when_ready": lambda _server: print(
                     f"Smart Album is running at http://{shown}:{port}/ "
                     f"({workers} processes x {threads} threads)",
