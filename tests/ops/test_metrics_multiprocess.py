@@ -1,8 +1,10 @@
 """``/metrics`` under ``serve --processes 2`` (gunicorn): every process's requests are in
-every scrape (prometheus_client's multiprocess mode), whichever process answers it."""
+every scrape (prometheus_client's multiprocess mode), whichever process answers it; and
+with ``SMARTALBUM_LOG__FORMAT=json`` every line gunicorn's processes write is JSON."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -42,12 +44,15 @@ def test_metrics_sum_every_server_process(tmp_path: Path, tiny_bundle_dir: Path)
         SMARTALBUM_DATA_DIR=str(tmp_path / "data"),
         SMARTALBUM_MODEL__BUNDLE=str(tiny_bundle_dir),
         SMARTALBUM_WEB__RATE_LIMIT="",
+        SMARTALBUM_LOG__FORMAT="json",
     )
     serve = subprocess.Popen(
         [sys.executable, "-m", "smartalbum.cli", "serve", "--port", str(port)]
         + ["--processes", "2", "--threads", "2", "--no-worker"],
         env=env,
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -72,5 +77,9 @@ def test_metrics_sum_every_server_process(tmp_path: Path, tiny_bundle_dir: Path)
         }
     finally:
         serve.send_signal(signal.SIGTERM)
-        serve.wait(timeout=30)
+        _, stderr = serve.communicate(timeout=60)
     assert counts == {before + 40}  # the 40 requests, in every scrape, whoever answered it
+    records = [json.loads(line) for line in stderr.splitlines() if line.strip()]
+    logged = [r for r in records if r.get("logger") == "smartalbum.requests"]
+    assert sum(r["path"] == "/healthz" and r["status"] == 200 for r in logged) >= 40
+    assert all(r["duration_ms"] >= 0 and r["method"] == "GET" for r in logged)
