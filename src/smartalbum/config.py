@@ -171,7 +171,11 @@ class LogSettings(BaseModel):
     JSON object per line for a log collector (SMARTALBUM_LOG__FORMAT=json)."""
 
     format: Literal["text", "json"] = Field("text", description="text, or json (one object per line)")
-    level: str = Field("INFO", description="lowest level logged (DEBUG, INFO, WARNING, ...)")
+    level: str = Field(
+        "WARNING",
+        description="lowest level logged (DEBUG, INFO, WARNING, ...); the request log is "
+        "written whenever it is on",
+    )
     requests: bool | None = Field(
         None,
         description="log each HTTP request (method, path, status, duration); "

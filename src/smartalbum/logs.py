@@ -50,6 +50,8 @@ def configure_logging(settings: Settings, level: str | None = None) -> None:
     root.setLevel((level or settings.log.level).upper())
     if root.level > logging.DEBUG:  # a line per plugin and per migration step at INFO
         logging.getLogger("alembic").setLevel(logging.WARNING)
+    if requests_logged(settings):  # asked for: written whatever the level of the rest
+        logging.getLogger(REQUEST_LOGGER).setLevel(logging.INFO)
 
 
 def requests_logged(settings: Settings) -> bool:
@@ -68,6 +70,12 @@ def gunicorn_logconfig(settings: Settings) -> dict | None:
     """
     if settings.log.format != "json":
         return None
+    loggers: dict = {
+        "gunicorn.error": {"level": "WARNING", "handlers": [], "propagate": True},
+        "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+    }
+    if requests_logged(settings):
+        loggers[REQUEST_LOGGER] = {"level": "INFO"}
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -80,8 +88,5 @@ def gunicorn_logconfig(settings: Settings) -> dict | None:
             }
         },
         "root": {"level": settings.log.level.upper(), "handlers": ["json"]},
-        "loggers": {
-            "gunicorn.error": {"level": "WARNING", "handlers": [], "propagate": True},
-            "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
-        },
+        "loggers": loggers,
     }

@@ -68,7 +68,7 @@ def _line(d: dict[str, Any]) -> str:
     help="Tasks at once (default: SMARTALBUM_JOBS__CONCURRENCY, 1).",
 )
 @click.option(
-    "--loglevel", default=None, help="Lowest level logged (default: SMARTALBUM_LOG__LEVEL, INFO)."
+    "--loglevel", default=None, help="Lowest level logged (default: SMARTALBUM_LOG__LEVEL, WARNING)."
 )
 @click.option(
     "--check",
