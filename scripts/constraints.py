@@ -56,8 +56,8 @@ def main() -> None:
     for name in NO_DEPS:
         pinned[canonicalize_name(name)] = metadata.version(name)
     print("# Serving dependencies pinned to the tested versions (no torch: training is an extra).")
-    print("# Regenerate: .venv/bin/python scripts/constraints.py > constraints.txt")
-    print("# Used by the Dockerfile: pip install -c constraints.txt ...")
+    print("# Regenerate: make constraints (python scripts/constraints.py > constraints.txt)")
+    print("# Dockerfile: pip install --no-deps -r constraints.txt, then -c constraints.txt .")
     for name in sorted(pinned):
         print(f"{name}=={pinned[name]}")
 
