@@ -12,7 +12,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 PHOTOS ?=
 
-.PHONY: run test test-fast bench lint train-default clean release release-check i18n
+.PHONY: run test test-fast bench lint train-default clean release release-check i18n constraints
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -88,6 +88,11 @@ release-check: release
 	$(RELEASE_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(RELEASE_VENV)/bin/python -m pip install --quiet dist/smart_album-*.whl
 	$(RELEASE_VENV)/bin/python scripts/release_check.py
+
+# The serving image's pins (Dockerfile): the serving dependencies at the versions installed
+# here, the ones the tests passed with. Run after upgrading anything, and commit the file.
+constraints: $(VENV)/.dev
+	$(BIN)/python scripts/constraints.py > constraints.txt
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache

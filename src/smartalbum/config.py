@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -79,6 +80,9 @@ class WebSettings(BaseModel):
         0, ge=0, description="server processes; 0 = one per core (1 = waitress, >1 = gunicorn)"
     )
     cache_size: int = Field(4096, ge=0, description="results kept in the in-memory cache")
+    ready_cache_s: float = Field(
+        5.0, ge=0, description="seconds /readyz answers from its last check (it runs the model)"
+    )
     allow_open: bool = Field(
         False,
         description="serve on a non-loopback address without an API key or job roots "
@@ -176,6 +180,23 @@ class SearchSettings(BaseModel):
     )
 
 
+class LogSettings(BaseModel):
+    """Logs of ``serve`` and ``worker`` (smartalbum/logs.py): plain lines for a person, or one
+    JSON object per line for a log collector (SMARTALBUM_LOG__FORMAT=json)."""
+
+    format: Literal["text", "json"] = Field("text", description="text, or json (one object per line)")
+    level: str = Field(
+        "WARNING",
+        description="lowest level logged (DEBUG, INFO, WARNING, ...); the request log is "
+        "written whenever it is on",
+    )
+    requests: bool | None = Field(
+        None,
+        description="log each HTTP request (method, path, status, duration); "
+        "default: on with the json format, off with text",
+    )
+
+
 class Settings(BaseSettings):
     """All settings; build with ``Settings()`` (env) or ``get_settings()`` (cached)."""
 
@@ -194,7 +215,13 @@ class Settings(BaseSettings):
         description="Celery broker (SMARTALBUM_BROKER_URL), e.g. redis://host:6379/0; default: "
         "an embedded broker (SQLite file in data_dir) that needs no server",
     )
+    database_auto_upgrade: bool = Field(
+        True,
+        description="upgrade an older catalog schema when serve/worker/a command opens it; "
+        "false (several machines): they refuse, and `smartalbum db upgrade` is the one step",
+    )
     imaging: ImagingSettings = ImagingSettings()
+    log: LogSettings = LogSettings()
     model: ModelSettings = ModelSettings()
     web: WebSettings = WebSettings()
     trips: TripSettings = TripSettings()

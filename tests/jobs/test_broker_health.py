@@ -26,7 +26,11 @@ from smartalbum.web import create_app
 
 @pytest.fixture
 def settings(app_settings):
-    yield app_settings(model={"batch_size": 4}, jobs={"chunk_size": 4, "stale_after_s": 2})
+    yield app_settings(
+        model={"batch_size": 4},
+        jobs={"chunk_size": 4, "stale_after_s": 2},
+        web={"ready_cache_s": 0},  # readiness is asked again after a change
+    )
     reset()
 
 

@@ -105,21 +105,88 @@ def _stop(*procs: subprocess.Popen) -> None:
             p.wait()
 
 
+def _interpolate(value: str, given: dict[str, str]) -> str:
+    """Compose's ``${VAR:-default}`` / ``${VAR:?message}``, from ``given`` (else the default;
+    a missing required one fails, as compose does)."""
+
+    def one(match: re.Match) -> str:
+        name, op, rest = match.group(1), match.group(2), match.group(3)
+        if name in given:
+            return given[name]
+        if op == ":?":
+            pytest.fail(f"compose needs {name}: {rest}")
+        return rest or ""
+
+    return re.sub(r"\$\{(\w+)(:-|:\?)?([^}]*)\}", one, value)
+
+
+def _compose() -> dict:
+    yaml = pytest.importorskip("yaml")
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text())
+
+
+def _dockerfile_health() -> list[str]:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    return json.loads(re.search(r"^\s+CMD (\[.*\])$", dockerfile, re.M).group(1))
+
+
+def test_deploy_files_cache_dependencies_pin_them_and_mount_the_photos() -> None:
+    """Issue 14, deployable: dependency layer before the source, versions pinned without
+    torch, the photo folder bind-mounted from $PHOTOS, private data dirs, scalable workers,
+    healthchecks that fit each role, and docs that install the release wheel."""
+    import tomllib
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    dockerfile = (REPO / "Dockerfile").read_text()
+    steps = [line for line in dockerfile.splitlines() if re.match(r"(COPY|RUN) ", line)]
+    constraints_at = next(i for i, s in enumerate(steps) if s.startswith("COPY constraints.txt"))
+    deps_at = next(i for i, s in enumerate(steps) if "-r constraints.txt" in s)
+    src_at = next(i for i, s in enumerate(steps) if s.startswith("COPY src"))
+    assert constraints_at < deps_at < src_at  # a source edit leaves the dependency layer cached
+    assert not any(s.startswith("COPY . ") for s in steps)
+    pins = {}
+    for line in (REPO / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[canonicalize_name(name)] = version
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = {canonicalize_name(Requirement(r).name) for r in project["dependencies"]}
+    assert wanted <= set(pins), wanted - set(pins)  # every serving dependency is pinned
+    assert not {"torch", "torchvision", "triton"} & set(pins)  # the serving image has no torch
+    assert "scripts/constraints.py" in (REPO / "constraints.txt").read_text()  # how to redo it
+    compose = _compose()
+    services = compose["services"]
+    for role in ("web", "worker"):
+        volumes = services[role]["volumes"]
+        photos = [v for v in volumes if v.endswith(":/photos:ro")]
+        assert photos and photos[0].startswith("${PHOTOS:?")  # a bind mount of your folder
+        assert "/data" in volumes  # an anonymous volume: private to each container
+        assert not any(v.split(":")[0] in compose.get("volumes", {}) for v in volumes)
+    worker = services["worker"]
+    assert "ports" not in worker and "container_name" not in worker  # --scale worker=N works
+    assert worker["healthcheck"]["test"] == ["CMD", "smartalbum", "worker", "--check"]
+    web_health = services["web"]["healthcheck"]["test"]
+    assert web_health == ["CMD", *_dockerfile_health()] and "/readyz" in web_health[-1]
+    assert set(services) == {"web", "worker", "redis", "postgres"}
+    deploy = (REPO / "docs" / "deploy.md").read_text()
+    assert "pip install smart-album" not in deploy and "smart_album-" in deploy
+
+
 @pytest.mark.services
 def test_container_entry_commands_run_as_plain_processes(tmp_path: Path, tiny_bundle_dir) -> None:
-    """web (Dockerfile CMD) + worker (compose) with compose's environment, Redis + PostgreSQL."""
-    yaml = pytest.importorskip("yaml")
+    """web (Dockerfile CMD) + worker (compose) with compose's environment, Redis + PostgreSQL;
+    the image's healthcheck and the worker's own (``smartalbum worker --check``)."""
     require_redis(REDIS_URL)
     dockerfile = (REPO / "Dockerfile").read_text()
     cmd = json.loads(re.search(r"^CMD (\[.*\])$", dockerfile, re.M).group(1))
-    health = json.loads(re.search(r"^\s+CMD (\[.*\])$", dockerfile, re.M).group(1))
-    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
-    services = compose["services"]
+    health = _dockerfile_health()
+    services = _compose()["services"]
     assert services["web"]["command"] == cmd
     assert "--no-worker" in cmd and "torch" not in dockerfile.split("RUN", 1)[1].split("\n")[0]
     assert re.search(r"^USER (?!root)\w+", dockerfile, re.M)
-    compose_env = services["worker"]["environment"]
-    assert compose_env == services["web"]["environment"]
+    compose_env = {k: _interpolate(v, {}) for k, v in services["worker"]["environment"].items()}
+    assert services["worker"]["environment"] == services["web"]["environment"]
     assert {"SMARTALBUM_BROKER_URL", "SMARTALBUM_DATABASE_URL"} <= set(compose_env)
     photos = _photos(tmp_path / "photos")
     port = _free_port()
@@ -144,9 +211,14 @@ def test_container_entry_commands_run_as_plain_processes(tmp_path: Path, tiny_bu
             probe[-1] = probe[-1].replace("127.0.0.1:5000", f"127.0.0.1:{port}")
             assert subprocess.run(probe, timeout=30).returncode == 0
             job = _run_index_job(base, photos)
+            worker_health = _smartalbum(services["worker"]["healthcheck"]["test"][1:])
+            alive = subprocess.run(worker_health, env=env, capture_output=True, timeout=60)
+            assert alive.returncode == 0, alive.stderr
         finally:
             _stop(web, worker)
         assert job["status"] == "done" and job["done"] == job["total"] == 12
+        # the worker stopped: its healthcheck fails
+        assert subprocess.run(worker_health, env=env, capture_output=True).returncode == 1
 
 
 @pytest.mark.services

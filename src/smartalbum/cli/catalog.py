@@ -39,11 +39,74 @@ def db() -> None:
 @database_url_option
 @pass_app
 def db_upgrade(app: AppContext, database_url: str | None) -> None:
-    """Create the catalog or bring its schema up to date (safe to repeat)."""
-    from smartalbum.library.db import current_revision, safe_url
+    """Create the catalog or bring its schema up to date (safe to repeat).
 
-    engine = app.catalog_engine(database_url)
-    click.echo(f"catalog {safe_url(str(engine.url))} at revision {current_revision(engine)}")
+    THE upgrade step of a new version on several machines: stop the workers, run this once
+    (from the new version), then start web and workers of the new version. Exit 3 when the
+    catalog is newer than this Smart Album.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from smartalbum.library.db import (
+        check_schema_not_newer,
+        current_revision,
+        default_url,
+        get_engine,
+        head_revision,
+        open_catalog,
+        safe_url,
+    )
+
+    target = database_url or app.database_url or default_url(app.settings)
+    try:
+        before = check_schema_not_newer(get_engine(url=target))
+        engine, _ = open_catalog(app.settings, url=target, auto_upgrade=True)
+        after = current_revision(engine)
+    except (SQLAlchemyError, OSError) as exc:
+        raise click.UsageError(f"cannot open the catalog at {safe_url(target)}: {exc}") from exc
+    where = safe_url(str(engine.url))
+    if not before:
+        click.echo(f"catalog {where} created at revision {after}")
+    elif before == [after]:
+        click.echo(f"catalog {where} at revision {after}: up to date")
+    else:
+        click.echo(f"catalog {where} upgraded from {', '.join(before)} to {after}")
+    assert after == head_revision()
+
+
+@db.command("check")
+@database_url_option
+@pass_app
+def db_check(app: AppContext, database_url: str | None) -> None:
+    """Say whether the catalog's schema matches this Smart Album, changing nothing.
+
+    Exit 0: it matches; 1: it is older (run `smartalbum db upgrade`) or empty; 3: it is
+    newer (install the newer Smart Album here).
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from smartalbum.library.db import (
+        HEAD_REVISION,
+        check_schema_not_newer,
+        default_url,
+        get_engine,
+        safe_url,
+    )
+
+    target = database_url or app.database_url or default_url(app.settings)
+    try:
+        found = check_schema_not_newer(get_engine(url=target))
+    except (SQLAlchemyError, OSError) as exc:
+        raise click.UsageError(f"cannot open the catalog at {safe_url(target)}: {exc}") from exc
+    if found == [HEAD_REVISION]:
+        click.echo(f"catalog at revision {HEAD_REVISION}: up to date")
+        return
+    shown = ", ".join(found) if found else "none (empty)"
+    click.echo(
+        f"catalog at revision {shown}; this version needs {HEAD_REVISION}: "
+        "run `smartalbum db upgrade`"
+    )
+    sys.exit(1)
 
 
 @click.command("index")

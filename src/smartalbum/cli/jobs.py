@@ -67,14 +67,38 @@ def _line(d: dict[str, Any]) -> str:
     default=None,
     help="Tasks at once (default: SMARTALBUM_JOBS__CONCURRENCY, 1).",
 )
-@click.option("--loglevel", default="WARNING", show_default=True)
+@click.option(
+    "--loglevel", default=None, help="Lowest level logged (default: SMARTALBUM_LOG__LEVEL, WARNING)."
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Do not run a worker: exit 0 when a worker on this data dir is alive (a fresh "
+    "heartbeat, its broker answering), else 1. For container healthchecks.",
+)
 @pass_app
-def worker(app: AppContext, concurrency: int | None, loglevel: str) -> None:
+def worker(app: AppContext, concurrency: int | None, loglevel: str | None, check: bool) -> None:
     """Run a Celery worker taking Smart Album's jobs (any number, on any machine that
     sees the same broker, catalog and photo paths)."""
+    if check:
+        from smartalbum.jobs.liveness import check as check_liveness
+
+        alive = check_liveness(app.settings)
+        click.echo(alive.message, err=not alive.ok)
+        sys.exit(0 if alive.ok else 1)
+    from celery.signals import setup_logging
+
     from smartalbum.jobs.app import QUEUE, make_celery
     from smartalbum.library import db
+    from smartalbum.logs import configure_logging
 
+    level = (loglevel or app.settings.log.level).upper()
+    configure_logging(app.settings, level)
+
+    def keep_our_logging(**_: Any) -> None:  # a receiver: Celery leaves logging alone
+        configure_logging(app.settings, level)
+
+    setup_logging.connect(keep_our_logging, weak=False)
     celery = make_celery(app.settings)
     app.catalog()  # fail fast (and upgrade the schema) before taking tasks
     db.dispose_all()
@@ -89,7 +113,7 @@ def worker(app: AppContext, concurrency: int | None, loglevel: str) -> None:
             "--pool",
             "solo" if n == 1 else "prefork",
             "--loglevel",
-            loglevel,
+            level,
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",

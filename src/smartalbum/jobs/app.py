@@ -17,6 +17,7 @@ transports do) as well as Redis.
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -115,17 +116,24 @@ def _connect_worker_signals(app: Celery) -> None:
     worker``): the sweep thread in the main process, fresh connections in pool children."""
     from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
+    from smartalbum.jobs.liveness import Heartbeat
     from smartalbum.jobs.tasks import start_sweeper
     from smartalbum.library import db
 
     stop = threading.Event()
+    beats: list[Heartbeat] = []
 
     def ready(sender: Any = None, **_: Any) -> None:
         if getattr(sender, "app", None) is app:
             start_sweeper(app, stop)
+            # liveness for `smartalbum worker --check` (jobs.liveness)
+            node = getattr(sender, "hostname", None) or f"worker-{os.getpid()}"
+            beats.append(Heartbeat(app.conf.smartalbum_settings, node).start())
 
     def shutdown(**_: Any) -> None:
         stop.set()
+        while beats:
+            beats.pop().stop()
 
     def child(**_: Any) -> None:
         db.dispose_all()  # never share the parent's pooled connections after a fork

@@ -381,3 +381,42 @@ def job_to_dict(job: Job, now: datetime | None = None) -> dict[str, Any]:
         "started_at": _iso(job.started_at),
         "finished_at": _iso(job.finished_at),
     }
+
+
+@dataclass
+class JobStats:
+    """What ``/metrics`` reports about the job system, read from the catalog (the one truth
+    shared by every web and worker process, so any process may report it, once)."""
+
+    #: (kind, status) -> number of jobs
+    jobs: dict[tuple[str, str], int]
+    #: chunks waiting for a worker (queued, not yet claimed): the queue's depth
+    queued_chunks: int
+    #: kind -> items done over every job still in the catalog (a counter while none is deleted)
+    items_done: dict[str, int]
+    #: kind -> items per second of the running jobs together
+    items_per_s: dict[str, float]
+
+
+def job_stats(factory: Factory, now: datetime | None = None) -> JobStats:
+    """Counts by kind and status, the queue's depth, items done and the running rate."""
+    now = now or utcnow()
+    with factory() as s:
+        rows = s.execute(
+            select(Job.kind, Job.status, func.count(), func.coalesce(func.sum(Job.done), 0))
+            .group_by(Job.kind, Job.status)
+        ).all()
+        queued = s.scalar(
+            select(func.count()).select_from(JobChunk).where(JobChunk.status == JOB_QUEUED)
+        )
+        running = s.scalars(select(Job).where(Job.status == JOB_RUNNING)).all()
+    jobs: dict[tuple[str, str], int] = {}
+    done: dict[str, int] = {}
+    for kind, status, count, items in rows:
+        jobs[(kind, status)] = int(count)
+        done[kind] = done.get(kind, 0) + int(items)
+    rates: dict[str, float] = {}
+    for job in running:
+        rate = job_to_dict(job, now)["rate"] or 0.0
+        rates[job.kind] = rates.get(job.kind, 0.0) + rate
+    return JobStats(jobs=jobs, queued_chunks=int(queued or 0), items_done=done, items_per_s=rates)

@@ -25,6 +25,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from smartalbum.config import Settings, get_settings
+from smartalbum.errors import SmartAlbumError
+
+#: ``smartalbum`` exits with this when the catalog's schema is newer than the code: distinct
+#: from a usage error (2) so a deploy script can tell "upgrade this node" from a typo.
+EXIT_SCHEMA_NEWER = 3
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 CATALOG_FILENAME = "catalog.sqlite3"
@@ -37,6 +42,50 @@ MIGRATION_LOCK = 0x5A1B_0001
 _engines: dict[str, Engine] = {}
 _upgraded: set[str] = set()
 _lock = threading.Lock()
+
+
+class SchemaNewerError(SmartAlbumError):
+    """The catalog was migrated by a newer Smart Album than this one (a node older than
+    the database). Running on would fail later on tables this code does not know, so every
+    entry point refuses at start with this one line instead of Alembic's traceback."""
+
+    code = "schema_newer"
+    title = "Catalog schema newer than this Smart Album"
+    status = 503
+    exit_code = EXIT_SCHEMA_NEWER
+
+    def __init__(self, found: list[str], url: str) -> None:
+        self.found = found
+        super().__init__(
+            f"the catalog at {safe_url(url)} is at schema revision {', '.join(found)}, which this "
+            f"Smart Album ({_version()}, schema {HEAD_REVISION}) does not know: a newer version "
+            "upgraded it; install that version on this machine (docs/deploy.md#upgrading)"
+        )
+
+
+class SchemaOlderError(SmartAlbumError):
+    """The catalog's schema is older than this code and ``database_auto_upgrade`` is off:
+    with several machines the upgrade is one deliberate step (stop the workers, run
+    ``smartalbum db upgrade``, start the new version), not a side effect of whichever node
+    starts first while older ones still run."""
+
+    code = "schema_older"
+    title = "Catalog schema needs an upgrade"
+    status = 503
+    exit_code = EXIT_SCHEMA_NEWER
+
+    def __init__(self, found: list[str], url: str) -> None:
+        super().__init__(
+            f"the catalog at {safe_url(url)} is at schema revision {', '.join(found)}; this "
+            f"Smart Album needs {HEAD_REVISION}: stop the workers, run `smartalbum db upgrade`, "
+            "then start them again (SMARTALBUM_DATABASE_AUTO_UPGRADE is off)"
+        )
+
+
+def _version() -> str:
+    from smartalbum import __version__
+
+    return __version__
 
 
 def safe_url(url: str) -> str:
@@ -169,17 +218,33 @@ def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _at_head(engine: Engine) -> bool:
-    """True when the catalog's recorded revision is :data:`HEAD_REVISION` (cheap check)."""
-    from sqlalchemy import text
-    from sqlalchemy.exc import SQLAlchemyError
+def _recorded_revisions(engine: Engine) -> list[str] | None:
+    """The revisions in ``alembic_version`` (None: no such table yet, a new catalog)."""
+    from sqlalchemy import inspect, text
 
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
-    except SQLAlchemyError:  # no table yet: a new catalog
-        return False
-    return [r[0] for r in rows] == [HEAD_REVISION]
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    return [r[0] for r in rows]
+
+
+def known_revisions() -> set[str]:
+    """Every revision id shipped with this code (loads Alembic's script directory)."""
+    from alembic.script import ScriptDirectory
+
+    return {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
+def check_schema_not_newer(engine: Engine) -> list[str] | None:
+    """The catalog's recorded revisions; :class:`SchemaNewerError` when one of them is
+    unknown to this code (Alembic itself would fail with "Can't locate revision")."""
+    found = _recorded_revisions(engine)
+    if found and found != [HEAD_REVISION]:
+        unknown = [rev for rev in found if rev not in known_revisions()]
+        if unknown:
+            raise SchemaNewerError(found, engine.url.render_as_string(hide_password=True))
+    return found
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -200,15 +265,24 @@ def head_revision() -> str:
 
 
 def open_catalog(
-    settings: Settings | None = None, *, url: str | None = None
+    settings: Settings | None = None, *, url: str | None = None, auto_upgrade: bool = False
 ) -> tuple[Engine, sessionmaker[Session]]:
-    """Engine + session factory for the catalog, its schema upgraded once per process."""
+    """Engine + session factory for the catalog, its schema upgraded once per process.
+
+    A new (empty) database always gets the schema. An older schema is upgraded unless
+    ``settings.database_auto_upgrade`` is off (:class:`SchemaOlderError`; ``auto_upgrade``
+    forces it: ``smartalbum db upgrade``); a newer one is :class:`SchemaNewerError`.
+    """
     engine = get_engine(settings, url=url)
     key = engine.url.render_as_string(hide_password=False)
     with _lock:
         needs = key not in _upgraded
     if needs:
-        if not _at_head(engine):
+        found = check_schema_not_newer(engine)
+        if found != [HEAD_REVISION]:
+            settings = settings or get_settings()
+            if found and not auto_upgrade and not settings.database_auto_upgrade:
+                raise SchemaOlderError(found, engine.url.render_as_string(hide_password=True))
             upgrade(engine)
         with _lock:
             _upgraded.add(key)

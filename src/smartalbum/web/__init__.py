@@ -70,6 +70,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         # (with a clearer message) by the API.
         MAX_FORM_PARTS=web.max_files + 16,
     )
+    from smartalbum.web.metrics import install_metrics
+
+    install_metrics(app, settings)  # first: its timer starts before any other hook runs
     upload_dir = make_upload_dir(app)
     app.request_class = private_request_class(upload_dir)
     # The catalog (created or upgraded here) backs the gallery, and answers uploads of

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.datastructures import FileStorage
 
@@ -24,8 +23,11 @@ from smartalbum.web.models.classify import (
     Status,
     UploadForm,
 )
+from smartalbum.web.models.common import binary
 from smartalbum.web.problems import ProblemError
 from smartalbum.web.state import WebState, get_state
+
+PROMETHEUS_TEXT = binary("text/plain")
 
 bp = Blueprint("api", __name__)
 
@@ -220,25 +222,54 @@ def healthz() -> Response:
 @bp.get("/readyz")
 @api.validate(resp=responses({200: (Status, "Ready")}, [503], keyed=False), operation_id="readyz")
 def readyz() -> Response:
-    """Readiness: the model is loaded and runs, the jobs' broker and worker are up
+    """Readiness: each dependency on its own (model, database, broker, worker)
 
-    The engine classifies a tiny picture; a 503 names what is down (`down`: broker, worker).
+    `checks` holds one `{"ok": true|false|null, "detail": ...}` per dependency; a 503
+    problem (with Retry-After) names what is down (`down`). `null`: not seen from this
+    process (workers on other machines), which does not make it unready. The answer is
+    kept for `SMARTALBUM_WEB__READY_CACHE_S` (5 s): the check runs the model.
     """
-    state = get_state()
-    try:
-        state.engine.classify([np.full((8, 8, 3), 127, dtype=np.uint8)], state.default_head)
-    except Exception as exc:
-        current_app.logger.exception("readiness check failed")
-        raise ProblemError(
-            503, "Not ready", f"The model cannot run: {type(exc).__name__}.", code="not_ready"
-        ) from exc
-    from smartalbum.jobs.health import problems  # the broker, and serve's own worker
+    from smartalbum.web.readiness import EXTENSION_KEY, ReadinessCache
 
-    if down := problems(state.settings):
+    state = get_state()
+    cache = current_app.extensions.get(EXTENSION_KEY)
+    if cache is None:
+        cache = current_app.extensions.setdefault(
+            EXTENSION_KEY, ReadinessCache(state.settings.web.ready_cache_s)
+        )
+    ready, cached = cache.get(state)
+    if down := ready.down:
+        for part, why in down.items():
+            current_app.logger.warning("not ready: %s: %s", part, why)
         detail = "; ".join(f"{part}: {why}" for part, why in down.items())
         raise ProblemError(
-            503, "Not ready", f"Jobs cannot run: {detail}.", code="not_ready", down=down
+            503,
+            "Not ready",
+            f"Not ready: {detail}.",
+            code="not_ready",
+            down=down,
+            checks=ready.to_dict(),
+            cached=cached,
         )
     return jsonify(
-        status="ready", model={"name": state.engine.bundle.name, "version": state.engine.version}
+        status="ready",
+        model={"name": state.engine.bundle.name, "version": state.engine.version},
+        checks=ready.to_dict(),
+        cached=cached,
     )
+
+
+@bp.get("/metrics")
+@api.validate(
+    resp=responses({200: (PROMETHEUS_TEXT, "Prometheus text format")}), operation_id="metrics"
+)
+def metrics() -> Response:
+    """Prometheus metrics
+
+    Requests by endpoint and status, request latency, jobs by kind and status, the job
+    queue's depth, items done (rate() = photos/s) and the running jobs' items per second.
+    Behind the API key when one is set. docs/deploy.md#metrics.
+    """
+    from smartalbum.web.metrics import render
+
+    return render(current_app)

@@ -99,6 +99,10 @@ class LibraryState:
     #: Timelines per filter set, apart so that browsing many filters never evicts the
     #: whole-catalog results above.
     timelines: ComputedCache = field(default_factory=lambda: ComputedCache(maxsize=64))
+    settings: Settings | None = None
+    #: monotonic time of the last failed open (a closed catalog is tried again after
+    #: REOPEN_AFTER_S, so a database that was down at start is used once it is back)
+    failed_at: float = 0.0
 
 
 def init_library(app: Flask, settings: Settings) -> LibraryState:
@@ -109,22 +113,40 @@ def init_library(app: Flask, settings: Settings) -> LibraryState:
     """
     from sqlalchemy.engine import make_url
 
-    from smartalbum.library.db import default_url, open_catalog
+    from smartalbum.library.db import default_url
 
     url = default_url(settings)
     safe_url = make_url(url).render_as_string(hide_password=True)
-    factory, error = None, None
-    try:
-        _, factory = open_catalog(settings, url=url)
-    except (SQLAlchemyError, OSError) as exc:
-        error = f"cannot open the catalog at {safe_url}: {type(exc).__name__}"
-        log.error("%s: %s", error, exc)
     thumbnails = ThumbnailStore(
         settings.data_dir / "thumbnails", max_pixels=settings.imaging.max_pixels
     )
-    state = LibraryState(factory=factory, error=error, thumbnails=thumbnails, url=safe_url)
+    state = LibraryState(
+        factory=None, error=None, thumbnails=thumbnails, url=safe_url, settings=settings
+    )
+    _try_open(state)
     app.extensions[EXTENSION_KEY] = state
     return state
+
+
+#: Seconds between two tries to open a catalog that could not be opened.
+REOPEN_AFTER_S = 5.0
+
+
+def _try_open(state: LibraryState) -> None:
+    """Open the catalog into ``state`` or record why not (SchemaNewerError propagates: a
+    node older than the database must not start)."""
+    import time
+
+    from smartalbum.library.db import default_url, open_catalog
+
+    assert state.settings is not None
+    try:
+        _, state.factory = open_catalog(state.settings, url=default_url(state.settings))
+        state.error = None
+    except (SQLAlchemyError, OSError) as exc:
+        state.failed_at = time.monotonic()
+        state.error = f"cannot open the catalog at {state.url}: {type(exc).__name__}"
+        log.error("%s: %s", state.error, exc)
 
 
 def get_library() -> LibraryState:
@@ -134,7 +156,12 @@ def get_library() -> LibraryState:
 def catalog_factory() -> sessionmaker[Session]:
     """The catalog's session factory, or a 503 problem when the catalog could not be opened
     (for the endpoints that cannot answer without one: jobs, people, categories)."""
+    import time
+
     library = get_library()
+    retry = time.monotonic() - library.failed_at >= REOPEN_AFTER_S
+    if library.factory is None and library.settings is not None and retry:
+        _try_open(library)  # the database may be back
     if library.factory is None:
         raise ProblemError(
             503, "Catalog unavailable", library.error or "no catalog", code="catalog_unavailable"

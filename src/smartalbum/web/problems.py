@@ -21,6 +21,10 @@ from smartalbum.imaging.errors import PhotoError
 from smartalbum.web.classify import photo_error_dict
 
 PROBLEM_MIMETYPE = "application/problem+json"
+#: Seconds a client is told to wait (``Retry-After``) on every 503: a database or broker that
+#: is down, a catalog that cannot be opened, a readiness check that failed. Clients and load
+#: balancers retry instead of reading the answer as a bug.
+RETRY_AFTER_S = 5
 #: RFC 9110's phrase (Werkzeug still says "Unprocessable Entity").
 _TITLES = {**HTTP_STATUS_CODES, 422: "Unprocessable Content"}
 
@@ -108,7 +112,29 @@ def problem(
     resp = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
     for name, value in (headers or {}).items():
         resp.headers[name] = value
+    if status == 503 and "Retry-After" not in resp.headers:
+        resp.headers["Retry-After"] = str(RETRY_AFTER_S)
     return resp
+
+
+def database_problem(exc: BaseException) -> ProblemError | None:
+    """The 503 for a database that cannot be reached or is busy (PostgreSQL down or
+    restarting, a connection dropped, SQLite locked past its timeout); None for other
+    errors (a bug stays a 500, a full disk is answered by the disk-full handlers)."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+
+    if not isinstance(exc, DBAPIError) or is_disk_full(exc):
+        return None
+    if not isinstance(exc, OperationalError) and not exc.connection_invalidated:
+        return None
+    return ProblemError(
+        503,
+        "Database unavailable",
+        f"The catalog database cannot be reached now ({type(exc.orig).__name__}); "
+        f"try again in {RETRY_AFTER_S} s.",
+        code="database_unavailable",
+    )
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -143,6 +169,10 @@ def register_error_handlers(app: Flask) -> None:
             return _domain_error(
                 DiskFullError("No space left on the server's disk: free some, then try again.")
             )
+        unavailable = database_problem(exc)
+        if unavailable is not None:
+            app.logger.warning("database unavailable: %s", exc)
+            return _problem_error(unavailable)
         # The traceback goes to the log, never to the client.
         app.logger.exception("unhandled error")
         return problem(500, "Internal Server Error", "The server could not handle this request.")

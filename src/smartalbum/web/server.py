@@ -13,7 +13,10 @@ import io
 import ipaddress
 import logging
 import os
-from collections.abc import Callable, Iterable
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from smartalbum.config import Settings, get_settings
@@ -157,6 +160,23 @@ def warn_open_paths(settings: Settings) -> None:
         )
 
 
+def check_catalog_schema(settings: Settings) -> None:
+    """Open (create or upgrade) the catalog once before any process starts, so a catalog
+    newer than this code stops ``serve`` with one line (``SchemaNewerError``, exit 3) rather
+    than every gunicorn worker failing to boot. An unreachable database does not stop it:
+    the app starts, answers 503 with Retry-After and uses the database once it is back."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from smartalbum.library import db
+
+    try:
+        db.open_catalog(settings, url=db.default_url(settings))
+    except (SQLAlchemyError, OSError) as exc:
+        log.error("cannot open the catalog now (the server starts anyway): %s", exc)
+    finally:
+        db.dispose_all()  # no pooled connection crosses the fork
+
+
 def serve(
     settings: Settings | None = None,
     host: str = "127.0.0.1",
@@ -182,7 +202,11 @@ def serve(
     problem = exposure_problem(settings, host)
     if problem:
         raise ValueError(problem)
+    from smartalbum.logs import configure_logging
+
+    configure_logging(settings)
     warn_open_paths(settings)
+    check_catalog_schema(settings)
     if worker:
         from smartalbum.jobs.embedded import running_worker
 
@@ -230,12 +254,44 @@ def _serve_web(
         server.close()
 
 
-def _serve_gunicorn(settings: Settings, host: str, port: int, threads: int, workers: int) -> None:
-    from gunicorn.app.base import BaseApplication
+@contextmanager
+def prometheus_multiprocess_dir() -> Iterator[Path]:
+    """A fresh folder for prometheus_client's multiprocess mode, for as long as the server
+    processes run: each gunicorn worker writes its metrics there and ``/metrics`` in any of
+    them sums all. Set before the fork (prometheus_client reads it at import). A folder the
+    deployment gives in ``PROMETHEUS_MULTIPROC_DIR`` is used (and left) as is."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        yield Path(given)
+        return
+    with tempfile.TemporaryDirectory(prefix="smartalbum-metrics-") as folder:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        try:
+            yield Path(folder)
+        finally:
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
+
+def _serve_gunicorn(settings: Settings, host: str, port: int, threads: int, workers: int) -> None:
     from smartalbum.model.bundle import Bundle
 
     Bundle.load(settings.model.bundle)  # fail here, with a clear message, not in each worker
+    with prometheus_multiprocess_dir():
+        _run_gunicorn(settings, host, port, threads, workers)
+
+
+def _worker_exited(_server: Any, worker: Any) -> None:
+    """gunicorn's child_exit hook: a dead worker's live gauges leave the sums."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def _run_gunicorn(settings: Settings, host: str, port: int, threads: int, workers: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    from smartalbum.logs import gunicorn_logconfig
+
     shown = f"[{host}]" if ":" in host else host
 
     class SmartAlbumServer(BaseApplication):  # gunicorn's documented embedding API
@@ -251,6 +307,8 @@ def _serve_gunicorn(settings: Settings, host: str, port: int, threads: int, work
                 "errorlog": "-",
                 "loglevel": "warning",
                 "proc_name": "smartalbum",
+                "child_exit": _worker_exited,
+                "logconfig_dict": gunicorn_logconfig(settings) or {},
                 "when_ready": lambda _server: print(
                     f"Smart Album is running at http://{shown}:{port}/ "
                     f"({workers} processes x {threads} threads)",

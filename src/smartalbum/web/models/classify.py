@@ -89,6 +89,10 @@ class ModelInfo(Model):
 class Status(Model):
     status: str
     model: dict[str, Any] | None = None
+    checks: dict[str, Any] | None = Field(
+        None, description="/readyz: per dependency (model, database, broker, worker) ok + detail"
+    )
+    cached: bool | None = Field(None, description="/readyz: answered from the last check")
 
 
 class OpenAPIDocument(Model):
