@@ -123,7 +123,6 @@ def database_problem(exc: BaseException) -> ProblemError | None:
     errors (a bug stays a 500, a full disk is answered by the disk-full handlers)."""
     from sqlalchemy.exc import DBAPIError, OperationalError
 
-
     if not isinstance(exc, DBAPIError) or is_disk_full(exc):
         return None
     if not isinstance(exc, OperationalError) and not exc.connection_invalidated:
