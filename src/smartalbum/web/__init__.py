@@ -88,6 +88,9 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(faces_api.bp)
     app.register_blueprint(search_api.bp)
+    from smartalbum.web import photos_api
+
+    app.register_blueprint(photos_api.bp)
     from smartalbum.mobile import web as mobile_api
 
     app.register_blueprint(mobile_api.bp)
