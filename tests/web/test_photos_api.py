@@ -131,9 +131,7 @@ def test_heic_gets_a_link_to_its_jpeg_preview(client, catalog) -> None:
     assert image.format == "JPEG" and image.size == (200, 160)
 
 
-def test_preview_is_upright_bounded_cached_on_disk_with_an_etag(
-    client, catalog, tmp_path
-) -> None:
+def test_preview_is_upright_bounded_cached_on_disk_with_an_etag(client, catalog, tmp_path) -> None:
     ids = ids_by_name(catalog)
     url = f"/api/v1/photos/{ids['rotated.jpg']}/preview?size=1600"
     resp = client.get(url)
@@ -187,9 +185,7 @@ def test_a_changed_copy_is_not_served_under_the_photos_hash(client, catalog, fol
     assert "changed since it was indexed" in resp.get_json()["detail"]
 
 
-def test_copies_outside_the_jobs_roots_are_not_served(
-    catalog, tmp_path, make_settings
-) -> None:
+def test_copies_outside_the_jobs_roots_are_not_served(catalog, tmp_path, make_settings) -> None:
     from smartalbum.web import create_app
 
     settings = make_settings(database_url=catalog)
