@@ -233,10 +233,15 @@
     function card(p, buttons) {
       const img = el("img", { alt: `Photo ${p.photo_id}, score ${p.score.toFixed(2)}`, loading: "lazy" });
       thumb(img, p.thumbnail);
-      const why = el("button", { type: "button", className: "pick", title: "Why? (heat-map)" }, [img]);
-      why.setAttribute("aria-label", `Photo ${p.photo_id}, score ${p.score.toFixed(2)}: why? (heat-map)`);
+      // The thumbnail opens the photo viewer (static/viewer.js; H there shows this
+      // category's heat-map); "Why?" shows the heat-map beside the list.
+      const open = el("button", { type: "button", className: "pick", title: t("Open the photo") }, [img]);
+      open.setAttribute("aria-label", t("Photo {id}, score {score}: open", { id: p.photo_id, score: p.score.toFixed(2) }));
+      open.dataset.viewerPhoto = String(p.photo_id);
+      const why = el("button", { type: "button", className: "button ghost", textContent: t("Why?"),
+        title: t("Why? (heat-map)") });
       why.addEventListener("click", () => explain(p));
-      const row = el("div", { className: "row" });
+      const row = el("div", { className: "row" }, [why]);
       for (const [text, member] of buttons) {
         const b = el("button", { className: "button", type: "button", textContent: text });
         b.addEventListener("click", async () => {
@@ -246,7 +251,7 @@
         });
         row.append(b);
       }
-      const li = el("li", {}, [why, el("span", { className: "score", textContent: p.score.toFixed(2) }), row]);
+      const li = el("li", {}, [open, el("span", { className: "score", textContent: p.score.toFixed(2) }), row]);
       return li;
     }
 

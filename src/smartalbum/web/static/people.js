@@ -76,6 +76,7 @@
     const li = el("li", "face");
     const link = el("a");
     link.href = `/gallery/photos/${face.photo_id}`;
+    link.dataset.viewerPhoto = String(face.photo_id);  // opens the viewer (static/viewer.js)
     const img = el("img");
     img.alt = person ? `${personLabel(person)}, face ${face.id}` : `face ${face.id}`;
     img.loading = "lazy";
@@ -123,6 +124,7 @@
     open.className = "person-count";
     head.append(pick, name, save, born, open);
     const strip = el("ul", "face-strip");
+    strip.dataset.viewerGrid = "";
     for (const face of p.face_list || []) strip.append(faceItem(face, p));
     li.append(head, strip);
     return li;
