@@ -512,7 +512,7 @@
       const text = document.createElementNS(SVG, "text");
       text.setAttribute("x", String(box.x * w));
       text.setAttribute("y", String(Math.min(h, (box.y + box.h) * h + Math.max(w, h) / 40)));
-      text.setAttribute("font-size", String(Math.max(w, h) / 45));
+      text.setAttribute("font-size", String(Math.max(w, h) / 60));
       text.textContent = name;
       group.append(rect, text);
       ui.boxes.append(group);
