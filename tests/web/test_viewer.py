@@ -6,6 +6,7 @@ on the face at two window sizes and when zoomed, and the download is the origina
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,9 +89,11 @@ def open_page(browser) -> Iterator:
         page.on("pageerror", lambda exc: problems.append(str(exc)))
         page.on(
             "console",
-            lambda msg: problems.append(msg.text)
-            if msg.type == "error" and "status of 501" not in msg.text
-            else None,
+            lambda msg: (
+                problems.append(msg.text)
+                if msg.type == "error" and "status of 501" not in msg.text
+                else None
+            ),
         )
         page.goto(url)
         opened.append((context, problems))
@@ -142,10 +145,10 @@ FACE_IN_PLACE = """rel => {
 def assert_face_on_its_place(page, relative: tuple[float, float, float, float]) -> None:
     """The face box's rectangle on screen is the face's place in the picture on screen
     (waiting up to 5 s for a layout after a resize, then saying what differs)."""
-    try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    with contextlib.suppress(PlaywrightTimeout):  # the assertions below say what is wrong
         page.wait_for_function(FACE_IN_PLACE, arg=list(relative), timeout=5_000)
-    except Exception:  # noqa: BLE001 - the assertions below say what is wrong
-        pass
     got = rects(page)
     image, face = got["image"], got["face"]
     x, y, w, h = relative
