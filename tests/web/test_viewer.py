@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,7 +106,31 @@ def open_page(browser) -> Iterator:
         assert problems == []
 
 
+def viewer_state(page) -> dict:
+    """What the viewer shows (for a failure's message)."""
+    return page.evaluate(
+        """() => {
+             const img = document.querySelector('.viewer-image');
+             return {current: window.smartalbumViewer.current(),
+                     open: !!document.querySelector('dialog.viewer[open]'),
+                     src: img && img.getAttribute('src'), complete: img && img.complete,
+                     natural: img && img.naturalWidth,
+                     loading: !!document.querySelector('.viewer-stage.loading'),
+                     status: (document.querySelector('.viewer-status') || {}).textContent};
+           }"""
+    )
+
+
 def wait_for_photo(page, photo_id: int) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        _wait_for_photo(page, photo_id)
+    except PlaywrightTimeout:
+        pytest.fail(f"photo {photo_id} not shown: {viewer_state(page)}")
+
+
+def _wait_for_photo(page, photo_id: int) -> None:
     page.wait_for_function(
         """id => {
              const img = document.querySelector('dialog.viewer[open] .viewer-image');
@@ -114,7 +139,18 @@ def wait_for_photo(page, photo_id: int) -> None:
                && !document.querySelector('.viewer-stage.loading');
            }""",
         arg=photo_id,
-        timeout=20_000,
+        timeout=60_000,
+    )
+
+
+def focus_returns_to(page, photo_id: int) -> None:
+    """The viewer closed and the focus is on the tile of ``photo_id`` (the close event that
+    moves it there comes as a task after the dialog closed)."""
+    page.wait_for_function("() => !document.querySelector('dialog.viewer[open]')")
+    page.wait_for_function(
+        "id => document.activeElement && document.activeElement.dataset.viewerPhoto === id",
+        arg=str(photo_id),
+        timeout=5_000,
     )
 
 
@@ -204,8 +240,7 @@ def test_viewer_from_the_search_grid(viewer_site, open_page) -> None:
 
     # Esc closes and gives the focus back to the tile of the photo shown
     page.keyboard.press("Escape")
-    page.wait_for_function("() => !document.querySelector('dialog.viewer[open]')")
-    assert page.evaluate("() => document.activeElement.dataset.viewerPhoto") == str(order[0])
+    focus_returns_to(page, order[0])
 
     # Enter on the focused tile opens it again
     page.keyboard.press("Enter")
@@ -304,7 +339,35 @@ def test_any_marked_element_of_any_grid_opens_the_viewer(viewer_site, open_page)
     page.keyboard.press("ArrowLeft")
     wait_for_photo(page, ids["square.jpg"])
     page.click(".viewer-close")
-    page.wait_for_function("() => !document.querySelector('dialog.viewer[open]')")
-    assert page.evaluate("() => document.activeElement.dataset.viewerPhoto") == str(
-        ids["square.jpg"]
+    focus_returns_to(page, ids["square.jpg"])
+
+
+def test_the_photo_pages_heat_map_lies_over_the_photo_under_its_face_boxes(
+    viewer_site, open_page
+) -> None:
+    """The gallery's photo page: showing the heat-map hid the photo and put the map below the
+    toggle, so the face boxes (placed over the photo) landed above the face."""
+    base, root, ids = viewer_site
+    photo_id = ids["wide.jpg"]
+    page = open_page(f"{base}/gallery/photos/{photo_id}")
+    png = Image.new("RGB", (512, 320), (255, 0, 0))
+    buf = io.BytesIO()
+    png.save(buf, format="PNG")
+    page.route(
+        "**/api/v1/photos/*/explain*",
+        lambda route: route.fulfill(status=200, content_type="image/png", body=buf.getvalue()),
+    )
+    page.wait_for_selector(".face-box")
+    page.wait_for_function("() => document.getElementById('photo-image').naturalWidth > 0")
+    box = "el => { const r = el.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; }"
+    photo = page.eval_on_selector("#photo-image", box)
+    face = page.eval_on_selector(".face-box", box)
+    page.click(".heatmap-toggle")
+    page.wait_for_selector(".heatmap", state="visible")
+    page.wait_for_function("() => document.querySelector('.heatmap').naturalWidth > 0")
+    assert page.eval_on_selector(".heatmap", box) == pytest.approx(photo, abs=1)
+    assert page.eval_on_selector(".face-box", box) == pytest.approx(face, abs=1)
+    x, y, w, h = FACES["wide.jpg"]
+    assert face == pytest.approx(
+        [photo[0] + x * photo[2], photo[1] + y * photo[3], w * photo[2], h * photo[3]], abs=3
     )

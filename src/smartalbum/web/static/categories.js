@@ -317,24 +317,34 @@
     const view = $("photo-image");
     if (!id || !view) return;
     const button = el("button", { className: "button heatmap-toggle", type: "button",
-      textContent: "Show where the model looked" });
-    const overlay = el("img", { className: "heatmap", alt: "Heat-map of where the model looked", hidden: true });
+      textContent: t("Show where the model looked") });
+    const overlay = el("img", { className: "heatmap", alt: t("Heat-map of where the model looked"), hidden: true });
     const note = el("p", { className: "hint", role: "status" });
-    view.after(button, overlay, note);
+    view.after(overlay, button, note);
+    // The heat-map lies over the photo, which keeps its place (hiding it moved everything
+    // placed over it, such as the face boxes, onto the wrong spot).
+    const place = () => {
+      overlay.style.left = `${view.offsetLeft}px`;
+      overlay.style.top = `${view.offsetTop}px`;
+      overlay.style.width = `${view.clientWidth}px`;
+      overlay.style.height = `${view.clientHeight}px`;
+    };
+    window.addEventListener("resize", place);
     button.addEventListener("click", async () => {
       if (!overlay.hidden) {
-        overlay.hidden = true; view.hidden = false;
-        button.textContent = "Show where the model looked";
+        overlay.hidden = true;
+        button.textContent = t("Show where the model looked");
         return;
       }
-      note.textContent = "Looking…";
+      note.textContent = t("Looking…");
       try {
         const resp = await fetch(`${API}/photos/${id}/explain`, { headers: headers() });
         if (!resp.ok) throw new Error((await resp.json()).detail);
         overlay.src = URL.createObjectURL(await resp.blob());
-        overlay.hidden = false; view.hidden = true; note.textContent = "";
-        button.textContent = "Show the photo";
-      } catch (err) { note.textContent = `No heat-map: ${err.message}`; }
+        place();
+        overlay.hidden = false; note.textContent = "";
+        button.textContent = t("Show the photo");
+      } catch (err) { note.textContent = t("No heat-map: {reason}", { reason: err.message }); }
     });
   }
 

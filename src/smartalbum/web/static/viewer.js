@@ -180,6 +180,9 @@
   }
 
   function onClose() {
+    // "close" is dispatched as a task: when a script opened the viewer again in between,
+    // this event is stale and must not empty the photo just shown.
+    if (ui.dialog.open) return;
     state.loadToken += 1;
     if (state.objectUrl) URL.revokeObjectURL(state.objectUrl);
     state.objectUrl = null;
