@@ -371,3 +371,41 @@ def test_the_photo_pages_heat_map_lies_over_the_photo_under_its_face_boxes(
     assert face == pytest.approx(
         [photo[0] + x * photo[2], photo[1] + y * photo[3], w * photo[2], h * photo[3]], abs=3
     )
+
+
+def test_heat_map_covers_the_region_the_network_saw_at_every_zoom(viewer_site, open_page) -> None:
+    """The map (answered here by a stub: the tiny bundle has no features model) lies on the
+    region of the photo the explain API names: the centred square of a wide photo."""
+    base, root, ids = viewer_site
+    page = open_page(f"{base}/search?q={CAMERA.lower()}")
+    region = {"x": 0.1875, "y": 0.0, "w": 0.625, "h": 1.0}  # 800 x 500: the middle 500 x 500
+    answer = {
+        "photo_id": ids["wide.jpg"],
+        "head": "colours",
+        "label": "blue",
+        "probability": 0.9,
+        "map": [[0.0, 0.5], [1.0, 0.25]],
+        "region": region,
+    }
+    page.route(
+        "**/api/v1/photos/*/explain*",
+        lambda route: route.fulfill(status=200, json=answer),
+    )
+    page.wait_for_function("() => window.smartalbumViewer !== undefined")
+    page.evaluate("id => window.smartalbumViewer.open([id], 0)", ids["wide.jpg"])
+    wait_for_photo(page, ids["wide.jpg"])
+    page.keyboard.press("h")
+    page.wait_for_selector(".viewer-heat", state="visible")
+    for zoom_key in (None, "+"):
+        if zoom_key:
+            page.keyboard.press(zoom_key)
+        got = page.evaluate(
+            """() => { const r = (s) => document.querySelector(s).getBoundingClientRect();
+                      const i = r('.viewer-image'), h = r('.viewer-heat');
+                      return [i.x, i.y, i.width, i.height, h.x, h.y, h.width, h.height]; }"""
+        )
+        ix, iy, iw, ih, hx, hy, hw, hh = got
+        assert [hx, hy, hw, hh] == pytest.approx(
+            [ix + region["x"] * iw, iy + region["y"] * ih, region["w"] * iw, region["h"] * ih],
+            abs=1,
+        )
