@@ -64,9 +64,22 @@ def db_select_paths():
     return select(File.path, File.photo_id)
 
 
+class ClosingClient:
+    """The test client, each response read and closed (its file too) before it is returned."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def get(self, *args, **kwargs):
+        resp = self.client.get(*args, **kwargs)
+        resp.get_data()
+        resp.close()
+        return resp
+
+
 @pytest.fixture
 def client(catalog: str, make_library_app):
-    return make_library_app(catalog).test_client()
+    return ClosingClient(make_library_app(catalog).test_client())
 
 
 def assert_problem(resp, status: int, code: str) -> None:
@@ -190,7 +203,7 @@ def test_copies_outside_the_jobs_roots_are_not_served(catalog, tmp_path, make_se
 
     settings = make_settings(database_url=catalog)
     settings.jobs.roots = [tmp_path / "elsewhere"]
-    client = create_app(settings).test_client()
+    client = ClosingClient(create_app(settings).test_client())
     ids = ids_by_name(catalog)
     resp = client.get(f"/api/v1/photos/{ids['plain.png']}/original")
     assert_problem(resp, 404, "original_unavailable")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, request, send_file, url_for
 from PIL import Image
 from sqlalchemy import select
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from smartalbum.imaging.errors import PhotoError
 from smartalbum.imaging.reading import open_photo_file
@@ -199,7 +200,13 @@ def _send(
         conditional=False,
     )
     resp.content_length = st.st_size
-    resp = resp.make_conditional(request.environ, accept_ranges=True, complete_length=st.st_size)
+    try:
+        resp = resp.make_conditional(
+            request.environ, accept_ranges=True, complete_length=st.st_size
+        )
+    except RequestedRangeNotSatisfiable:
+        resp.close()  # the 416 is answered without the file: close it now, not at GC
+        raise
     if photo.format.upper() not in BROWSER_FORMATS:
         preview = url_for("photos_api.preview", photo_id=photo_id, size=PREVIEW_SIDES[-1])
         resp.headers["Link"] = f'<{preview}>; rel="alternate"; type="image/jpeg"'
