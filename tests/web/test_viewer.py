@@ -45,8 +45,9 @@ def write_photo(path: Path, size: tuple[int, int], seed: int, orientation: int =
 
 
 @pytest.fixture
-def viewer_site(start_server, tiny_bundle_dir, tmp_path) -> tuple[str, Path, dict[str, int]]:
-    """A live server over three indexed photos (one stored sideways), two with a face."""
+def viewer_catalog(tiny_bundle_dir, tmp_path) -> tuple[str, Path, dict[str, int]]:
+    """A catalog of three indexed photos (one stored sideways), two with a face: its URL,
+    the photos' folder and their ids by file name."""
     root = tmp_path / "photos"
     root.mkdir()
     write_photo(root / "wide.jpg", (800, 500), 1)
@@ -71,6 +72,13 @@ def viewer_site(start_server, tiny_bundle_dir, tmp_path) -> tuple[str, Path, dic
                 )
             )
         s.commit()
+    return url, root, ids
+
+
+@pytest.fixture
+def viewer_site(start_server, viewer_catalog) -> tuple[str, Path, dict[str, int]]:
+    """A live server over :func:`viewer_catalog`: its base URL, the folder, the ids."""
+    url, root, ids = viewer_catalog
     return start_server(database_url=url), root, ids
 
 
@@ -409,3 +417,26 @@ def test_heat_map_covers_the_region_the_network_saw_at_every_zoom(viewer_site, o
             [ix + region["x"] * iw, iy + region["y"] * ih, region["w"] * iw, region["h"] * ih],
             abs=1,
         )
+
+
+def test_behind_an_api_key_the_picture_and_the_download_are_fetched_with_it(
+    start_server, viewer_catalog, browser
+) -> None:
+    url, root, ids = viewer_catalog
+    base = start_server(database_url=url, api_key="s3cret")
+    context = browser.new_context(accept_downloads=True)
+    context.add_init_script("sessionStorage.setItem('smartalbum-api-key', 's3cret')")
+    try:
+        page = context.new_page()
+        page.goto(f"{base}/gallery")  # (the search page itself needs the key today)
+        page.wait_for_function("() => window.smartalbumViewer !== undefined")
+        page.evaluate("id => window.smartalbumViewer.open([id], 0)", ids["wide.jpg"])
+        wait_for_photo(page, ids["wide.jpg"])
+        assert page.get_attribute(".viewer-image", "src").startswith("blob:")
+        with page.expect_download() as info:
+            page.click(".viewer-download")
+        data = Path(info.value.path()).read_bytes()
+        assert data == (root / "wide.jpg").read_bytes()
+        assert info.value.suggested_filename == "wide.jpg"
+    finally:
+        context.close()
