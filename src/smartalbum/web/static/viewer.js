@@ -269,11 +269,25 @@
       await picture;
       if (token !== state.loadToken) return;
       announce("");
+      prefetchNeighbours();
     } catch (err) {
       if (token !== state.loadToken) return;
       announce(t("The photo cannot be shown: {reason}", { reason: err.message }));
     }
     ui.stage.classList.remove("loading");
+  }
+
+  // The previous and next previews, so that ← and → show them at once (each is made once
+  // on the server, then served from its disk cache). Not behind an API key: a plain image
+  // request cannot carry it.
+  function prefetchNeighbours() {
+    if (key() && key().get()) return;
+    const { items, index, total } = position();
+    for (const i of [index + 1, index - 1]) {
+      if (index < 0 || i < 0 || i >= total) continue;
+      const id = items ? items[i].dataset.viewerPhoto : state.ids[i];
+      new Image().src = `${API}/photos/${id}/preview?size=${previewSize()}`;
+    }
   }
 
   function setImage(url, token) {
