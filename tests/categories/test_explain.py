@@ -92,3 +92,26 @@ def test_cli_explain_writes_a_png(tmp_path, monkeypatch):
     get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_map_lies_where_the_network_looked_not_over_the_whole_photo():
+    """A wide photo's map covers its centred square (the network's centre crop): drawn over
+    the whole photo, a hot spot moved sideways (the overlay's old misplacement)."""
+    from smartalbum.categories.explain import map_region
+    from smartalbum.imaging.preprocess import PreprocessSpec
+
+    crop = PreprocessSpec(resize="center_crop")
+    assert map_region(crop, 400, 200) == (0.25, 0.0, 0.5, 1.0)
+    assert map_region(crop, 200, 400) == (0.0, 0.25, 1.0, 0.5)
+    assert map_region(PreprocessSpec(resize="squash"), 400, 200) == (0.0, 0.0, 1.0, 1.0)
+    assert map_region(PreprocessSpec(resize="pad"), 400, 200) == (0.0, -0.5, 1.0, 2.0)
+
+    image = np.full((200, 400, 3), 128, np.uint8)
+    cam = np.zeros((7, 7), np.float32)
+    cam[3, 6] = 1.0  # hot at the right edge of what the network saw
+    png = overlay_png(image, cam, region=map_region(crop, 400, 200))
+    decoded = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    red = decoded[:, :, 2].astype(int) - decoded[:, :, 0].astype(int)
+    hot_x = int(np.unravel_index(np.argmax(red), red.shape)[1])
+    assert 270 < hot_x < 300  # inside the crop (100..300), near its right edge, not at 390
+    assert (decoded[:, :90] == 128).all() and (decoded[:, 310:] == 128).all()  # untouched

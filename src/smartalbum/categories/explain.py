@@ -130,7 +130,8 @@ class Explainer:
 
     def heatmap(self, image: np.ndarray, head: Head, label: str | None = None) -> dict:
         """The class activation map of ``label`` (default: the head's prediction), in
-        [0, 1] at the feature map's resolution, with the label and its probability."""
+        [0, 1] at the feature map's resolution, with the label, its probability and the
+        ``region`` of the photo the map covers (:func:`map_region`)."""
         fmap, emb = self.feature_map(image)
         probs = head.probabilities(emb[None, :])[0]
         index = int(np.argmax(probs)) if label is None else head.labels.index(label)
@@ -142,7 +143,28 @@ class Explainer:
             "label": head.labels[index],
             "probability": float(probs[index]),
             "map": cam.astype(np.float32),
+            "region": map_region(self.bundle.preprocess, image.shape[1], image.shape[0]),
         }
+
+
+def map_region(spec, width: int, height: int) -> tuple[float, float, float, float]:  # noqa: ANN001 - imaging.preprocess.PreprocessSpec
+    """The part of a ``width`` x ``height`` photo the network saw, hence the map covers, as
+    fractions of the photo: ``(x, y, w, h)``.
+
+    The network sees a square: the middle of the photo (``center_crop``: a wide photo's
+    sides are not seen), the photo padded (``pad``: the map reaches past its edges) or the
+    whole photo squashed. Drawing the map over the whole photo puts a wide photo's hot spot
+    in the wrong place, so every overlay (the PNG, the viewer) places it by this region.
+    """
+    if spec.resize == "center_crop":
+        side = max(1, round(min(height, width) * spec.crop_fraction))
+        left, top = (width - side) // 2, (height - side) // 2
+        return (left / width, top / height, side / width, side / height)
+    if spec.resize == "pad":
+        side = max(height, width)
+        left, top = (side - width) // 2, (side - height) // 2
+        return (-left / width, -top / height, side / width, side / height)
+    return (0.0, 0.0, 1.0, 1.0)
 
 
 def channel_weights(head: Head, index: int) -> np.ndarray:
@@ -161,13 +183,32 @@ def channel_weights(head: Head, index: int) -> np.ndarray:
     return w[:, index] - w.mean(axis=1)
 
 
-def overlay_png(image: np.ndarray, cam: np.ndarray, *, alpha: float = 0.45) -> bytes:
-    """The photo with the map as a colour overlay, as PNG bytes (for the API and page)."""
+def overlay_png(
+    image: np.ndarray,
+    cam: np.ndarray,
+    *,
+    alpha: float = 0.45,
+    region: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0),
+) -> bytes:
+    """The photo with the map as a colour overlay over ``region`` (:func:`map_region`; the
+    photo outside it is left as it is), as PNG bytes (for the API and page)."""
     h, w = image.shape[:2]
-    heat = cv2.resize(cam.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    rx, ry, rw, rh = region
+    # the map over the region's own pixels, then the part of it inside the photo
+    x0, y0 = round(rx * w), round(ry * h)
+    side_w, side_h = max(1, round(rw * w)), max(1, round(rh * h))
+    heat_region = cv2.resize(
+        cam.astype(np.float32), (side_w, side_h), interpolation=cv2.INTER_CUBIC
+    )
+    heat = np.zeros((h, w), np.float32)
+    weight = np.zeros((h, w, 1), np.float32)
+    top, left = max(0, y0), max(0, x0)
+    bottom, right = min(h, y0 + side_h), min(w, x0 + side_w)
+    heat[top:bottom, left:right] = heat_region[top - y0 : bottom - y0, left - x0 : right - x0]
+    weight[top:bottom, left:right] = alpha
     heat = np.clip(heat, 0, 1)
     colour = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)[:, :, ::-1]
-    mixed = image.astype(np.float32) * (1 - alpha) + colour.astype(np.float32) * alpha
+    mixed = image.astype(np.float32) * (1 - weight) + colour.astype(np.float32) * weight
     ok, buf = cv2.imencode(".png", np.clip(mixed, 0, 255).astype(np.uint8)[:, :, ::-1])
     if not ok:  # pragma: no cover - encoding an RGB array cannot fail
         raise RuntimeError("PNG encoding failed")

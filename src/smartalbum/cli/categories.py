@@ -438,7 +438,7 @@ def explain(
     except PhotoError as exc:  # a photo the user named: bad input (exit 2), not a failed run
         raise CommandError(str(exc), EXIT_USAGE) from exc
     result = Explainer(loaded).heatmap(image, the_head)
-    output.write_bytes(overlay_png(image, result["map"]))
+    output.write_bytes(overlay_png(image, result["map"], region=result["region"]))
     click.echo(f"{result['label']} ({result['probability']:.2f}): wrote {output}")
 
 

@@ -2,7 +2,8 @@
 
 A path can name anything: ``/dev/zero`` never ends, a FIFO blocks until someone writes,
 a socket cannot be opened at all, and a 40 GB file fills memory. Every reader of user
-files (decode, the indexer) goes through :func:`read_photo_file`, which looks at what the
+files (decode, the indexer) goes through :func:`read_photo_file` (or, to stream it, the
+API's original photo, :func:`open_photo_file`), which looks at what the
 path is before reading (``stat``), again at what was opened (``fstat`` on the descriptor,
 so a swap between the two is caught), and reads at most ``limit + 1`` bytes.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from typing import BinaryIO
 
 from smartalbum.config import get_settings
 from smartalbum.imaging.errors import FileReadError, FileTooLargeError, NotARegularFileError
@@ -51,15 +53,14 @@ def check_regular(st: os.stat_result, name: str, limit: int | None = None) -> No
         )
 
 
-def read_photo_file(
+def open_photo_file(
     path: str | os.PathLike[str], name: str | None = None, *, limit: int | None = None
-) -> tuple[bytes, os.stat_result]:
-    """The bytes of a regular file and the ``fstat`` of exactly what was read.
+) -> tuple[BinaryIO, os.stat_result]:
+    """An open binary file of a regular file within ``limit`` bytes, and its ``fstat``.
 
-    Raises FileReadError (missing, a directory, no permission, I/O error),
-    NotARegularFileError (device, FIFO, socket) or FileTooLargeError (over ``limit``,
-    default ``imaging.max_file_mb``), never blocks on a FIFO and never reads more than
-    ``limit + 1`` bytes.
+    For the readers that stream a file instead of holding it (the API's original photo,
+    served in ranges): the same checks as :func:`read_photo_file` (a ``stat`` of the path,
+    then an ``fstat`` of what was opened), and the same errors. The caller closes the file.
     """
     name = name or os.fspath(path)
     limit = max_file_bytes() if limit is None else limit
@@ -81,14 +82,33 @@ def read_photo_file(
         st = os.fstat(fd)
         check_regular(st, name, limit)
         os.set_blocking(fd, True)
-        with os.fdopen(fd, "rb", closefd=True) as f:
-            fd = -1
+        return os.fdopen(fd, "rb", closefd=True), st
+    except OSError as exc:
+        os.close(fd)
+        raise FileReadError(f"{name}: cannot be read ({exc})", source=name) from exc
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_photo_file(
+    path: str | os.PathLike[str], name: str | None = None, *, limit: int | None = None
+) -> tuple[bytes, os.stat_result]:
+    """The bytes of a regular file and the ``fstat`` of exactly what was read.
+
+    Raises FileReadError (missing, a directory, no permission, I/O error),
+    NotARegularFileError (device, FIFO, socket) or FileTooLargeError (over ``limit``,
+    default ``imaging.max_file_mb``), never blocks on a FIFO and never reads more than
+    ``limit + 1`` bytes.
+    """
+    name = name or os.fspath(path)
+    limit = max_file_bytes() if limit is None else limit
+    f, st = open_photo_file(path, name, limit=limit)
+    try:
+        with f:
             data = f.read(limit + 1)
     except OSError as exc:
         raise FileReadError(f"{name}: cannot be read ({exc})", source=name) from exc
-    finally:
-        if fd >= 0:
-            os.close(fd)
     if len(data) > limit:  # the file grew after the fstat
         raise FileTooLargeError(
             f"{name}: more than {limit:,} bytes (imaging.max_file_mb)", source=name

@@ -32,6 +32,12 @@ from smartalbum.imaging import PhotoError, load_photo
 THUMBNAIL_SIDE = 320
 THUMBNAIL_QUALITY = 82
 SUBDIR = "thumbnails"
+#: Display-size previews (the viewer's picture; HEIC and TIFF as JPEG): the same store at
+#: these longest sides, under ``<data_dir>/previews/<side>/``. A fixed set, so the cache
+#: stays bounded (at most two files per photo) and can be deleted and rebuilt at any time.
+PREVIEW_SIDES = (1600, 2560)
+PREVIEW_QUALITY = 85
+PREVIEW_SUBDIR = "previews"
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -68,7 +74,8 @@ class Source:
 
 
 class ThumbnailStore:
-    """Thumbnails under ``directory`` (normally ``settings.data_dir / "thumbnails"``)."""
+    """Thumbnails under ``directory`` (normally ``settings.data_dir / "thumbnails"``); with
+    another ``side``, the viewer's previews (:func:`preview_store`)."""
 
     def __init__(
         self,
@@ -130,3 +137,17 @@ class ThumbnailStore:
         """Atomically: a temporary file in the same folder, flushed, then renamed."""
         with atomic_open(path) as f:
             image.save(f, format="JPEG", quality=self.quality, optimize=True)
+
+
+def preview_store(
+    data_dir: str | os.PathLike[str], side: int, *, max_pixels: int | None = None
+) -> ThumbnailStore:
+    """The store of previews ``side`` px on their longest side (one of :data:`PREVIEW_SIDES`)."""
+    if side not in PREVIEW_SIDES:
+        raise ValueError(f"preview side {side} is not one of {PREVIEW_SIDES}")
+    return ThumbnailStore(
+        Path(data_dir) / PREVIEW_SUBDIR / str(side),
+        side=side,
+        quality=PREVIEW_QUALITY,
+        max_pixels=max_pixels,
+    )

@@ -105,6 +105,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     from smartalbum.web import library_add
 
     app.register_blueprint(library_add.bp)
+    from smartalbum.web import photos_api
+
+    app.register_blueprint(photos_api.bp)
     from smartalbum.mobile import web as mobile_api
 
     app.register_blueprint(mobile_api.bp)

@@ -484,9 +484,10 @@ def explain(photo_id: int) -> Response:
                 "label": result["label"],
                 "probability": round(result["probability"], 6),
                 "map": [[round(float(v), 4) for v in row] for row in result["map"]],
+                "region": dict(zip("xywh", (round(v, 6) for v in result["region"]), strict=True)),
             }
         )
-    resp = Response(overlay_png(image, result["map"]), mimetype="image/png")
+    resp = Response(overlay_png(image, result["map"], region=result["region"]), mimetype="image/png")
     resp.headers["Cache-Control"] = "private, max-age=300"
     return resp
 

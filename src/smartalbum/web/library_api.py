@@ -504,7 +504,7 @@ def thumbnail(photo_id: int) -> Response:
         # The client already holds exactly this picture: no disk access at all.
         resp = Response(status=304)
         resp.set_etag(sha256)
-        _cache_forever(resp)
+        cache_forever(resp)
         return resp
     try:
         path = lib.thumbnails.get(sha256, sources)
@@ -518,11 +518,11 @@ def thumbnail(photo_id: int) -> Response:
     resp = send_file(
         path, mimetype="image/jpeg", etag=sha256, conditional=True, max_age=THUMBNAIL_MAX_AGE
     )
-    _cache_forever(resp)
+    cache_forever(resp)
     return resp
 
 
-def _cache_forever(resp: Response) -> None:
+def cache_forever(resp: Response) -> None:
     """A year, in the browser only (private: behind an API key, shared caches must not
     keep photos); immutable: no revalidation even on reload."""
     resp.cache_control.public = False

@@ -149,6 +149,16 @@ class CategoryExport(Model):
     """Head and examples by sha256."""
 
 
+class MapRegion(BaseModel):
+    """Where a heat-map lies on the photo, as fractions of its width and height (the
+    network sees a square: the middle of a wide photo, or the photo padded)."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+
 class Explanation(Model):
     """The heat-map as numbers (``format=json``), or the photo with it (``format=png``)."""
 
@@ -161,3 +171,6 @@ class Explanation(Model):
     label: str
     probability: float
     map: list[list[float]]
+    region: MapRegion | None = Field(
+        None, description="the part of the upright photo the map covers, as fractions"
+    )

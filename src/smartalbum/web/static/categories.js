@@ -238,10 +238,15 @@
     function card(p, buttons) {
       const img = el("img", { alt: `Photo ${p.photo_id}, score ${p.score.toFixed(2)}`, loading: "lazy" });
       thumb(img, p.thumbnail);
-      const why = el("button", { type: "button", className: "pick", title: "Why? (heat-map)" }, [img]);
-      why.setAttribute("aria-label", `Photo ${p.photo_id}, score ${p.score.toFixed(2)}: why? (heat-map)`);
+      // The thumbnail opens the photo viewer (static/viewer.js; H there shows this
+      // category's heat-map); "Why?" shows the heat-map beside the list.
+      const open = el("button", { type: "button", className: "pick", title: t("Open the photo") }, [img]);
+      open.setAttribute("aria-label", t("Photo {id}, score {score}: open", { id: p.photo_id, score: p.score.toFixed(2) }));
+      open.dataset.viewerPhoto = String(p.photo_id);
+      const why = el("button", { type: "button", className: "button ghost", textContent: t("Why?"),
+        title: t("Why? (heat-map)") });
       why.addEventListener("click", () => explain(p));
-      const row = el("div", { className: "row" });
+      const row = el("div", { className: "row" }, [why]);
       for (const [text, member] of buttons) {
         const b = el("button", { className: "button", type: "button", textContent: text });
         b.addEventListener("click", async () => {
@@ -251,7 +256,7 @@
         });
         row.append(b);
       }
-      const li = el("li", {}, [why, el("span", { className: "score", textContent: p.score.toFixed(2) }), row]);
+      const li = el("li", {}, [open, el("span", { className: "score", textContent: p.score.toFixed(2) }), row]);
       return li;
     }
 
@@ -317,24 +322,34 @@
     const view = $("photo-image");
     if (!id || !view) return;
     const button = el("button", { className: "button heatmap-toggle", type: "button",
-      textContent: "Show where the model looked" });
-    const overlay = el("img", { className: "heatmap", alt: "Heat-map of where the model looked", hidden: true });
+      textContent: t("Show where the model looked") });
+    const overlay = el("img", { className: "heatmap", alt: t("Heat-map of where the model looked"), hidden: true });
     const note = el("p", { className: "hint", role: "status" });
-    view.after(button, overlay, note);
+    view.after(overlay, button, note);
+    // The heat-map lies over the photo, which keeps its place (hiding it moved everything
+    // placed over it, such as the face boxes, onto the wrong spot).
+    const place = () => {
+      overlay.style.left = `${view.offsetLeft}px`;
+      overlay.style.top = `${view.offsetTop}px`;
+      overlay.style.width = `${view.clientWidth}px`;
+      overlay.style.height = `${view.clientHeight}px`;
+    };
+    window.addEventListener("resize", place);
     button.addEventListener("click", async () => {
       if (!overlay.hidden) {
-        overlay.hidden = true; view.hidden = false;
-        button.textContent = "Show where the model looked";
+        overlay.hidden = true;
+        button.textContent = t("Show where the model looked");
         return;
       }
-      note.textContent = "Looking…";
+      note.textContent = t("Looking…");
       try {
         const resp = await fetch(`${API}/photos/${id}/explain`, { headers: headers() });
         if (!resp.ok) throw new Error((await resp.json()).detail);
         overlay.src = URL.createObjectURL(await resp.blob());
-        overlay.hidden = false; view.hidden = true; note.textContent = "";
-        button.textContent = "Show the photo";
-      } catch (err) { note.textContent = `No heat-map: ${err.message}`; }
+        place();
+        overlay.hidden = false; note.textContent = "";
+        button.textContent = t("Show the photo");
+      } catch (err) { note.textContent = t("No heat-map: {reason}", { reason: err.message }); }
     });
   }
 

@@ -79,6 +79,7 @@
     const li = el("li", "face");
     const link = el("a");
     link.href = `/gallery/photos/${face.photo_id}`;
+    link.dataset.viewerPhoto = String(face.photo_id);  // opens the viewer (static/viewer.js)
     const img = el("img");
     img.alt = person ? t("{name}, face {id}", { name: personLabel(person), id: face.id }) : t("face {id}", { id: face.id });
     img.loading = "lazy";
@@ -131,6 +132,7 @@
     open.className = "person-count";
     head.append(pick, name, save, born, open);
     const strip = el("ul", "face-strip");
+    strip.dataset.viewerGrid = "";
     for (const face of p.face_list || []) strip.append(faceItem(face, p));
     li.append(head, strip);
     return li;

@@ -48,7 +48,9 @@
     for (const r of data.results) {
       const node = template.content.firstElementChild.cloneNode(true);
       const href = `/gallery/photos/${r.photo_id}`;
-      node.querySelector(".thumb").href = href;
+      const thumb = node.querySelector(".thumb");
+      thumb.href = href;
+      thumb.dataset.viewerPhoto = String(r.photo_id);  // opens the viewer (static/viewer.js)
       const open = node.querySelector(".open");
       open.href = href;
       open.textContent = (r.photo && r.photo.path) || `Photo ${r.photo_id}`;

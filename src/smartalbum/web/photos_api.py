@@ -1,0 +1,263 @@
+"""A catalog photo's own bytes and its display-size preview: what the viewer shows and saves.
+
+``GET /api/v1/photos/{id}/original`` streams the file of a photo of the catalog — asked for
+by its id, never by a path, so the API cannot be made to read anything the catalog does not
+hold. A copy is served only when it is still what was indexed (the catalog's size and mtime)
+and, with ``SMARTALBUM_JOBS__ROOTS`` set, lies inside those folders; it is opened through
+:func:`smartalbum.imaging.reading.open_photo_file` (regular files only, at most
+``imaging.max_file_mb``). The photo's SHA-256 is its ETag, and werkzeug's conditional
+responses answer ``If-None-Match`` (304) and ``Range`` (206, 416), so a browser can resume a
+download or seek in a large TIFF.
+
+``GET /api/v1/photos/{id}/preview?size=1600|2560`` is the picture a screen shows: upright
+(EXIF orientation applied), colour managed, JPEG whatever the original (HEIC, TIFF, PNG),
+made once by the thumbnails' store (:func:`smartalbum.library.thumbnails.preview_store`) and
+then served from disk. Both are cached by the browser for good (private, immutable): a photo
+id always names the same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from flask import Blueprint, Response, request, send_file, url_for
+from PIL import Image
+from sqlalchemy import select
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
+
+from smartalbum.imaging.errors import PhotoError
+from smartalbum.imaging.reading import open_photo_file
+from smartalbum.jobs.roots import within_roots
+from smartalbum.library.schema import FILE_PRESENT, File, Photo
+from smartalbum.library.thumbnails import (
+    PREVIEW_SIDES,
+    Source,
+    ThumbnailStore,
+    ThumbnailUnavailableError,
+    preview_store,
+)
+from smartalbum.web.contract import api, query_args, responses
+from smartalbum.web.library_api import (
+    MAX_PHOTO_ID,
+    LibraryState,
+    cache_forever,
+    get_library,
+    photo_not_found,
+)
+from smartalbum.web.models.common import JPEG
+from smartalbum.web.models.photos import Original, OriginalQuery, PreviewQuery
+from smartalbum.web.problems import ProblemError
+
+bp = Blueprint("photos_api", __name__)
+
+PREVIEWS_KEY = "smartalbum.previews"
+#: Formats whose files a browser shows as they are; any other gets a JPEG preview link.
+BROWSER_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "AVIF"}
+#: Pillow format names the browser knows under another media type.
+_MEDIA_TYPES = {"MPO": "image/jpeg", "HEIF": "image/heif", "HEIC": "image/heif"}
+
+
+@dataclass(frozen=True)
+class PhotoCopies:
+    """What serving a photo needs from the catalog: its hash, format and present copies."""
+
+    sha256: str
+    format: str
+    sources: list[Source]
+
+
+def _copies(lib: LibraryState, photo_id: int) -> PhotoCopies:
+    """The photo's hash and its present copies inside the roots, or a 404 problem."""
+    if lib.factory is None or photo_id > MAX_PHOTO_ID:
+        raise photo_not_found(photo_id, lib)
+    with lib.factory() as session:
+        row = session.execute(
+            select(Photo.sha256, Photo.format).where(Photo.id == photo_id)
+        ).first()
+        if row is None:
+            raise photo_not_found(photo_id, lib)
+        sources = [
+            Source(path, size, mtime_ns)
+            for path, size, mtime_ns in session.execute(
+                select(File.path, File.size, File.mtime_ns)
+                .where(File.photo_id == photo_id, File.status == FILE_PRESENT)
+                .order_by(File.id)
+            )
+        ]
+    roots = _roots()
+    allowed = [s for s in sources if within_roots(s.path, roots)]
+    if sources and not allowed:
+        raise _unavailable(photo_id, "its copies lie outside the folders this server may use")
+    return PhotoCopies(row.sha256, row.format or "", allowed)
+
+
+def _roots() -> list[str]:
+    from smartalbum.web.state import get_state
+
+    return [str(r) for r in get_state().settings.jobs.roots]
+
+
+def _unavailable(photo_id: int, why: str) -> ProblemError:
+    return ProblemError(
+        404,
+        "Photo unavailable",
+        f"No readable copy of photo {photo_id}: {why}",
+        code="original_unavailable",
+    )
+
+
+def media_type(fmt: str, path: str) -> str:
+    """The original's media type: from the format the indexer read, else the file name."""
+    import mimetypes
+
+    Image.init()
+    fmt = fmt.upper()
+    known = _MEDIA_TYPES.get(fmt) or Image.MIME.get(fmt)
+    if known:
+        return known
+    guessed, _ = mimetypes.guess_type(path)
+    return guessed or "application/octet-stream"
+
+
+def _not_modified(etag: str) -> Response | None:
+    """A 304 when the client holds exactly this (no disk access at all)."""
+    if etag not in request.if_none_match:
+        return None
+    resp = Response(status=304)
+    resp.set_etag(etag)
+    cache_forever(resp)
+    return resp
+
+
+@bp.get("/api/v1/photos/<int:photo_id>/original")
+@api.validate(
+    query=OriginalQuery,
+    resp=responses(
+        {
+            200: (Original, "The file's bytes, as they are on disk"),
+            206: (Original, "The requested byte range (Range)"),
+            304: (None, "Not modified (If-None-Match matched)"),
+            416: (None, "The requested range is outside the file"),
+        },
+        [404],
+    ),
+    operation_id="getOriginal",
+)
+def original(photo_id: int) -> Response:
+    """The photo's original file (ETag, ranges; download=true to save it)
+
+    A photo of the catalog by its id: the first copy that is still what was indexed (size
+    and modification time), inside SMARTALBUM_JOBS__ROOTS when set, and a regular file
+    within imaging.max_file_mb. ETag is the photo's SHA-256; If-None-Match answers 304 and
+    Range 206. Formats a browser cannot show (HEIC, TIFF) carry a Link to their JPEG
+    preview.
+    """
+    lib = get_library()
+    args: OriginalQuery = query_args()
+    photo = _copies(lib, photo_id)
+    cached = _not_modified(photo.sha256)
+    if cached is not None:
+        return cached
+    problems = []
+    for source in photo.sources:
+        try:
+            f, st = open_photo_file(source.path)
+        except PhotoError as exc:
+            problems.append(str(exc))
+            continue
+        if (source.size is not None and st.st_size != source.size) or (
+            source.mtime_ns is not None and st.st_mtime_ns != source.mtime_ns
+        ):
+            f.close()
+            problems.append(f"{source.path}: changed since it was indexed")
+            continue
+        return _send(f, st, source.path, photo, download=args.download, photo_id=photo_id)
+    raise _unavailable(photo_id, "; ".join(problems) or "the photo has no copy on disk")
+
+
+def _send(
+    f: object,
+    st: os.stat_result,
+    path: str,
+    photo: PhotoCopies,
+    *,
+    download: bool,
+    photo_id: int,
+) -> Response:
+    """``f`` streamed with the photo's ETag; werkzeug answers Range and If-None-Match.
+
+    send_file cannot learn the size of an open file, so the conditional part (which needs
+    it for ranges) is applied here with the ``fstat`` of exactly what is sent.
+    """
+    resp = send_file(
+        f,  # type: ignore[arg-type]
+        mimetype=media_type(photo.format, path),
+        as_attachment=download,
+        download_name=os.path.basename(path),
+        etag=photo.sha256,
+        last_modified=st.st_mtime,
+        conditional=False,
+    )
+    resp.content_length = st.st_size
+    try:
+        resp = resp.make_conditional(
+            request.environ, accept_ranges=True, complete_length=st.st_size
+        )
+    except RequestedRangeNotSatisfiable:
+        resp.close()  # the 416 is answered without the file: close it now, not at GC
+        raise
+    if photo.format.upper() not in BROWSER_FORMATS:
+        preview = url_for("photos_api.preview", photo_id=photo_id, size=PREVIEW_SIDES[-1])
+        resp.headers["Link"] = f'<{preview}>; rel="alternate"; type="image/jpeg"'
+    cache_forever(resp)
+    return resp
+
+
+def _preview_store(side: int) -> ThumbnailStore:
+    from flask import current_app
+
+    from smartalbum.web.state import get_state
+
+    stores: dict[int, ThumbnailStore] = current_app.extensions.setdefault(PREVIEWS_KEY, {})
+    if side not in stores:
+        settings = get_state().settings
+        stores[side] = preview_store(
+            settings.data_dir, side, max_pixels=settings.imaging.max_pixels
+        )
+    return stores[side]
+
+
+@bp.get("/api/v1/photos/<int:photo_id>/preview")
+@api.validate(
+    query=PreviewQuery,
+    resp=responses(
+        {
+            200: (JPEG, "The preview"),
+            304: (None, "Not modified (If-None-Match matched)"),
+        },
+        [400, 404],
+    ),
+    operation_id="getPreview",
+)
+def preview(photo_id: int) -> Response:
+    """A display-size JPEG of the photo (upright; HEIC and TIFF too)
+
+    At most ``size`` px on its longest side (never enlarged), made once from the original
+    and kept on disk under the data dir (a cache: it may be deleted at any time). ETag is
+    the photo's SHA-256 and the size.
+    """
+    lib = get_library()
+    side = int(query_args().size)
+    photo = _copies(lib, photo_id)
+    etag = f"{photo.sha256}-{side}"
+    cached = _not_modified(etag)
+    if cached is not None:
+        return cached
+    try:
+        path = _preview_store(side).get(photo.sha256, photo.sources)
+    except ThumbnailUnavailableError as exc:
+        raise _unavailable(photo_id, str(exc)) from None
+    resp = send_file(path, mimetype="image/jpeg", etag=etag, conditional=True)
+    cache_forever(resp)
+    return resp
