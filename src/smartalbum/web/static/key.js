@@ -20,7 +20,7 @@ window.smartalbumKey = (() => {
   // the form (nothing could ever answer).
   function ask() {
     const panel = document.getElementById("key-panel");
-    if (!panel) return Promise.reject(new Error("an API key is needed"));
+    if (!panel) return Promise.reject(new Error(t("This server needs an API key")));
     if (!prompt) {
       prompt = new Promise((resolve) => {
         const input = document.getElementById("api-key");
