@@ -74,20 +74,22 @@ def load_pending(folder: Path) -> dict[str, dict[str, str]]:
     return merged
 
 
-def extract_and_update() -> None:
+def extract_and_update(translations: Path) -> None:
     for domain in DOMAINS:
-        pot = TRANSLATIONS / f"{domain}.pot"
+        pot = translations / f"{domain}.pot"
         pybabel("extract", *EXTRACT[domain][:-1], "-o", str(pot), EXTRACT[domain][-1])
-        po = TRANSLATIONS / LANGUAGE / "LC_MESSAGES" / f"{domain}.po"
+        po = translations / LANGUAGE / "LC_MESSAGES" / f"{domain}.po"
         command = "update" if po.is_file() else "init"
         extra = ["-N"] if command == "update" else []
-        pybabel(command, *extra, "-D", domain, "-i", str(pot), "-d", str(TRANSLATIONS),
+        pybabel(command, *extra, "-D", domain, "-i", str(pot), "-d", str(translations),
                 "-l", LANGUAGE)
 
 
-def fill(domain: str, pending: dict[str, dict[str, str]]) -> tuple[int, list[str]]:
+def fill(
+    domain: str, pending: dict[str, dict[str, str]], translations: Path = TRANSLATIONS
+) -> tuple[int, list[str]]:
     """Fill the untranslated entries of one catalog; returns (filled, still untranslated)."""
-    po = TRANSLATIONS / LANGUAGE / "LC_MESSAGES" / f"{domain}.po"
+    po = translations / LANGUAGE / "LC_MESSAGES" / f"{domain}.po"
     with po.open("rb") as fh:
         catalog = read_po(fh, locale=LANGUAGE)
     other = next(d for d in DOMAINS if d != domain)
@@ -121,17 +123,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip extraction and update (only fill and compile)")
     parser.add_argument("--pending", type=Path, default=PENDING,
                         help="folder of the pending JSON files (default: i18n/pending)")
+    parser.add_argument("--translations", type=Path, default=TRANSLATIONS,
+                        help="the catalogs' folder (default: the web app's)")
     args = parser.parse_args(argv)
     args.pending = args.pending.resolve()
+    translations = args.translations.resolve()
     os.chdir(ROOT)
 
     if not args.no_extract:
-        extract_and_update()
+        extract_and_update(translations)
     pending = load_pending(args.pending)
     untranslated: dict[str, list[str]] = {}
     for domain in DOMAINS:
-        filled, missing = fill(domain, pending)
-        pybabel("compile", "-D", domain, "-d", str(TRANSLATIONS), "-l", LANGUAGE)
+        filled, missing = fill(domain, pending, translations)
+        pybabel("compile", "-D", domain, "-d", str(translations), "-l", LANGUAGE)
         untranslated[domain] = missing
         print(f"{domain}: {filled} filled from {args.pending.name}/, {len(missing)} untranslated")
     for domain, missing in untranslated.items():
