@@ -1,10 +1,15 @@
-// The header's model line on pages whose own script does not fill it (templates/_layout.html
-// marks that line data-auto): the model's name and how many categories its default head
-// sorts into. Quiet on failure (an API key not given yet, a server without a model): the
-// line stays empty and hidden.
+// The header every page shares (templates/_layout.html): fills the model line when the page
+// marks it data-auto (pages whose own script does not: the model's name and how many
+// categories its default head sorts into; quiet on failure, the line stays hidden), and
+// makes sure the skip link lands somewhere: a page's <main> without id="content" gets it.
 "use strict";
 
 document.addEventListener("DOMContentLoaded", async () => {
+  const skip = document.querySelector(".skip-link[href='#content']");
+  const main = document.querySelector("main");
+  if (skip && main && !document.getElementById("content")) main.id = "content";
+  if (main && !main.hasAttribute("tabindex")) main.tabIndex = -1;  // focusable target
+
   const line = document.getElementById("model-info");
   if (!line || !("auto" in line.dataset)) return;
   try {
