@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import random
 import shutil
@@ -212,8 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", default="", help="only these pages (comma-separated names)")
     parser.add_argument("--full", action="store_true", help="whole pages, not the first screen")
     parser.add_argument("--keep", action="store_true", help="keep the demo data dir")
+    parser.add_argument("--reuse", type=Path, default=None,
+                        help="a demo folder kept by an earlier --keep run: no rebuild")
     parser.add_argument("--parallel", type=int, default=4, help="pages captured at a time")
     args = parser.parse_args(argv)
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" lines
     if not DATA.is_dir():
         print(f"no demo photos: {DATA} is missing")
         return 2
@@ -222,14 +226,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     started = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="smartalbum-shots-"))
+    workdir = args.reuse or Path(tempfile.mkdtemp(prefix="smartalbum-shots-"))
+    args.keep = args.keep or args.reuse is not None
     env = {**os.environ, "SMARTALBUM_DATA_DIR": str(workdir / "data"),
            "SMARTALBUM_FACES__AUTO_SCAN": "false", "PYTHONPATH": str(ROOT / "src")}
     env.pop("SMARTALBUM_DATABASE_URL", None)
     env.pop("SMARTALBUM_BROKER_URL", None)
     try:
         photos = workdir / "photos"
-        build_library(workdir / "data", photos, env)
+        if args.reuse is None:
+            build_library(workdir / "data", photos, env)
         os.environ.update({k: v for k, v in env.items() if k.startswith("SMARTALBUM_")})
         for name in ("SMARTALBUM_DATABASE_URL", "SMARTALBUM_BROKER_URL"):
             os.environ.pop(name, None)

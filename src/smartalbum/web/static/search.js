@@ -51,7 +51,18 @@
       node.querySelector(".thumb").href = href;
       const open = node.querySelector(".open");
       open.href = href;
-      open.textContent = (r.photo && r.photo.path) || t("Photo {id}", { id: r.photo_id });
+      // The file's name, not the server's folders (the whole path is the tooltip).
+      const path = (r.photo && r.photo.path) || "";
+      open.textContent = path.split(/[\\/]/).pop() || t("Photo {id}", { id: r.photo_id });
+      if (path) open.title = path;
+      const facts = [];
+      if (r.photo && r.photo.label) facts.push(r.photo.label);
+      if (r.photo && r.photo.taken_at) {
+        facts.push(window.smartalbumI18n.date(new Date(r.photo.taken_at), { dateStyle: "medium" }));
+      }
+      const place = r.photo ? [r.photo.city, r.photo.country].filter(Boolean).join(t(", ")) : "";
+      if (place) facts.push(place);
+      node.querySelector(".search-meta").textContent = facts.join(" · ");
       node.querySelector(".score").textContent = t("score {score}",
         { score: number(r.score, { minimumFractionDigits: 2, maximumFractionDigits: 2 }) });
       const img = node.querySelector("img");
