@@ -236,6 +236,7 @@
           const b = el("button", { className: "button small", type: "button", textContent: t("Restore") });
           b.addEventListener("click", async () => {
             await postJSON(`${base}/versions/${v.version}/restore`);
+            window.smartalbumUI.toast(t("Version {version} restored.", { version: v.version }));
             refresh();
           });
           li.append(b);
@@ -314,7 +315,11 @@
       refresh();
     });
     $("delete").addEventListener("click", async () => {
-      if (!window.confirm(t("Delete the category “{name}”? Photos are not touched.", { name }))) return;
+      const sure = await window.smartalbumUI.confirm({
+        title: t("Delete this category?"),
+        message: t("Delete the category “{name}”? Photos are not touched.", { name }),
+        confirm: t("Delete"), danger: true });
+      if (!sure) return;
       await api(base, { method: "DELETE" });
       window.location.href = "/categories";
     });

@@ -9,6 +9,9 @@ document.addEventListener("DOMContentLoaded", async () => {
   const main = document.querySelector("main");
   if (skip && main && !document.getElementById("content")) main.id = "content";
   if (main && !main.hasAttribute("tabindex")) main.tabIndex = -1;  // focusable target
+  // On a phone the sections scroll sideways: show the current one.
+  const current = document.querySelector(".topnav [aria-current='page']");
+  if (current) current.scrollIntoView({ block: "nearest", inline: "nearest" });
 
   const line = document.getElementById("model-info");
   if (!line || !("auto" in line.dataset)) return;
