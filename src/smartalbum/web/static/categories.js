@@ -13,6 +13,10 @@
   // A job's end state in words (the API's status codes are English identifiers).
   const STATUS = { done: t("done"), failed: t("failed"), cancelled: t("cancelled") };
   const statusText = (code) => STATUS[code] || code;
+  // Why a version was made (the API's reason codes), in words.
+  const REASONS = { create: t("created"), edit: t("examples changed"), retrain: t("retrained"),
+    pseudo: t("grown with pseudo-labels"), import: t("imported"), restore: t("restored") };
+  const reasonText = (code) => REASONS[code] || code;
   const when = (iso) => (iso ? date(new Date(iso), { dateStyle: "medium", timeStyle: "short" }) : "");
 
   async function api(path, options = {}) {
@@ -229,7 +233,7 @@
       $("cat-warning").hidden = !c.warning;
       $("versions").replaceChildren(...c.versions.map((v) => {
         const li = el("li", {}, [el("strong", { textContent: t("version {version}", { version: v.version }) }),
-          el("span", { textContent: v.reason }),
+          el("span", { textContent: reasonText(v.reason) }),
           ...(v.active ? [el("span", { className: "badge accent", textContent: t("active") })] : []),
           el("span", { className: "hint", textContent: when(v.created_at) })]);
         if (!v.active) {
