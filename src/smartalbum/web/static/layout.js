@@ -13,6 +13,15 @@ document.addEventListener("DOMContentLoaded", async () => {
   const current = document.querySelector(".topnav [aria-current='page']");
   if (current) current.scrollIntoView({ block: "nearest", inline: "nearest" });
 
+  // An empty search is no search: the button opens (focuses) the field instead.
+  const search = document.querySelector(".search-box");
+  if (search) {
+    search.addEventListener("submit", (event) => {
+      const field = search.querySelector("input[type='search']");
+      if (field && !field.value.trim()) { event.preventDefault(); field.focus(); }
+    });
+  }
+
   const line = document.getElementById("model-info");
   if (!line || !("auto" in line.dataset)) return;
   try {
