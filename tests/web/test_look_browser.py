@@ -93,3 +93,31 @@ def test_chinese_browser_and_the_remembered_switch(
         assert page.locator(".language a").inner_text() == "简体中文"
     finally:
         context.close()
+
+
+def test_phone_header_leaves_the_screen_to_the_page(
+    browser, start_server: Callable[..., str]
+) -> None:
+    """On a 390×844 phone the header is two rows (name, search button, language; the
+    sections); the search field opens when its button is pressed, and searches."""
+    base = start_server()
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US",
+                                  is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        page.goto(base + "/categories", wait_until="load")
+        header = page.locator("header.topbar").bounding_box()
+        assert header and header["height"] <= 110
+        assert page.locator(".topnav [aria-current='page']").is_visible()  # scrolled into view
+        field = page.locator("#search-q")
+        assert field.bounding_box()["width"] < 5  # closed
+        page.locator(".search-box button").click()
+        assert field.evaluate("el => el === document.activeElement")
+        assert field.bounding_box()["width"] > 200  # open below
+        assert page.url.endswith("/categories")  # an empty search went nowhere
+        field.fill("beach")
+        field.press("Enter")
+        page.wait_for_url("**/search?q=beach")
+        assert page.locator("#search-q").bounding_box()["width"] > 200  # stays open with its words
+    finally:
+        context.close()
