@@ -98,15 +98,11 @@ clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
 
 # The web app's translations (web/i18n.py): extract the marked strings of the Python code and
-# templates (messages) and of the page scripts (js), merge them into each language's .po, and
-# compile the .mo files that are committed beside them. Translate in the .po, then run again.
-I18N_DIR := src/smartalbum/web/translations
-i18n: $(VENV)/.dev
-	$(BIN)/pybabel -q extract -F babel.cfg -k _ -k _l -k gettext -k ngettext:1,2 -o $(I18N_DIR)/messages.pot src/smartalbum
-	$(BIN)/pybabel -q extract -F babel-js.cfg -k t -o $(I18N_DIR)/js.pot src/smartalbum/web/static
-	for d in messages js; do \
-	  if [ -f $(I18N_DIR)/zh/LC_MESSAGES/$$d.po ]; then \
-	    $(BIN)/pybabel -q update -N -D $$d -i $(I18N_DIR)/$$d.pot -d $(I18N_DIR) -l zh; \
-	  else $(BIN)/pybabel -q init -D $$d -i $(I18N_DIR)/$$d.pot -d $(I18N_DIR) -l zh; fi; \
-	  $(BIN)/pybabel -q compile -D $$d -d $(I18N_DIR) -l zh; \
-	done
+# templates (messages) and of the page scripts (js), merge them into each language's .po, fill
+# what the branches left in i18n/pending/*.json, and compile the .mo files that are committed
+# beside them (scripts/i18n_merge_pending.py; --strict there fails on untranslated msgids).
+# Only pybabel is needed: a venv that has it (VENV=/path/to/venv) is used as it is, never
+# reinstalled (its .dev stamp may be older than this checkout's pyproject.toml).
+i18n:
+	@test -x $(BIN)/pybabel || $(MAKE) $(VENV)/.dev
+	$(BIN)/python scripts/i18n_merge_pending.py

@@ -6,9 +6,16 @@ mark text with ``{{ _("...") }}``; the page scripts with ``t("...")`` (static/i1
 translations come from the ``js`` domain of the same catalogs and are handed to the page as a
 JSON data block by the layout (the Content-Security-Policy forbids inline scripts).
 
+Dates and numbers follow the same language: in templates Flask-Babel's filters
+(``{{ when|dateformat("medium") }}``, ``{{ count|numberformat }}``), in scripts
+``smartalbumI18n.date(d, options)`` and ``smartalbumI18n.number(n, options)`` (Intl with the
+page's language). Problem documents' titles are translated too (web/problems.py).
+
 Catalogs live in ``web/translations/<lang>/LC_MESSAGES/{messages,js}.po``; the compiled
-``.mo`` files are committed beside them (``make i18n`` extracts, updates and compiles;
-tests/web/test_i18n.py fails when a ``.mo`` is older than its ``.po``).
+``.mo`` files are committed beside them. ``make i18n`` (scripts/i18n_merge_pending.py)
+extracts, updates, fills the Chinese from ``i18n/pending/*.json`` (what each branch added)
+and compiles; tests/web/test_i18n.py fails when a ``.mo`` differs from its ``.po`` or a
+msgid has no Chinese.
 """
 
 from __future__ import annotations

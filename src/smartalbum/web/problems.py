@@ -12,13 +12,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, current_app, has_request_context
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from smartalbum.errors import DiskFullError, SmartAlbumError, is_disk_full
 from smartalbum.imaging.errors import PhotoError
 from smartalbum.web.classify import photo_error_dict
+from smartalbum.web.i18n import current_language
 
 PROBLEM_MIMETYPE = "application/problem+json"
 #: Seconds a client is told to wait (``Retry-After``) on every 503: a database or broker that
@@ -27,6 +30,43 @@ PROBLEM_MIMETYPE = "application/problem+json"
 RETRY_AFTER_S = 5
 #: RFC 9110's phrase (Werkzeug still says "Unprocessable Entity").
 _TITLES = {**HTTP_STATUS_CODES, 422: "Unprocessable Content"}
+
+#: The titles a person may read (HTTP phrases, the domain errors' own titles), marked so that
+#: ``make i18n`` puts them in the catalogs. A problem's title is answered in the request's
+#: language (:func:`localized_title`); its ``code`` and ``detail`` stay as they are, so
+#: programs keep matching on the code.
+TRANSLATED_TITLES = (
+    _l("Bad Request"), _l("Unauthorized"), _l("Forbidden"), _l("Not Found"),
+    _l("Method Not Allowed"), _l("Not Acceptable"), _l("Conflict"), _l("Gone"),
+    _l("Precondition Failed"), _l("Request Entity Too Large"), _l("Content Too Large"),
+    _l("Unsupported Media Type"), _l("Requested Range Not Satisfiable"),
+    _l("Range Not Satisfiable"), _l("Unprocessable Content"), _l("Unprocessable Entity"),
+    _l("Too Many Requests"), _l("Internal Server Error"), _l("Not Implemented"),
+    _l("Service Unavailable"), _l("Insufficient Storage"), _l("Error"),
+    _l("Smart Album error"), _l("Model bundle cannot be loaded"), _l("Unknown head"),
+    _l("Jobs error"), _l("Broker unavailable"), _l("Path not allowed"),
+    _l("XMP sidecar cannot be merged"), _l("Places table unavailable"),
+    _l("Thumbnail unavailable"), _l("Category error"), _l("Unreadable photo"),
+    _l("Empty file"), _l("Not an image"), _l("Unsupported image format"),
+    _l("Corrupt or truncated image"), _l("Image too large"), _l("File cannot be read"),
+    _l("Not a regular file"), _l("File too large"), _l("Image too large to decode"),
+    _l("Cannot organise"), _l("Bad layout"), _l("Unusable organise journal"),
+    _l("Interrupted run"), _l("Sync failed"), _l("Face or person error"),
+    _l("Photo unavailable"), _l("Invalid tag"),
+)
+
+
+def localized_title(title: str) -> tuple[str, str | None]:
+    """``title`` in the language of the request being answered (web/i18n.py chose it), and
+    that language's tag for ``Content-Language`` when it was translated. Outside a request,
+    or in an app without Flask-Babel, the title as it is."""
+    if not has_request_context() or "babel" not in current_app.extensions:
+        return title, None
+    translated = gettext(title)
+    if translated == title:
+        return title, None
+    language = current_language()
+    return translated, "zh-CN" if language == "zh" else language
 
 
 class ProblemError(Exception):
@@ -107,9 +147,12 @@ def problem(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> Response:
-    """A problem response (see :func:`problem_body`)."""
+    """A problem response (see :func:`problem_body`), its title in the request's language."""
+    title, language = localized_title(title)
     body = problem_body(status, title, detail, code=code, **extra)
     resp = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
+    if language:
+        resp.headers["Content-Language"] = language
     for name, value in (headers or {}).items():
         resp.headers[name] = value
     if status == 503 and "Retry-After" not in resp.headers:

@@ -8,6 +8,16 @@
   const $ = (id) => document.getElementById(id);
   const view = document.body.dataset.view;
   const { get: key, headers, ask } = window.smartalbumKey;
+  const { number, date } = window.smartalbumI18n;
+  const score = (v) => number(v, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  // A job's end state in words (the API's status codes are English identifiers).
+  const STATUS = { done: t("done"), failed: t("failed"), cancelled: t("cancelled") };
+  const statusText = (code) => STATUS[code] || code;
+  // Why a version was made (the API's reason codes), in words.
+  const REASONS = { create: t("created"), edit: t("examples changed"), retrain: t("retrained"),
+    pseudo: t("grown with pseudo-labels"), import: t("imported"), restore: t("restored") };
+  const reasonText = (code) => REASONS[code] || code;
+  const when = (iso) => (iso ? date(new Date(iso), { dateStyle: "medium", timeStyle: "short" }) : "");
 
   // fetch() with the API key; on a 401 the page asks for the key (key.js) and tries again.
   async function api(path, options = {}) {
@@ -46,7 +56,8 @@
   async function waitJob(job, status) {
     for (;;) {
       if (["done", "failed", "cancelled"].includes(job.status)) return job;
-      status.textContent = `Working… ${job.done}/${job.total ?? "?"}`;
+      status.textContent = t("Working… {done}/{total}",
+        { done: number(job.done), total: job.total == null ? "?" : number(job.total) });
       await new Promise((r) => setTimeout(r, 700));
       job = await api(`/jobs/${job.id}`);
     }
@@ -55,29 +66,32 @@
   // What a photo shows, in words (its alt text and its name for screen readers): never a
   // server path.
   function describePhoto(p) {
-    const what = p.label ? `${p.label} photo` : "Photo";
+    const what = p.label ? t("{label} photo", { label: p.label }) : t("Photo");
     const where = [p.city, p.country].filter(Boolean).join(", ");
-    const when = p.taken_at ? new Date(p.taken_at).toLocaleDateString(undefined,
+    const taken = p.taken_at ? date(new Date(p.taken_at),
       { year: "numeric", month: "long", day: "numeric" }) : "";
-    return [what, where && `in ${where}`, when && `taken ${when}`].filter(Boolean).join(", ");
+    return [what, where && t("in {place}", { place: where }), taken && t("taken {date}", { date: taken })]
+      .filter(Boolean).join(t(", "));
   }
 
   // A category's size and how sure it is, as a person would say it.
   function describeSize(c) {
-    const size = c.size_text || `${c.members} photos`;
+    const size = c.size_text || t("{count} photos", { count: number(c.members) });
     return c.confidence ? `${size} · ${c.confidence}` : size;
   }
 
   function describeRetrain(job) {
-    if (job.status !== "done") return `The job ${job.status}: ${job.message || ""}`;
+    if (job.status !== "done") return t("The job {status}: {message}", { status: statusText(job.status), message: job.message || "" });
     const lines = (job.result.reports || []).map((r) => {
       const b = r.before || {}, a = r.after || {};
       const fig = a.balanced_accuracy !== undefined
-        ? ` — balanced accuracy ${b.balanced_accuracy ?? "–"} → ${a.balanced_accuracy} on ${r.held_back} held-back labels`
+        ? t(" — balanced accuracy {before} → {after} on {count} held-back labels", {
+          before: b.balanced_accuracy == null ? "–" : number(b.balanced_accuracy),
+          after: number(a.balanced_accuracy), count: number(r.held_back) })
         : "";
       return `${r.category}: ${r.reason}${fig}`;
     });
-    return lines.join("\n") || "Nothing to retrain.";
+    return lines.join("\n") || t("Nothing to retrain.");
   }
 
   // ---- categories list + create ----------------------------------------------------------
@@ -92,18 +106,19 @@
       $("cat-list").replaceChildren(...categories.map((c) => el("li", {}, [
         el("a", { href: c.links.page, textContent: c.name }),
         el("span", { className: "hint",
-          textContent: `${describeSize(c)} · ${c.examples} examples · v${c.version ?? "–"}` }),
+          textContent: t("{size} · {examples} examples · version {version}", {
+            size: describeSize(c), examples: number(c.examples), version: c.version ?? "–" }) }),
         ...(c.warning ? [el("p", { className: "warning", textContent: c.warning })] : []),
       ])));
     }
 
     function count() {
       const values = [...picks.values()];
-      $("picked-count").textContent = values.filter((v) => v === "example").length;
-      $("counter-count").textContent = values.filter((v) => v === "counter").length;
+      $("picked-count").textContent = number(values.filter((v) => v === "example").length);
+      $("counter-count").textContent = number(values.filter((v) => v === "counter").length);
     }
 
-    const STATE_TEXT = { example: "example", counter: "counter-example", undefined: "not picked" };
+    const STATE_TEXT = { example: t("example"), counter: t("counter-example"), undefined: t("not picked") };
 
     // One photo of the picker: a toggle button (Enter or Space, or a click: example, then
     // counter-example, then neither), named by what the photo shows and its state.
@@ -140,8 +155,8 @@
         photos = (found.results || []).map((r) => r.photo).filter(Boolean);
         cursor = null;
         $("picker-status").textContent = photos.length
-          ? `${photos.length} photos found for “${query}”.`
-          : (found.message || `Nothing found for “${query}”.`);
+          ? t("{count} photos found for “{query}”.", { count: number(photos.length), query })
+          : (found.message || t("Nothing found for “{query}”.", { query }));
       } else {
         const q = cursor ? `&cursor=${enc(cursor)}` : "";
         const page = await api(`/photos?limit=60${q}`);
@@ -167,7 +182,7 @@
       query = $("picker-q").value.trim();
       cursor = null;
       $("picker").replaceChildren();
-      $("picker-status").textContent = query ? "Searching…" : "";
+      $("picker-status").textContent = query ? t("Searching…") : "";
       try { await loadPicker(); } catch (err) { $("picker-status").textContent = err.message; }
     });
     $("picker-more").addEventListener("click", loadPicker);
@@ -178,11 +193,11 @@
       form.append("description", $("cat-description").value.trim());
       for (const [sha, kind] of picks) form.append(kind === "example" ? "examples" : "counter_examples", sha);
       for (const file of $("cat-upload").files) form.append("examples", file, file.name);
-      $("create-status").textContent = "Teaching…";
+      $("create-status").textContent = t("Teaching…");
       try {
         const c = await api("/categories", { method: "POST", body: form });
-        $("create-status").textContent = `“${c.name}”: ${describeSize(c)}.` +
-          (c.warning ? ` ${c.warning} (on its page)` : "");
+        $("create-status").textContent = t("“{name}”: {size}.", { name: c.name, size: describeSize(c) }) +
+          (c.warning ? " " + t("{warning} (on its page)", { warning: c.warning }) : "");
         picks.clear();
         $("picker").replaceChildren();
         cursor = null;
@@ -190,7 +205,7 @@
         count();
         loadList();
       } catch (err) {
-        $("create-status").textContent = `Could not create it: ${err.message}`;
+        $("create-status").textContent = t("Could not create it: {error}", { error: err.message });
       }
     });
     $("retrain-all").addEventListener("click", async () => {
@@ -215,18 +230,22 @@
 
     async function summary() {
       const c = await api(base);
-      $("cat-summary").textContent = `${describeSize(c)} · taught from ${c.examples} ` +
-        `examples and ${c.counter_examples} counter-examples · version ${c.version ?? "–"}`;
+      $("cat-summary").textContent = t(
+        "{size} · taught from {examples} examples and {counter} counter-examples · version {version}", {
+          size: describeSize(c), examples: number(c.examples), counter: number(c.counter_examples),
+          version: c.version ?? "–" });
       $("cat-warning").textContent = c.warning || "";
       $("cat-warning").hidden = !c.warning;
       $("versions").replaceChildren(...c.versions.map((v) => {
-        const li = el("li", {}, [el("strong", { textContent: `v${v.version}` }),
-          el("span", { textContent: `${v.reason}${v.active ? " (active)" : ""}` }),
-          el("span", { className: "hint", textContent: v.created_at || "" })]);
+        const li = el("li", {}, [el("strong", { textContent: t("version {version}", { version: v.version }) }),
+          el("span", { textContent: reasonText(v.reason) }),
+          ...(v.active ? [el("span", { className: "badge accent", textContent: t("active") })] : []),
+          el("span", { className: "hint", textContent: when(v.created_at) })]);
         if (!v.active) {
-          const b = el("button", { className: "button ghost", type: "button", textContent: "Restore" });
+          const b = el("button", { className: "button small", type: "button", textContent: t("Restore") });
           b.addEventListener("click", async () => {
             await postJSON(`${base}/versions/${v.version}/restore`);
+            window.smartalbumUI.toast(t("Version {version} restored.", { version: v.version }));
             refresh();
           });
           li.append(b);
@@ -236,19 +255,20 @@
     }
 
     function card(p, buttons) {
-      const img = el("img", { alt: `Photo ${p.photo_id}, score ${p.score.toFixed(2)}`, loading: "lazy" });
+      const named = t("Photo {id}, score {score}", { id: p.photo_id, score: score(p.score) });
+      const img = el("img", { alt: named, loading: "lazy" });
       thumb(img, p.thumbnail);
       // The thumbnail opens the photo viewer (static/viewer.js; H there shows this
       // category's heat-map); "Why?" shows the heat-map beside the list.
       const open = el("button", { type: "button", className: "pick", title: t("Open the photo") }, [img]);
-      open.setAttribute("aria-label", t("Photo {id}, score {score}: open", { id: p.photo_id, score: p.score.toFixed(2) }));
+      open.setAttribute("aria-label", t("Photo {id}, score {score}: open", { id: p.photo_id, score: score(p.score) }));
       open.dataset.viewerPhoto = String(p.photo_id);
       const why = el("button", { type: "button", className: "button ghost", textContent: t("Why?"),
         title: t("Why? (heat-map)") });
       why.addEventListener("click", () => explain(p));
       const row = el("div", { className: "row" }, [why]);
       for (const [text, member] of buttons) {
-        const b = el("button", { className: "button", type: "button", textContent: text });
+        const b = el("button", { className: "button small", type: "button", textContent: text });
         b.addEventListener("click", async () => {
           await postJSON(`${base}/corrections`, { sha256: p.sha256, member });
           li.remove();
@@ -256,32 +276,33 @@
         });
         row.append(b);
       }
-      const li = el("li", {}, [open, el("span", { className: "score", textContent: p.score.toFixed(2) }), row]);
+      const li = el("li", {}, [open, el("span", { className: "score", textContent: score(p.score) }), row]);
       return li;
     }
 
     async function photos(reset) {
       if (reset) { offset = 0; $("photos").replaceChildren(); }
       const page = await api(`${base}/photos?limit=60&offset=${offset}`);
-      $("photos").append(...page.photos.map((p) => card(p, [["Not this", false]])));
+      $("photos").append(...page.photos.map((p) => card(p, [[t("Not this"), false]])));
       offset += page.photos.length;
       $("photos-more").hidden = page.photos.length < 60;
     }
 
     async function review() {
       const { photos: items } = await api(`${base}/review?limit=24`);
-      $("review").replaceChildren(...items.map((p) => card(p, [["In", true], ["Out", false]])));
+      $("review").replaceChildren(...items.map((p) => card(p, [[t("In"), true], [t("Out"), false]])));
     }
 
     async function explain(p) {
-      $("explain").hidden = false;
-      $("explain-caption").textContent = "Looking…";
+      $("explain-image").removeAttribute("src");
+      if (!$("explain").open) $("explain").showModal();
+      $("explain-caption").textContent = t("Looking…");
       try {
         const resp = await fetch(`${API}/photos/${p.photo_id}/explain?category=${enc(name)}`,
           { headers: headers() });
         if (!resp.ok) throw new Error((await resp.json()).detail);
         $("explain-image").src = URL.createObjectURL(await resp.blob());
-        $("explain-caption").textContent = `Photo ${p.photo_id} — score ${p.score.toFixed(2)}`;
+        $("explain-caption").textContent = t("Photo {id} — score {score}", { id: p.photo_id, score: score(p.score) });
       } catch (err) { $("explain-caption").textContent = err.message; }
     }
 
@@ -295,7 +316,7 @@
 
     function refresh() { summary(); photos(true); review(); }
 
-    $("explain-close").addEventListener("click", () => { $("explain").hidden = true; });
+    $("explain-close").addEventListener("click", () => { $("explain").close(); });
     $("photos-more").addEventListener("click", () => photos(false));
     $("retrain").addEventListener("click", () => job("/retrain"));
     $("grow").addEventListener("click", async () => {
@@ -303,12 +324,16 @@
       try {
         const done = await waitJob(await postJSON(`${base}/grow`), status);
         status.textContent = (done.result?.reports || []).map((r) => `${r.category}: ${r.reason}`).join("\n")
-          || `The job ${done.status}: ${done.message || ""}`;
+          || t("The job {status}: {message}", { status: statusText(done.status), message: done.message || "" });
       } catch (err) { status.textContent = err.message; }
       refresh();
     });
     $("delete").addEventListener("click", async () => {
-      if (!window.confirm(`Delete the category “${name}”? Photos are not touched.`)) return;
+      const sure = await window.smartalbumUI.confirm({
+        title: t("Delete this category?"),
+        message: t("Delete the category “{name}”? Photos are not touched.", { name }),
+        confirm: t("Delete"), danger: true });
+      if (!sure) return;
       await api(base, { method: "DELETE" });
       window.location.href = "/categories";
     });

@@ -6,6 +6,7 @@
   const $ = (id) => document.getElementById(id);
 
   const { headers } = window.smartalbumKey;
+  const { number } = window.smartalbumI18n;
 
   function setThumb(img, url) {
     if (!window.smartalbumKey.get()) { img.src = url; return; }
@@ -20,7 +21,7 @@
     const summary = $("search-summary");
     const list = $("search-results");
     if (!query.trim()) return;
-    summary.textContent = `Searching for “${query}”…`;
+    summary.textContent = t("Searching for “{query}”…", { query });
     let data;
     try {
       const url = `${API}/search?${new URLSearchParams({ q: query, limit: "100" })}`;
@@ -36,11 +37,13 @@
         return;
       }
     } catch (err) {
-      summary.textContent = "The search could not be run.";
+      summary.textContent = t("The search could not be run.");
       return;
     }
-    const parts = [`${data.total} photo${data.total === 1 ? "" : "s"} for “${data.query}”`];
-    if (data.unmatched.length) parts.push(`nothing matched ${data.unmatched.join(", ")}`);
+    const parts = [data.total === 1
+      ? t("1 photo for “{query}”", { query: data.query })
+      : t("{count} photos for “{query}”", { count: number(data.total), query: data.query })];
+    if (data.unmatched.length) parts.push(t("nothing matched {words}", { words: data.unmatched.join(t(", ")) }));
     if (data.message) parts.push(data.message);
     summary.textContent = parts.join(" · ");
     const template = $("result-template");
@@ -53,10 +56,22 @@
       thumb.dataset.viewerPhoto = String(r.photo_id);  // opens the viewer (static/viewer.js)
       const open = node.querySelector(".open");
       open.href = href;
-      open.textContent = (r.photo && r.photo.path) || `Photo ${r.photo_id}`;
-      node.querySelector(".score").textContent = `score ${r.score.toFixed(2)}`;
+      // The file's name, not the server's folders (the whole path is the tooltip).
+      const path = (r.photo && r.photo.path) || "";
+      open.textContent = path.split(/[\\/]/).pop() || t("Photo {id}", { id: r.photo_id });
+      if (path) open.title = path;
+      const facts = [];
+      if (r.photo && r.photo.label) facts.push(r.photo.label);
+      if (r.photo && r.photo.taken_at) {
+        facts.push(window.smartalbumI18n.date(new Date(r.photo.taken_at), { dateStyle: "medium" }));
+      }
+      const place = r.photo ? [r.photo.city, r.photo.country].filter(Boolean).join(t(", ")) : "";
+      if (place) facts.push(place);
+      node.querySelector(".search-meta").textContent = facts.join(" · ");
+      node.querySelector(".score").textContent = t("score {score}",
+        { score: number(r.score, { minimumFractionDigits: 2, maximumFractionDigits: 2 }) });
       const img = node.querySelector("img");
-      img.alt = `Photo ${r.photo_id}`;
+      img.alt = t("Photo {id}", { id: r.photo_id });
       if (r.photo) setThumb(img, r.photo.thumbnail);
       const why = node.querySelector(".why");
       for (const reason of r.why) {

@@ -13,20 +13,21 @@
     if (!data.tags.length) {
       const li = document.createElement("li");
       li.className = "hint";
-      li.textContent = "No tags yet.";
+      li.textContent = t("No tags yet.");
       list.appendChild(li);
     }
-    for (const t of data.tags) {
+    for (const tag of data.tags) {
       const li = document.createElement("li");
-      li.className = `tag-chip ${t.source}`;
+      li.className = `tag-chip ${tag.source}`;
       const label = document.createElement("span");
-      label.textContent = t.tag;
-      label.title = t.source === "user" ? "your tag" : `automatic, confidence ${Math.round(t.confidence * 100)}%`;
+      label.textContent = tag.tag;
+      label.title = tag.source === "user" ? t("your tag") : t("automatic, confidence {percent}", {
+        percent: window.smartalbumI18n.number(tag.confidence, { style: "percent" }) });
       const remove = document.createElement("button");
       remove.type = "button";
       remove.textContent = "×";
-      remove.setAttribute("aria-label", `Remove tag ${t.tag}`);
-      remove.addEventListener("click", () => send("DELETE", `/${encodeURIComponent(t.tag)}`));
+      remove.setAttribute("aria-label", t("Remove tag {tag}", { tag: tag.tag }));
+      remove.addEventListener("click", () => send("DELETE", `/${encodeURIComponent(tag.tag)}`));
       li.append(label, remove);
       list.appendChild(li);
     }
@@ -49,7 +50,7 @@
       status.textContent = "";
       render(data);
     } catch (err) {
-      status.textContent = "The tags could not be loaded.";
+      status.textContent = t("The tags could not be loaded.");
     }
   }
 
