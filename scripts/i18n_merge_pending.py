@@ -97,6 +97,9 @@ def fill(
     for message in catalog:
         if not message.id or not isinstance(message.id, str):
             continue
+        # Only brace placeholders are used; extraction marks "{pct}% confident" as a
+        # %-format ("% c") and the compiler then refuses its translation.
+        message.flags.discard("python-format")
         if message.string and not message.fuzzy:
             continue
         # A helper may have filed a string under the other domain: use it there too.

@@ -482,8 +482,8 @@
     li.title = item.corrected
       ? t("{name}: {label} (your correction)", { name: item.name, label })
       : (result.uncertain
-        ? t("{name}: {label}, {pct}% confident (uncertain)", { name: item.name, label, pct })
-        : t("{name}: {label}, {pct}% confident", { name: item.name, label, pct }));
+        ? t("{name}: {label}, {confidence} confident (uncertain)", { name: item.name, label, confidence: `${pct}%` })
+        : t("{name}: {label}, {confidence} confident", { name: item.name, label, confidence: `${pct}%` }));
     fixMenu(item);
     applyFilterTo(item);
     update();
