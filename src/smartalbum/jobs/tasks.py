@@ -56,10 +56,14 @@ MAX_CHUNKS = 400
 
 
 def model_engine(settings: Settings) -> Any:
-    """The model engine of this worker process (loaded once, on the first task)."""
+    """The model engine of this worker process (loaded once, on the first task), serving
+    the head versions active in the catalog (shared by every machine)."""
+    from smartalbum.library.head_store import catalog_head_store
     from smartalbum.model.engine import Engine
 
-    return Engine.from_settings(settings)
+    return Engine.from_settings(
+        settings, heads=catalog_head_store(catalog(settings), settings.data_dir)
+    )
 
 
 def catalog(settings: Settings):  # noqa: ANN201

@@ -311,4 +311,9 @@ class JobItemError(Base):
 
 
 # Feature tables live in their own modules; importing them registers them on Base.metadata.
-from smartalbum.library import schema_faces, schema_tags, schema_teach  # noqa: E402, F401
+from smartalbum.library import (  # noqa: E402, F401
+    schema_faces,
+    schema_state,
+    schema_tags,
+    schema_teach,
+)
