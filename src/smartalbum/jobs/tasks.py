@@ -312,6 +312,9 @@ def sweep(app: Celery) -> int:
             job_id = _job_of_chunk(factory, chunk_id)
             tasks["chunk"].apply_async((job_id, chunk_id), connection=conn)
     _prune_processed(settings)
+    from smartalbum.jobs.uploads import delete_finished
+
+    delete_finished(factory)  # uploads of jobs that ended without deleting theirs
     return len(jobs) + len(chunks)
 
 
