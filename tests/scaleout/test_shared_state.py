@@ -155,6 +155,9 @@ def test_uploaded_examples_are_usable_on_every_node(tmp_path: Path) -> None:
     examples = [
         ("examples", f"car{i}.jpg", encode(picture(COLOURS["blue"], seed=700 + i)))
         for i in range(3)
+    ] + [
+        ("counter_examples", f"not{i}.jpg", encode(picture(COLOURS["red"], seed=800 + i)))
+        for i in range(3)
     ]
     with cluster(tmp_path, Path(DEFAULT_BUNDLE_DIR), redis_db=REDIS_DB) as c:
         web = c.start_web()
@@ -166,7 +169,7 @@ def test_uploaded_examples_are_usable_on_every_node(tmp_path: Path) -> None:
         _, factory = db.open_catalog(url=c.database_url)
         with factory() as s:
             stored = list(s.execute(select(File.path, File.photo_id)))
-        assert len(stored) == 3
+        assert len(stored) == 6
         for _path, photo_id in stored:
             status, _, body = other_web.request("GET", f"/api/v1/photos/{photo_id}/thumbnail")
             assert status == 200 and body[:2] == b"\xff\xd8", body[:300]
