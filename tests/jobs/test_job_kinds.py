@@ -50,6 +50,7 @@ def test_uploaded_photos_are_classified_as_a_job_and_the_spool_is_removed(web) -
     assert response.status_code == 202, response.get_data(as_text=True)
     job = client.get(response.headers["Location"]).get_json()
     assert job["kind"] == "classify" and job["status"] == "done"
+    assert job["params"]["names"][-1] == "notes.jpg"  # what the jobs page shows
     assert job["done"] == job["total"] == 5 and job["errors"] == 1
     results = job["result"]["results"]
     assert [r["path"] for r in results] == ["p0.jpg", "p1.jpg", "p2.jpg", "p3.jpg", "notes.jpg"]

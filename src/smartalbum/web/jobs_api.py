@@ -198,7 +198,8 @@ def upload_classify_job() -> tuple[Response, int, dict[str, str]]:
             for _, part in named:
                 part.close()
 
-    params = {"uploads": len(named), "head": head}
+    # the names too: the jobs page says what a job works on from its params
+    params = {"uploads": len(named), "names": [name[:255] for name, _ in named], "head": head}
     job_id = submit_job(state.settings, factory, "classify", params, prepare=keep_uploads)
     job = store.get_job(factory, job_id)
     return jsonify(store.job_to_dict(job)), 202, {"Location": f"/api/v1/jobs/{job_id}"}
