@@ -82,6 +82,14 @@ def test_photos_dropped_as_a_job_are_classified_by_workers_on_other_machines(
         assert [r["label"] for r in results] == [names[i % 3] for i in range(45)]
 
 
+def _runs(worker: Node) -> int:
+    """Whole jobs this worker has received so far (its INFO log names each task)."""
+    log = worker.log.read_text(errors="replace")
+    return sum(
+        1 for line in log.splitlines() if "smartalbum.job.run[" in line and "received" in line
+    )
+
+
 def _bundle_with_training_embeddings(tmp_path: Path, tiny: Path) -> Path:
     """The tiny bundle plus shipped training embeddings, so its heads can be retrained."""
     from smartalbum.model import train_embeddings
@@ -125,6 +133,7 @@ def test_a_head_retrained_on_one_worker_is_served_everywhere_within_seconds(
             for path, photo_id in s.execute(select(File.path, File.photo_id)):
                 if Path(path).name.startswith("orange_"):
                     add_correction(s, photo_id, "green", head="colours")
+        runs_before = [_runs(w1), _runs(w2)]
         status, job = web.post_json("/api/v1/retrain", {})  # runs on one of the workers
         assert status == 202, job
         job = _wait_job(web, f"/api/v1/jobs/{job['id']}", c)
@@ -135,15 +144,25 @@ def test_a_head_retrained_on_one_worker_is_served_everywhere_within_seconds(
         while _classify(web, orange, "colours") != "green":  # the running web engine
             assert time.monotonic() - retrained_at < 10, c.logs()
             time.sleep(0.5)
+        # the other worker, still running (the one that retrained is stopped): new head
+        retrainer = w1 if _runs(w1) > runs_before[0] else w2
+        other = w2 if retrainer is w1 else w1
+        retrainer.stop()
+        status, job = web.post_files(
+            "/api/v1/jobs/classify?head=colours", [("file", "o.jpg", orange)]
+        )
+        assert status == 202, job
+        job = _wait_job(web, f"/api/v1/jobs/{job['id']}", c)
+        assert job["status"] == "done" and job["result"]["results"][0]["label"] == "green", job
+        assert _runs(other) > runs_before[1 if other is w2 else 0]
         (library / "orange_new.jpg").write_bytes(orange)
-        for worker in (w1, w2):  # neither worker's data dir holds the new version
-            out = worker.run_cli(
-                "classify", str(library / "orange_new.jpg"), "--head", "colours", "--format", "json"
-            )
-            assert out.returncode == 0, out.stderr
-            assert '"green"' in out.stdout, out.stdout
-            listed = worker.run_cli("head", "list", "colours")
-            assert listed.returncode == 0 and "* v1" in listed.stdout, listed
+        # a command on that machine (its data dir does not hold the new version)
+        out = other.run_cli(
+            "classify", str(library / "orange_new.jpg"), "--head", "colours", "--format", "json"
+        )
+        assert out.returncode == 0 and '"green"' in out.stdout, out.stderr + out.stdout
+        listed = other.run_cli("head", "list", "colours")
+        assert listed.returncode == 0 and "* v1" in listed.stdout, listed
 
 
 def test_uploaded_examples_are_usable_on_every_node(tmp_path: Path) -> None:
