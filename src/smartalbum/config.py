@@ -43,15 +43,11 @@ class ImagingSettings(BaseModel):
 class ModelSettings(BaseModel):
     """Which bundle and head to use, and how many threads ONNX Runtime may take."""
 
-    bundle: Path | None = Field(
-        None, description="model bundle directory; default: the shipped one"
-    )
+    bundle: Path | None = Field(None, description="model bundle directory; default: the shipped one")
     head: str | None = Field(None, description="head name; default: the bundle's default head")
     threads: int = Field(
-        1,
-        ge=0,
-        description="intra-op threads for ONNX Runtime (0 = all cores); 1 leaves the "
-        "other cores to JPEG decoding, the real bottleneck (docs/benchmarks.md)",
+        1, ge=0, description="intra-op threads for ONNX Runtime (0 = all cores); 1 leaves the "
+        "other cores to JPEG decoding, the real bottleneck (docs/benchmarks.md)"
     )
     batch_size: int = Field(16, ge=1, le=512)
 
@@ -119,25 +115,17 @@ class FaceSettings(BaseModel):
 
     enabled: bool = Field(True, description="detect and group faces; off: no face processing")
     detect_size: int = Field(
-        3072,
-        ge=256,
-        le=8192,
-        description="longest side the detector sees, px (larger finds "
-        "smaller faces, at a cost linear in pixels; 2048 misses faces under ~160 px in 12 MP)",
+        3072, ge=256, le=8192, description="longest side the detector sees, px (larger finds "
+        "smaller faces, at a cost linear in pixels; 2048 misses faces under ~160 px in 12 MP)"
     )
     upsample: int | None = Field(
-        None,
-        ge=0,
-        le=2,
-        description="detector upsampling; default: once for photos smaller "
-        "than half detect_size, so small photos still show faces of ~40 px",
+        None, ge=0, le=2, description="detector upsampling; default: once for photos smaller "
+        "than half detect_size, so small photos still show faces of ~40 px"
     )
     min_score: float = Field(0.0, ge=-1.0, le=3.0, description="lowest HOG detection score kept")
     match_threshold: float = Field(
-        0.5,
-        gt=0.0,
-        lt=2.0,
-        description="largest descriptor distance between two faces of one person",
+        0.5, gt=0.0, lt=2.0, description="largest descriptor distance between two faces of "
+        "one person"
     )
     min_cluster: int = Field(
         2, ge=1, le=100, description="faces needed before unassigned faces make a new person"

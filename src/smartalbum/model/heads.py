@@ -221,13 +221,9 @@ class Head:
     def _content_hash(self) -> str:
         h = hashlib.sha256()
         meta = {
-            "name": self.name,
-            "labels": self.labels,
-            "l2": self.l2_normalize,
-            "t": float(self.temperature),
-            "th": float(self.threshold),
-            "concepts": self.concepts,
-            "cs": float(self.concept_scale),
+            "name": self.name, "labels": self.labels, "l2": self.l2_normalize,
+            "t": float(self.temperature), "th": float(self.threshold),
+            "concepts": self.concepts, "cs": float(self.concept_scale),
         }
         h.update(json.dumps(meta, sort_keys=True).encode())
         for a in [*self.weights, *self.biases, self.mean, self.scale]:
@@ -259,11 +255,8 @@ def fit_logistic_head(
     head = Head(
         name=name,
         labels=list(labels),
-        weights=[
-            np.zeros(
-                (embeddings.shape[1] + (len(concepts) if concepts else 0), len(labels)), np.float32
-            )
-        ],
+        weights=[np.zeros((embeddings.shape[1] + (len(concepts) if concepts else 0),
+                           len(labels)), np.float32)],
         biases=[np.zeros(len(labels), np.float32)],
         concepts=concepts,
         concept_fc=concept_fc,

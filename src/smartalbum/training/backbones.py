@@ -174,11 +174,8 @@ class ResNet18(Backbone):
         return self.net.fc(embedding)
 
     def blocks(self) -> list[nn.Module]:
-        return [
-            b
-            for layer in (self.net.layer1, self.net.layer2, self.net.layer3, self.net.layer4)
-            for b in layer
-        ]
+        return [b for layer in (self.net.layer1, self.net.layer2, self.net.layer3,
+                                self.net.layer4) for b in layer]
 
 
 def _build_resnet18(weights: Path | None, image_size: int) -> Backbone:

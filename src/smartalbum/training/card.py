@@ -102,16 +102,10 @@ def data_section(source: Path | None, labels: list[str]) -> str:
             lines.append(f"- **{name}**: {excerpt or 'see folder'}")
         lines.append("")
     else:
-        lines += [
-            "No MANIFEST or licenses/ folder was found beside the training photos: the",
-            "terms of the data are unknown; check them before sharing this model.",
-            "",
-        ]
-    lines += [
-        "The photos are used for research and evaluation under their sources' terms; a",
-        "redistributed model must keep this card.",
-        "",
-    ]
+        lines += ["No MANIFEST or licenses/ folder was found beside the training photos: the",
+                  "terms of the data are unknown; check them before sharing this model.", ""]
+    lines += ["The photos are used for research and evaluation under their sources' terms; a",
+              "redistributed model must keep this card.", ""]
     return "\n".join(lines)
 
 
@@ -127,19 +121,13 @@ def metrics_section(heads: dict[str, dict[str, Any]]) -> str:
             f"accuracy {test['accuracy']:.3f}, macro-F1 {test['macro_f1']:.3f}, "
             f"ECE {test['ece']:.3f} on {test['n']} photos; temperature "
             f"{h['temperature']:.3f}, uncertain below {h['threshold']:.2f}"
-            + (
-                f" ({test['coverage']:.1%} of photos accepted, "
-                f"{test['accepted_accuracy']:.3f} of those right)"
-                if "coverage" in test
-                else ""
-            )
+            + (f" ({test['coverage']:.1%} of photos accepted, "
+               f"{test['accepted_accuracy']:.3f} of those right)" if "coverage" in test else "")
         )
         lines += ["", "| class | precision | recall | F1 | photos |", "|---|---|---|---|---|"]
         for lab, c in test["per_class"].items():
-            lines.append(
-                f"| {lab} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} "
-                f"| {c['support']} |"
-            )
+            lines.append(f"| {lab} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} "
+                         f"| {c['support']} |")
         lines.append("")
     return "\n".join(lines)
 

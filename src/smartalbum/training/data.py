@@ -124,9 +124,7 @@ class DatasetReport:
 
     def summary(self) -> str:
         dropped = (
-            len(self.unreadable)
-            + len(self.duplicates)
-            + len(self.near_duplicates)
+            len(self.unreadable) + len(self.duplicates) + len(self.near_duplicates)
             + len(self.conflicting)
         )
         return (
@@ -166,9 +164,7 @@ def label_from_name(path: Path) -> str | None:
     return label or None
 
 
-def scan_labelled(
-    src: Path, *, exclude: Path | None = None
-) -> tuple[list[tuple[Path, str]], list[str], str]:
+def scan_labelled(src: Path, *, exclude: Path | None = None) -> tuple[list[tuple[Path, str]], list[str], str]:
     """Find (photo, label) pairs under ``src``: class folders and/or ``label_xxx`` names.
 
     Returns the pairs (sorted), the files that carry no label, and the layout seen
@@ -184,8 +180,7 @@ def scan_labelled(
     unlabelled: list[str] = []
     excl = exclude.resolve() if exclude is not None else None
     folders = sorted(
-        d
-        for d in src.iterdir()
+        d for d in src.iterdir()
         if d.is_dir() and not d.name.startswith((".", "_")) and d.resolve() != excl
     )
     used_folders = 0
@@ -241,9 +236,8 @@ def _read_one(pair: tuple[Path, str]) -> _Read:
 
 def _read_all(pairs: Sequence[tuple[Path, str]], workers: int, progress: bool) -> list[_Read]:
     """Decode every photo once (a small thread pool: decoding releases the GIL)."""
-    bar = tqdm(
-        total=len(pairs), unit="photo", desc="scanning", disable=not progress, file=sys.stderr
-    )
+    bar = tqdm(total=len(pairs), unit="photo", desc="scanning", disable=not progress,
+               file=sys.stderr)
     try:
         if workers <= 1:
             out = []
@@ -311,12 +305,7 @@ def _split_counts(n: int, val: float, test: float) -> tuple[int, int]:
 
 
 def assign_splits(
-    labels: Sequence[str],
-    groups: Sequence[str],
-    keys: Sequence[str],
-    *,
-    val: float,
-    test: float,
+    labels: Sequence[str], groups: Sequence[str], keys: Sequence[str], *, val: float, test: float,
     seed: int,
 ) -> list[str]:
     """Stratified, grouped, deterministic split.
@@ -393,29 +382,17 @@ def prepare_dataset(
     reads = _read_all(pairs, workers, progress)
 
     report = DatasetReport(
-        source=str(src.resolve()),
-        out=str(out.resolve()),
-        layout=layout,
-        found=len(reads),
-        kept=0,
-        counts={},
-        unlabelled=unlabelled,
-        params={
-            "val": val,
-            "test": test,
-            "seed": seed,
-            "near_dup_bits": near_dup_bits,
-            "group_bits": group_bits,
-            "keep_near_duplicates": keep_near_duplicates,
-            "blur_threshold": blur_threshold,
-        },
+        source=str(src.resolve()), out=str(out.resolve()), layout=layout, found=len(reads),
+        kept=0, counts={}, unlabelled=unlabelled,
+        params={"val": val, "test": test, "seed": seed, "near_dup_bits": near_dup_bits,
+                "group_bits": group_bits, "keep_near_duplicates": keep_near_duplicates,
+                "blur_threshold": blur_threshold},
     )
     ok: list[_Read] = []
     for r in reads:
         if r.error is not None:
-            report.unreadable.append(
-                {"path": str(r.path), "label": r.label, "code": r.error.code, "error": str(r.error)}
-            )
+            report.unreadable.append({"path": str(r.path), "label": r.label,
+                                      "code": r.error.code, "error": str(r.error)})
         else:
             ok.append(r)
 
@@ -429,24 +406,17 @@ def prepare_dataset(
         if len(labels) > 1:
             for c in copies:
                 others = [o for o in copies if o is not c]
-                report.conflicting.append(
-                    {
-                        "path": str(c.path),
-                        "label": c.label,
-                        "reason": "identical file",
-                        "other": str(others[0].path),
-                        "other_label": others[0].label,
-                        "distance": 0,
-                    }
-                )
+                report.conflicting.append({
+                    "path": str(c.path), "label": c.label, "reason": "identical file",
+                    "other": str(others[0].path), "other_label": others[0].label, "distance": 0,
+                })
             continue
         keep = min(copies, key=lambda c: str(c.path))
         unique.append(keep)
         for c in copies:
             if c is not keep:
-                report.duplicates.append(
-                    {"path": str(c.path), "label": c.label, "duplicate_of": str(keep.path)}
-                )
+                report.duplicates.append({"path": str(c.path), "label": c.label,
+                                          "duplicate_of": str(keep.path)})
     unique.sort(key=lambda r: str(r.path))
 
     # near-duplicates: a pHash within near_dup_bits
@@ -457,24 +427,15 @@ def prepare_dataset(
             for a, b in ((i, j), (j, i)):
                 if a not in conflicted:
                     conflicted.add(a)
-                    report.conflicting.append(
-                        {
-                            "path": str(unique[a].path),
-                            "label": unique[a].label,
-                            "reason": "near-duplicate",
-                            "other": str(unique[b].path),
-                            "other_label": unique[b].label,
-                            "distance": d,
-                        }
-                    )
+                    report.conflicting.append({
+                        "path": str(unique[a].path), "label": unique[a].label,
+                        "reason": "near-duplicate", "other": str(unique[b].path),
+                        "other_label": unique[b].label, "distance": d,
+                    })
     dup_uf = _UnionFind(len(unique))
     for i, j, d in pairs_close:
-        if (
-            d <= near_dup_bits
-            and i not in conflicted
-            and j not in conflicted
-            and unique[i].label == unique[j].label
-        ):
+        if (d <= near_dup_bits and i not in conflicted and j not in conflicted
+                and unique[i].label == unique[j].label):
             dup_uf.union(i, j)
     components: dict[int, list[int]] = defaultdict(list)
     for i in range(len(unique)):
@@ -496,14 +457,10 @@ def prepare_dataset(
                 chosen.append(k)
                 continue
             d, c = min(hits)
-            report.near_duplicates.append(
-                {
-                    "path": str(unique[k].path),
-                    "label": unique[k].label,
-                    "near_duplicate_of": str(unique[c].path),
-                    "distance": d,
-                }
-            )
+            report.near_duplicates.append({
+                "path": str(unique[k].path), "label": unique[k].label,
+                "near_duplicate_of": str(unique[c].path), "distance": d,
+            })
         kept_idx.extend(chosen)
     kept_idx.sort()
 
@@ -515,27 +472,19 @@ def prepare_dataset(
             grp_uf.union(pos[i], pos[j])
     kept = [unique[k] for k in kept_idx]
     groups = [kept[grp_uf.find(n)].sha256[:16] for n in range(len(kept))]
-    splits = assign_splits(
-        [r.label for r in kept], groups, [r.sha256 for r in kept], val=val, test=test, seed=seed
-    )
+    splits = assign_splits([r.label for r in kept], groups, [r.sha256 for r in kept],
+                           val=val, test=test, seed=seed)
 
     items = [
-        Item(
-            path=r.path.resolve(),
-            label=r.label,
-            split=s,
-            sha256=r.sha256,
-            phash=f"{r.phash:016x}",
-            blur=round(r.blur, 3),
-            width=r.width,
-            height=r.height,
-            group=g,
-        )
+        Item(path=r.path.resolve(), label=r.label, split=s, sha256=r.sha256,
+             phash=f"{r.phash:016x}", blur=round(r.blur, 3), width=r.width, height=r.height,
+             group=g)
         for r, s, g in zip(kept, splits, groups, strict=True)
     ]
     for r in kept:
         if r.blur < blur_threshold:
-            report.blurry.append({"path": str(r.path), "label": r.label, "blur": round(r.blur, 3)})
+            report.blurry.append({"path": str(r.path), "label": r.label,
+                                  "blur": round(r.blur, 3)})
     ds = Dataset(items, sorted({it.label for it in items}), out, src.resolve())
     report.kept = len(items)
     report.counts = ds.counts()
@@ -555,19 +504,8 @@ def write_csv(items: Sequence[Item], path: Path) -> None:
     w = csv.writer(buf)
     w.writerow(CSV_FIELDS)
     for it in items:
-        w.writerow(
-            [
-                str(it.path),
-                it.label,
-                it.split,
-                it.sha256,
-                it.phash,
-                "" if math.isnan(it.blur) else it.blur,
-                it.width,
-                it.height,
-                it.group,
-            ]
-        )
+        w.writerow([str(it.path), it.label, it.split, it.sha256, it.phash,
+                    "" if math.isnan(it.blur) else it.blur, it.width, it.height, it.group])
     write_atomic(path, buf.getvalue())
 
 
@@ -594,19 +532,13 @@ def load_dataset(path: Path) -> Dataset:
             if split not in SPLITS:
                 raise ValueError(f"{csv_path}: unknown split {split!r}")
             blur = row.get("blur") or ""
-            items.append(
-                Item(
-                    path=Path(row["path"]),
-                    label=row["label"],
-                    split=split,
-                    sha256=row.get("sha256", ""),
-                    phash=row.get("phash", ""),
-                    blur=float(blur) if blur else float("nan"),
-                    width=int(row.get("width") or 0),
-                    height=int(row.get("height") or 0),
-                    group=row.get("group", ""),
-                )
-            )
+            items.append(Item(
+                path=Path(row["path"]), label=row["label"], split=split,
+                sha256=row.get("sha256", ""), phash=row.get("phash", ""),
+                blur=float(blur) if blur else float("nan"),
+                width=int(row.get("width") or 0), height=int(row.get("height") or 0),
+                group=row.get("group", ""),
+            ))
     source = None
     report = csv_path.parent / REPORT_NAME
     if report.is_file():
@@ -625,9 +557,7 @@ def open_dataset(path: Path) -> Dataset:
     deduplication, no split, nothing decoded here.
     """
     path = Path(path)
-    if (path.is_dir() and (path / CSV_NAME).is_file()) or (
-        path.is_file() and path.suffix == ".csv"
-    ):
+    if (path.is_dir() and (path / CSV_NAME).is_file()) or (path.is_file() and path.suffix == ".csv"):
         return load_dataset(path)
     from smartalbum.training.manifest import find_manifest, load_manifest
 

@@ -98,13 +98,8 @@ def _file_sha256(path: Path) -> str:
 
 
 def _cache_file(
-    cache: Path,
-    model: Backbone,
-    transform: Transform,
-    views: int,
-    plain_first: bool,
-    max_side: int | None,
-    with_logits: bool,
+    cache: Path, model: Backbone, transform: Transform, views: int, plain_first: bool,
+    max_side: int | None, with_logits: bool,
 ) -> Path:
     key = json.dumps(
         {
@@ -171,9 +166,8 @@ def compute_embeddings(
     cached: dict[str, int] = {}
     old: dict[str, np.ndarray] = {}
     if cache is not None:
-        cache_path = _cache_file(
-            Path(cache), model, transform, views, plain_first, max_side, with_logits
-        )
+        cache_path = _cache_file(Path(cache), model, transform, views, plain_first, max_side,
+                                 with_logits)
         keys = list(keys) if keys is not None else [_file_sha256(Path(p)) for p in paths]
         if cache_path.is_file():
             with np.load(cache_path) as z:
@@ -212,9 +206,8 @@ def compute_embeddings(
         batch.clear()
         where.clear()
 
-    bar = tqdm(
-        total=len(todo), unit="photo", desc=desc, disable=not progress or not todo, file=sys.stderr
-    )
+    bar = tqdm(total=len(todo), unit="photo", desc=desc, disable=not progress or not todo,
+               file=sys.stderr)
     for i in todo:
         image = load_photo(paths[i], max_side=max_side).image
         for v in range(views):
@@ -230,10 +223,8 @@ def compute_embeddings(
     if cache_path is not None and todo:
         assert keys is not None
         merged_keys = list(old["keys"]) if old else []
-        arrays = {
-            "emb": [old["emb"]] if old else [],
-            "logits": [old["logits"]] if old and logits is not None else [],
-        }
+        arrays = {"emb": [old["emb"]] if old else [], "logits": [old["logits"]] if old and
+                  logits is not None else []}
         merged_keys += [keys[i] for i in todo]
         arrays["emb"].append(emb[:, todo])
         if logits is not None:
@@ -296,10 +287,7 @@ def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
 def _make_head_net(d: int, c: int, hidden: int | None, dropout: float) -> nn.Sequential:
     if hidden:
         return nn.Sequential(
-            nn.Dropout(dropout),
-            nn.Linear(d, hidden),
-            nn.ReLU(),
-            nn.Dropout(dropout),
+            nn.Dropout(dropout), nn.Linear(d, hidden), nn.ReLU(), nn.Dropout(dropout),
             nn.Linear(hidden, c),
         )
     return nn.Sequential(nn.Dropout(dropout), nn.Linear(d, c))
@@ -399,15 +387,8 @@ def fit_head(
             vout = net(vx)
             vloss = float(criterion(vout, vy))
             vacc = float((vout.argmax(1) == vy).float().mean())
-        rec = {
-            "epoch": epoch,
-            "lr": opt.param_groups[0]["lr"],
-            "train_loss": total / seen,
-            "train_acc": correct / seen,
-            "val_loss": vloss,
-            "val_acc": vacc,
-            "best": False,
-        }
+        rec = {"epoch": epoch, "lr": opt.param_groups[0]["lr"], "train_loss": total / seen,
+               "train_acc": correct / seen, "val_loss": vloss, "val_acc": vacc, "best": False}
         history.append(rec)
         sched.step()
         if vloss < best_loss - 1e-6:
@@ -415,10 +396,8 @@ def fit_head(
             best_state = copy.deepcopy(net.state_dict())
             rec["best"] = True
             if checkpoint is not None:
-                _save_checkpoint(
-                    Path(checkpoint),
-                    {"epoch": epoch, "state_dict": best_state, "labels": labels, "val_loss": vloss},
-                )
+                _save_checkpoint(Path(checkpoint), {"epoch": epoch, "state_dict": best_state,
+                                                    "labels": labels, "val_loss": vloss})
         else:
             bad += 1
             if bad >= patience:
@@ -440,13 +419,11 @@ def fit_head(
     val_logits = head.logits(xva).astype(np.float64)
     head.temperature = fit_temperature(val_logits, yva, temperature_bounds)
     probs = softmax(val_logits / head.temperature)
-    head.threshold = choose_threshold(probs, yva, target=target_precision, bounds=threshold_bounds)
+    head.threshold = choose_threshold(probs, yva, target=target_precision,
+                                      bounds=threshold_bounds)
     val_metrics = classification_metrics(yva, probs, labels, threshold=head.threshold)
-    head.metrics = {
-        "val_accuracy": val_metrics["accuracy"],
-        "val_macro_f1": val_metrics["macro_f1"],
-        "val_ece": val_metrics["ece"],
-    }
+    head.metrics = {"val_accuracy": val_metrics["accuracy"],
+                    "val_macro_f1": val_metrics["macro_f1"], "val_ece": val_metrics["ece"]}
     return FitResult(head, history, best_epoch, head.temperature, head.threshold, val_metrics)
 
 
@@ -482,38 +459,20 @@ def fit_logreg_head(
     xtr, ytr = _flatten_views(np.asarray(train_x, dtype=np.float32), ytr)
     xva, yva = _flatten_views(np.asarray(val_x, dtype=np.float32), yva)
     head = fit_logistic_head(
-        name,
-        labels,
-        xtr,
-        ytr,
-        c=c,
-        concepts=concepts,
-        concept_fc=concept_fc,
-        concept_scale=concept_scale,
-        class_weighted=class_weighted,
-        description=description,
+        name, labels, xtr, ytr, c=c, concepts=concepts, concept_fc=concept_fc,
+        concept_scale=concept_scale, class_weighted=class_weighted, description=description,
     )
     val_logits = head.logits(xva).astype(np.float64)
     head.temperature = fit_temperature(val_logits, yva, temperature_bounds)
     probs = softmax(val_logits / head.temperature)
-    head.threshold = choose_threshold(probs, yva, target=target_precision, bounds=threshold_bounds)
+    head.threshold = choose_threshold(probs, yva, target=target_precision,
+                                      bounds=threshold_bounds)
     val_metrics = classification_metrics(yva, probs, labels, threshold=head.threshold)
-    head.metrics = {
-        "val_accuracy": val_metrics["accuracy"],
-        "val_macro_f1": val_metrics["macro_f1"],
-        "val_ece": val_metrics["ece"],
-    }
-    history = [
-        {
-            "epoch": 1,
-            "lr": 0.0,
-            "train_loss": float("nan"),
-            "train_acc": float("nan"),
-            "val_loss": float(-np.mean(np.log(probs[np.arange(len(yva)), yva] + 1e-12))),
-            "val_acc": val_metrics["accuracy"],
-            "best": True,
-        }
-    ]
+    head.metrics = {"val_accuracy": val_metrics["accuracy"],
+                    "val_macro_f1": val_metrics["macro_f1"], "val_ece": val_metrics["ece"]}
+    history = [{"epoch": 1, "lr": 0.0, "train_loss": float("nan"), "train_acc": float("nan"),
+                "val_loss": float(-np.mean(np.log(probs[np.arange(len(yva)), yva] + 1e-12))),
+                "val_acc": val_metrics["accuracy"], "best": True}]
     return FitResult(head, history, 1, head.temperature, head.threshold, val_metrics)
 
 
@@ -529,13 +488,9 @@ def imagenet_classifier(model: Backbone) -> tuple[np.ndarray, np.ndarray]:
 # -- fine-tuning ----------------------------------------------------------------------------
 
 
-def _decode_items(
-    items: Sequence[Item], max_side: int, progress: bool, desc: str
-) -> list[np.ndarray]:
-    return [
-        load_photo(it.path, max_side=max_side).image
-        for it in tqdm(items, desc=desc, unit="photo", disable=not progress, file=sys.stderr)
-    ]
+def _decode_items(items: Sequence[Item], max_side: int, progress: bool, desc: str) -> list[np.ndarray]:
+    return [load_photo(it.path, max_side=max_side).image
+            for it in tqdm(items, desc=desc, unit="photo", disable=not progress, file=sys.stderr)]
 
 
 def fine_tune(
@@ -574,23 +529,16 @@ def fine_tune(
     model = model.to(memory_format=torch.channels_last)
     params = freeze(model, unfreeze)
     head = nn.Linear(model.embedding_dim, len(labels))
-    opt = torch.optim.Adam(
-        [{"params": params, "lr": backbone_lr}, {"params": head.parameters(), "lr": lr}]
-    )
+    opt = torch.optim.Adam([{"params": params, "lr": backbone_lr},
+                            {"params": head.parameters(), "lr": lr}])
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=step_size, gamma=gamma)
     ytr = _indices([it.label for it in train], labels)
     yva = torch.from_numpy(_indices([it.label for it in val], labels))
     criterion = nn.CrossEntropyLoss(weight=torch.from_numpy(class_weights(ytr, len(labels))))
     max_side = max(2 * spec.size, 256)
     train_imgs = _decode_items(train, max_side, progress, "decoding train")
-    val_x = torch.from_numpy(
-        np.stack(
-            [
-                EvalTransform(spec)(im)
-                for im in _decode_items(val, max_side, progress, "decoding val")
-            ]
-        )
-    )
+    val_x = torch.from_numpy(np.stack([EvalTransform(spec)(im) for im in
+                                       _decode_items(val, max_side, progress, "decoding val")]))
     tf = TrainTransform(spec, augment, strength=strength, seed=seed)
     gen = torch.Generator().manual_seed(seed)
     ty = torch.from_numpy(ytr)
@@ -603,13 +551,8 @@ def fine_tune(
         head.train()
         perm = torch.randperm(len(train_imgs), generator=gen).tolist()
         total, correct = 0.0, 0
-        bar = tqdm(
-            total=len(perm),
-            desc=f"fine-tune {epoch}/{epochs}",
-            unit="photo",
-            disable=not progress,
-            file=sys.stderr,
-        )
+        bar = tqdm(total=len(perm), desc=f"fine-tune {epoch}/{epochs}", unit="photo",
+                   disable=not progress, file=sys.stderr)
         for start in range(0, len(perm), batch_size):
             idx = perm[start : start + batch_size]
             x = torch.from_numpy(np.stack([tf(train_imgs[i]) for i in idx]))
@@ -626,53 +569,30 @@ def fine_tune(
         model.eval()
         head.eval()
         with torch.inference_mode():
-            vemb = torch.cat(
-                [
-                    model(val_x[s : s + batch_size].contiguous(memory_format=torch.channels_last))[
-                        0
-                    ]
-                    for s in range(0, len(val_x), batch_size)
-                ]
-            )
+            vemb = torch.cat([
+                model(val_x[s : s + batch_size].contiguous(memory_format=torch.channels_last))[0]
+                for s in range(0, len(val_x), batch_size)
+            ])
             vout = head(F.normalize(vemb, dim=1) * 16.0)
             vloss = float(criterion(vout, yva))
             vacc = float((vout.argmax(1) == yva).float().mean())
-        rec = {
-            "epoch": epoch,
-            "lr": opt.param_groups[0]["lr"],
-            "train_loss": total / len(perm),
-            "train_acc": correct / len(perm),
-            "val_loss": vloss,
-            "val_acc": vacc,
-            "best": False,
-        }
+        rec = {"epoch": epoch, "lr": opt.param_groups[0]["lr"], "train_loss": total / len(perm),
+               "train_acc": correct / len(perm), "val_loss": vloss, "val_acc": vacc,
+               "best": False}
         history.append(rec)
-        _log(
-            progress,
-            f"fine-tune epoch {epoch}: train loss {rec['train_loss']:.4f} "
-            f"val loss {vloss:.4f} val acc {vacc:.3f}",
-        )
+        _log(progress, f"fine-tune epoch {epoch}: train loss {rec['train_loss']:.4f} "
+                       f"val loss {vloss:.4f} val acc {vacc:.3f}")
         sched.step()
         if vloss < best[0] - 1e-6:
-            best = (
-                vloss,
-                epoch,
-                copy.deepcopy(model.state_dict()),
-                copy.deepcopy(head.state_dict()),
-            )
+            best = (vloss, epoch, copy.deepcopy(model.state_dict()),
+                    copy.deepcopy(head.state_dict()))
             rec["best"] = True
             bad = 0
             if checkpoint is not None:
-                _save_checkpoint(
-                    Path(checkpoint),
-                    {
-                        "epoch": epoch,
-                        "unfreeze": unfreeze,
-                        "arch": model.arch,
-                        "state_dict": model.net.state_dict(),
-                        "val_loss": vloss,
-                    },
-                )
+                _save_checkpoint(Path(checkpoint), {"epoch": epoch, "unfreeze": unfreeze,
+                                                    "arch": model.arch,
+                                                    "state_dict": model.net.state_dict(),
+                                                    "val_loss": vloss})
         else:
             bad += 1
             if bad >= patience:
@@ -781,26 +701,12 @@ def train_bundle(
         ft_opts = {"epochs": max(1, epochs // 3), **(finetune_options or {})}
         ckpt = out.with_name(f"{out.name}.finetuned.pt")
         model, ft_hist = fine_tune(
-            model,
-            train_items,
-            val_items,
-            ds.labels,
-            spec,
-            unfreeze=unfreeze,
-            augment=augment,
-            strength=strength,
-            checkpoint=ckpt,
-            seed=seed,
-            threads=threads,
-            progress=progress,
-            **ft_opts,
+            model, train_items, val_items, ds.labels, spec, unfreeze=unfreeze,
+            augment=augment, strength=strength, checkpoint=ckpt, seed=seed, threads=threads,
+            progress=progress, **ft_opts,
         )
-        finetune_info = {
-            "unfreeze": unfreeze,
-            "checkpoint": str(ckpt),
-            "history": ft_hist,
-            **{k: v for k, v in ft_opts.items() if k != "augment"},
-        }
+        finetune_info = {"unfreeze": unfreeze, "checkpoint": str(ckpt), "history": ft_hist,
+                         **{k: v for k, v in ft_opts.items() if k != "augment"}}
         cache = None  # embeddings of a freshly tuned backbone are never reused
 
     cache_dir = Path(dataset_dir) / "cache" if cache is True else (Path(cache) if cache else None)
@@ -816,28 +722,17 @@ def train_bundle(
         export_info = onnx_export.export_onnx(model, fp32, spec)
         runner: Backbone | OnnxBackbone = model
         if embed_backend == "onnx":
-            runner = OnnxBackbone(
-                fp32,
-                arch=model.arch,
-                weights_id=model.weights_id,
-                embedding_dim=model.embedding_dim,
-                threads=threads or 2,
-            )
+            runner = OnnxBackbone(fp32, arch=model.arch, weights_id=model.weights_id,
+                                  embedding_dim=model.embedding_dim, threads=threads or 2)
         elif embed_backend != "torch":
             raise ValueError("embed_backend must be 'onnx' or 'torch'")
 
         def embed(items: Sequence[Item], tf: Any, v: int, plain: bool, desc: str) -> np.ndarray:
             return compute_embeddings(
-                runner,
-                [it.path for it in items],
-                tf,
-                views=v,
-                plain_first=plain,
-                cache=cache_dir,
-                keys=[it.sha256 for it in items] if all(it.sha256 for it in items) else None,
-                threads=threads,
-                progress=progress,
-                desc=desc,
+                runner, [it.path for it in items], tf, views=v, plain_first=plain,
+                cache=cache_dir, keys=[it.sha256 for it in items]
+                if all(it.sha256 for it in items) else None,
+                threads=threads, progress=progress, desc=desc,
             )
 
         x_train = embed(train_items, train_tf, n_views, plain_view, "train views")
@@ -858,23 +753,14 @@ def train_bundle(
             va_mask = np.array([it.label in labs for it in val_items])
             opts = {"epochs": epochs, "seed": seed, **(head_options or {})}
             res = fitter(
-                x_train[:, tr_mask],
-                [it.label for it in train_items if it.label in labs],
-                x_val[va_mask],
-                [it.label for it in val_items if it.label in labs],
-                labs,
-                name=h,
-                checkpoint=work / f"head-{h}.pt",
-                **concept_opts,
-                **opts,
+                x_train[:, tr_mask], [it.label for it in train_items if it.label in labs],
+                x_val[va_mask], [it.label for it in val_items if it.label in labs], labs,
+                name=h, checkpoint=work / f"head-{h}.pt", **concept_opts, **opts,
             )
             fitted[h] = res
-            _log(
-                progress,
-                f"head {h}: best epoch {res.best_epoch}, val acc "
-                f"{res.val_metrics['accuracy']:.3f}, T={res.temperature:.3f}, "
-                f"threshold {res.threshold:.2f}",
-            )
+            _log(progress, f"head {h}: best epoch {res.best_epoch}, val acc "
+                           f"{res.val_metrics['accuracy']:.3f}, T={res.temperature:.3f}, "
+                           f"threshold {res.threshold:.2f}")
 
         # -- export -----------------------------------------------------------------------
         val_batch = _preprocessed(val_items, spec)
@@ -888,11 +774,9 @@ def train_bundle(
             # each head is judged on the val photos of its own labels
             agreement = {
                 h: onnx_export.head_agreement(
-                    fp32,
-                    int8,
+                    fp32, int8,
                     val_batch[np.array([it.label in r.head.labels for it in val_items])],
-                    r.head,
-                )
+                    r.head)
                 for h, r in fitted.items()
             }
             parity_int8 = onnx_export.parity(model, int8, val_batch[:32])
@@ -902,10 +786,8 @@ def train_bundle(
                 precision, chosen = "int8", int8
                 reason = f"int8 heads agree with fp32 on {worst:.1%} of val photos"
             else:
-                reason = (
-                    f"int8 kept fp32: heads agree on only {worst:.1%} of val photos "
-                    f"(< {min_agreement:.0%})"
-                )
+                reason = (f"int8 kept fp32: heads agree on only {worst:.1%} of val photos "
+                          f"(< {min_agreement:.0%})")
             _log(progress, f"int8 head agreement {agreement}; shipping {precision}")
         backbone_entry = {
             "arch": arch,
@@ -925,20 +807,12 @@ def train_bundle(
         name = name or out.name
         fc_extra: dict[str, Path] = {}
         if fc is not None:
-            np.savez_compressed(
-                work / IMAGENET_FC, weight=fc[0].astype(np.float16), bias=fc[1].astype(np.float16)
-            )
+            np.savez_compressed(work / IMAGENET_FC, weight=fc[0].astype(np.float16),
+                                bias=fc[1].astype(np.float16))
             fc_extra[IMAGENET_FC] = work / IMAGENET_FC
         stage = write_bundle(
-            work / "stage",
-            backbone_onnx=chosen,
-            backbone=backbone_entry,
-            preprocess=spec,
-            heads=heads_out,
-            default_head=default_head,
-            metrics={},
-            card="",
-            name=name,
+            work / "stage", backbone_onnx=chosen, backbone=backbone_entry, preprocess=spec,
+            heads=heads_out, default_head=default_head, metrics={}, card="", name=name,
             extra_files=fc_extra,
         )
         engine = Engine(stage, threads=threads or 2, blas_threads=None)
@@ -947,24 +821,15 @@ def train_bundle(
         for h, r in fitted.items():
             entry = r.summary()
             if test_items:
-                ev = evaluate_engine(
-                    engine, ds.subset(r.head.labels), h, split="test", progress=False
-                )
+                ev = evaluate_engine(engine, ds.subset(r.head.labels), h, split="test",
+                                     progress=False)
                 entry["test"] = ev["metrics"]
                 entry["test_mistakes"] = ev["mistakes"][:50]
-                r.head.metrics.update(
-                    {
-                        "test_accuracy": ev["metrics"]["accuracy"],
-                        "test_macro_f1": ev["metrics"]["macro_f1"],
-                        "test_ece": ev["metrics"]["ece"],
-                    }
-                )
-                cm_png = plot_confusion(
-                    ev["metrics"]["confusion"],
-                    r.head.labels,
-                    work / f"confusion_{h}.png",
-                    title=f"{h} (test)",
-                )
+                r.head.metrics.update({"test_accuracy": ev["metrics"]["accuracy"],
+                                       "test_macro_f1": ev["metrics"]["macro_f1"],
+                                       "test_ece": ev["metrics"]["ece"]})
+                cm_png = plot_confusion(ev["metrics"]["confusion"], r.head.labels,
+                                        work / f"confusion_{h}.png", title=f"{h} (test)")
                 extra_files[f"reports/confusion_{h}.png"] = cm_png
                 _log(progress, format_report(ev["metrics"], title=f"head {h}: test split"))
             curves = plot_curves(r.history, work / f"curves_{h}.png", title=f"head {h}")
@@ -972,56 +837,35 @@ def train_bundle(
             head_metrics[h] = entry
         if finetune_info:
             extra_files["reports/curves_finetune.png"] = plot_curves(
-                finetune_info["history"], work / "curves_finetune.png", title="fine-tuning"
-            )
+                finetune_info["history"], work / "curves_finetune.png", title="fine-tuning")
 
         training = {
-            "views": views,
-            "plain_view": plain_view,
-            "strength": strength,
-            "augment": asdict(augment or AugmentConfig()),
-            "epochs": epochs,
-            "head_options": head_options or {},
-            "head_fitter": head_fitter,
-            "concepts": list(CONCEPTS) if concepts else None,
-            "unfreeze": unfreeze,
-            "seed": seed,
+            "views": views, "plain_view": plain_view, "strength": strength,
+            "augment": asdict(augment or AugmentConfig()), "epochs": epochs,
+            "head_options": head_options or {}, "head_fitter": head_fitter,
+            "concepts": list(CONCEPTS) if concepts else None, "unfreeze": unfreeze, "seed": seed,
         }
         metrics = {
             "format": "smartalbum-metrics/1",
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "dataset": {
-                "path": str(ds.root),
-                "source": str(ds.source) if ds.source else None,
-                "counts": ds.counts(),
-            },
+            "dataset": {"path": str(ds.root), "source": str(ds.source) if ds.source else None,
+                        "counts": ds.counts()},
             "heads": head_metrics,
-            "backbone": {**backbone_entry, "speed_ms_per_photo": speed, "parity_int8": parity_int8},
+            "backbone": {**backbone_entry, "speed_ms_per_photo": speed,
+                         "parity_int8": parity_int8},
             "training": training,
             "finetune": finetune_info,
             "train_seconds": round(time.time() - t_start, 1),
         }
         card = build_card(
-            name=name,
-            arch=arch,
-            spec=spec.model_dump(),
-            backbone=backbone_entry,
-            heads=head_metrics,
-            source=ds.source,
-            training={k: v for k, v in training.items() if k != "augment"},
-            extra=card_extra,
+            name=name, arch=arch, spec=spec.model_dump(), backbone=backbone_entry,
+            heads=head_metrics, source=ds.source,
+            training={k: v for k, v in training.items() if k != "augment"}, extra=card_extra,
         )
         bundle = write_bundle(
-            out,
-            backbone_onnx=chosen,
-            backbone=backbone_entry,
-            preprocess=spec,
-            heads=heads_out,
-            default_head=default_head,
-            metrics=_jsonable(metrics),
-            card=card,
-            name=name,
-            extra_files=extra_files,
+            out, backbone_onnx=chosen, backbone=backbone_entry, preprocess=spec,
+            heads=heads_out, default_head=default_head, metrics=_jsonable(metrics), card=card,
+            name=name, extra_files=extra_files,
         )
         from smartalbum.categories.explain import write_features_model_if_possible
 
