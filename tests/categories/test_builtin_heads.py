@@ -164,7 +164,7 @@ def test_engine_from_settings_is_one_engine_per_process_and_settings(tmp_path: P
     assert Engine.from_settings(a) is Engine.from_settings(Settings(data_dir=tmp_path / "a"))
     other = Engine.from_settings(Settings(data_dir=tmp_path / "b"))
     assert other is not Engine.from_settings(a)
-    assert other.user_heads is not None and other.user_heads.root == tmp_path / "b" / "heads"
+    assert other.user_heads is not None and other.user_heads.store.root == tmp_path / "b" / "heads"
 
 
 def test_retrain_job_retrains_the_builtin_head_and_re_sorts_the_catalog(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,33 @@ def test_pages(web):
         assert "categories.js" in html and 'href="/categories"' in html
     assert "categories.js" in client.get("/gallery/photos/1").get_data(as_text=True)
     assert client.get("/static/categories.js").status_code == 200
+
+
+def test_uploaded_examples_are_served_by_a_node_with_another_data_dir(web, tmp_path):
+    """Issue 14: the uploads' bytes live in the catalog, so another web node (same catalog,
+    its own data dir) serves their thumbnails; they used to be 404 there."""
+    from smartalbum.library.schema import File
+    from smartalbum.web import create_app
+
+    app, client, shas, settings, factory = web
+    files = [
+        (io.BytesIO(encode(picture(COLOURS["green"], 950 + i))), f"g{i}.jpg") for i in range(2)
+    ]
+    resp = client.post(
+        "/api/v1/categories",
+        data={"name": "greens", "examples": [*files, *shas["green"][:1]]},
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    examples = Path(settings.data_dir) / "examples"
+    with factory() as s:
+        ids = [
+            pid for path, pid in s.query(File.path, File.photo_id) if Path(path).parent == examples
+        ]
+    assert len(ids) == 2
+    shutil.rmtree(examples)  # the other node cannot see this node's data dir
+    other = create_app(settings.model_copy(update={"data_dir": tmp_path / "other-node"}))
+    for photo_id in ids:
+        thumb = other.test_client().get(f"/api/v1/photos/{photo_id}/thumbnail")
+        assert thumb.status_code == 200, thumb.get_data(as_text=True)
+        assert thumb.data[:2] == b"\xff\xd8"

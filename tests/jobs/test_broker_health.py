@@ -149,16 +149,23 @@ def test_index_background_on_a_full_disk_is_a_one_line_error(
 def test_an_upload_job_on_a_full_disk_is_a_507_and_leaves_no_spool(
     settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The uploads wait in the catalog (issue 14): a catalog disk that fills up while they
+    are stored is a 507, the job is failed (no worker waits for it) and nothing is left."""
     import io
+    import sqlite3
 
-    from werkzeug.datastructures import FileStorage
+    from sqlalchemy import func, select
+    from sqlalchemy.exc import OperationalError
 
     from library.photos import COLOURS, encode, picture
+    from smartalbum.jobs import store, uploads
+    from smartalbum.library.db import open_catalog
+    from smartalbum.library.schema_state import JobUpload
 
-    def full_save(self, dst, *args, **kwargs):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
+    def full_catalog(*args, **kwargs):
+        raise OperationalError("INSERT", {}, sqlite3.OperationalError("database or disk is full"))
 
-    monkeypatch.setattr(FileStorage, "save", full_save)
+    monkeypatch.setattr(uploads, "store_uploads", full_catalog)
     client = create_app(settings).test_client()
     photo = encode(picture(COLOURS["red"], seed=1))
     response = client.post(
@@ -168,4 +175,9 @@ def test_an_upload_job_on_a_full_disk_is_a_507_and_leaves_no_spool(
     )
     assert response.status_code == 507, response.get_data(as_text=True)
     assert response.get_json()["code"] == "disk_full"
-    assert not any((Path(settings.data_dir) / "uploads").iterdir())
+    factory = open_catalog(settings)[1]
+    [job] = store.list_jobs(factory)
+    assert job.status == "failed"
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(JobUpload)) == 0
+    assert not (Path(settings.data_dir) / "uploads").exists()

@@ -15,6 +15,7 @@ from smartalbum.jobs import kinds, store
 from smartalbum.jobs.app import make_celery, reset
 from smartalbum.library.db import open_catalog
 from smartalbum.library.schema import Job, Prediction
+from smartalbum.library.schema_state import JobUpload
 from smartalbum.web import create_app
 
 
@@ -35,7 +36,7 @@ def _index(client, library) -> dict:
 
 
 def test_uploaded_photos_are_classified_as_a_job_and_the_spool_is_removed(web) -> None:
-    app, settings, _ = web
+    app, settings, factory = web
     client = app.test_client()
     colours = ["red", "green", "blue", "red"]
     data = {
@@ -49,6 +50,7 @@ def test_uploaded_photos_are_classified_as_a_job_and_the_spool_is_removed(web) -
     assert response.status_code == 202, response.get_data(as_text=True)
     job = client.get(response.headers["Location"]).get_json()
     assert job["kind"] == "classify" and job["status"] == "done"
+    assert job["params"]["names"][-1] == "notes.jpg"  # what the jobs page shows
     assert job["done"] == job["total"] == 5 and job["errors"] == 1
     results = job["result"]["results"]
     assert [r["path"] for r in results] == ["p0.jpg", "p1.jpg", "p2.jpg", "p3.jpg", "notes.jpg"]
@@ -56,8 +58,16 @@ def test_uploaded_photos_are_classified_as_a_job_and_the_spool_is_removed(web) -
     assert results[4]["label"] is None and results[4]["error"]["code"]
     assert job["result"]["counts"] == {"red": 2, "green": 1, "blue": 1}
     assert job["failed_items"][0]["item"] == "notes.jpg"
+    # the message names the file as uploaded, never a temporary path on the server (issue 15)
+    message = job["failed_items"][0]["message"]
+    assert "notes.jpg" in message and "/" not in message, message
+    assert "/" not in results[4]["error"]["detail"]
+    # the uploads waited in the catalog (any worker can read them), not in the data dir,
+    # and are gone with the job
     uploads = Path(settings.data_dir) / "uploads"
-    assert not any(uploads.iterdir())  # the job's copies are gone
+    assert not uploads.exists() or not any(uploads.iterdir())
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(JobUpload)) == 0
 
 
 def test_upload_job_rejects_a_request_without_photos(web) -> None:

@@ -29,6 +29,7 @@ from smartalbum.library.schema import Correction
 from smartalbum.model import train_embeddings, user_heads
 from smartalbum.model.engine import Engine
 from smartalbum.model.heads import Head
+from smartalbum.model.user_heads import HeadStore
 
 #: Fewer corrections than this for a head: nothing to learn from yet.
 MIN_CORRECTIONS = 4
@@ -145,7 +146,7 @@ def user_examples(
 
 
 def retrain_head(
-    factory: sessionmaker[Session], engine: Engine, root: Path, name: str
+    factory: sessionmaker[Session], engine: Engine, root: HeadStore | Path, name: str
 ) -> HeadRetrainReport:
     """Retrain one built-in head from the catalog's corrections (see the module docstring)."""
     bundle = engine.bundle
@@ -198,7 +199,10 @@ def retrain_head(
 
 
 def retrain_heads(
-    factory: sessionmaker[Session], engine: Engine, root: Path, names: list[str] | None = None
+    factory: sessionmaker[Session],
+    engine: Engine,
+    root: HeadStore | Path,
+    names: list[str] | None = None,
 ) -> list[HeadRetrainReport]:
     """Retrain the named built-in heads (default: all of the bundle's)."""
     todo = names or list(

@@ -57,7 +57,12 @@ def _retrain_builtin_heads(ctx: JobContext) -> list[dict[str, Any]]:
     from smartalbum.model import user_heads
 
     engine = ctx.engine()
-    root = user_heads.directory(ctx.settings.data_dir)
+    # the store the engine serves from: the catalog's, shared by every machine
+    root = (
+        engine.user_heads.store
+        if engine.user_heads is not None
+        else user_heads.directory(ctx.settings.data_dir)
+    )
     out = []
     for report in retrain_heads(ctx.factory, engine, root):
         if report.accepted:

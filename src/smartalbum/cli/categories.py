@@ -392,7 +392,7 @@ def grow(cmd: _Categories, names: tuple[str, ...], background: bool) -> None:
 
 
 @category.command("explain")
-@click.argument("photo", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("photo", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--category",
     "category_name",
@@ -415,7 +415,10 @@ def explain(
     bundle: Path | None,
     database_url: str | None,
 ) -> None:
-    """Heat-map of where the model looked when it scored PHOTO (Grad-CAM)."""
+    """Heat-map of where the model looked when it scored PHOTO (Grad-CAM).
+
+    PHOTO may be a category example uploaded on another machine (its path in the catalog,
+    e.g. from `category show`): its bytes are read from the catalog."""
     from smartalbum.categories import store
     from smartalbum.categories.explain import Explainer, overlay_png
     from smartalbum.imaging.decode import load_photo
@@ -433,8 +436,16 @@ def explain(
     else:
         with unknown_head_is_usage_error():
             the_head = loaded.head(head or app.settings.model.head)
+    source: Path | bytes = photo
+    if not photo.is_file():
+        from smartalbum.library.stored_files import path_bytes
+
+        stored = path_bytes(app.catalog(database_url), photo)
+        if stored is None:
+            raise CommandError(f"no such file: {photo}", EXIT_USAGE)
+        source = stored
     try:
-        image = load_photo(photo, max_side=512, digest=False).image
+        image = load_photo(source, max_side=512, digest=False, name=photo.name).image
     except PhotoError as exc:  # a photo the user named: bad input (exit 2), not a failed run
         raise CommandError(str(exc), EXIT_USAGE) from exc
     result = Explainer(loaded).heatmap(image, the_head)

@@ -23,11 +23,28 @@ class AppContext:
     _catalogs: dict[str | None, tuple[Any, Any]] = field(default_factory=dict, repr=False)
 
     def engine(self, bundle: Path | None = None, threads: int | None = None) -> Any:
-        """The process's engine for ``bundle``; an unreadable bundle is a usage error."""
+        """The process's engine for ``bundle``; an unreadable bundle is a usage error.
+
+        Its head versions come from the catalog (where every machine reads them) when there
+        is one: a configured ``database_url`` or an existing default catalog. A first
+        ``smartalbum classify`` on a machine without a catalog creates none.
+        """
         from smartalbum.model.engine import Engine
 
         with bundle_is_usage_error():
-            return Engine.from_settings(self.settings, bundle=bundle, threads=threads)
+            return Engine.from_settings(
+                self.settings, bundle=bundle, threads=threads, heads=self.head_store()
+            )
+
+    def head_store(self) -> Any:
+        """The catalog's head store (None without a catalog: the engine uses the files)."""
+        from smartalbum.library.db import CATALOG_FILENAME
+        from smartalbum.library.head_store import catalog_head_store
+
+        url = self.database_url or self.settings.database_url
+        if not url and not (Path(self.settings.data_dir).expanduser() / CATALOG_FILENAME).exists():
+            return None
+        return catalog_head_store(self.catalog(), self.settings.data_dir)
 
     def catalog_engine(self, database_url: str | None = None) -> Any:
         """The SQLAlchemy engine of the catalog (schema upgraded)."""

@@ -35,9 +35,7 @@ def versions(app: AppContext, name: str, fmt: str, bundle: Path | None) -> None:
 
     engine = app.engine(bundle)
     with unknown_head_is_usage_error():
-        found = user_heads.versions(
-            user_heads.directory(app.settings.data_dir), engine.bundle, name
-        )
+        found = user_heads.versions(engine.user_heads.store, engine.bundle, name)
     if fmt == "json":
         click.echo(json.dumps([v.to_dict() for v in found]))
         return
@@ -68,10 +66,13 @@ def restore(
 
     engine = app.engine(bundle)
     with unknown_head_is_usage_error():
-        user_heads.activate_version(
-            user_heads.directory(app.settings.data_dir), engine.bundle, name, version
-        )
+        user_heads.activate_version(engine.user_heads.store, engine.bundle, name, version)
     engine.user_heads.refresh(force=True)
     engine.version = engine.bundle.version
     done = predict_missing(app.catalog(database_url), engine, name)
     click.echo(f"{name}: version {version} is active; {done} photo(s) re-sorted")
+
+
+# `head list` / `head activate`: the names the deployment docs use for the same commands.
+head.add_command(versions, "list")
+head.add_command(restore, "activate")

@@ -26,6 +26,7 @@ import shutil
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -180,15 +181,28 @@ def run(settings: Settings, factory: Any, job_id: str) -> None:
 
 @job_kind("classify")
 def classify_batch(ctx: JobContext) -> dict[str, Any]:
-    """Classify a batch of files (``paths``; optional ``head``, ``names``, ``spool``).
+    """Classify a batch of files: ``paths`` on the shared photo mount, or ``uploads`` (how
+    many photos were uploaded with the job; their bytes wait in the catalog, see
+    jobs/uploads.py, so any worker on any machine can read them); optional ``head`` and
+    ``names``.
 
-    Results go into the job's result (one per file, in order). ``spool`` is a folder of
-    uploaded copies that the job owns: it is deleted when the job ends, never a user's folder.
+    Results go into the job's result (one per file, in order). Uploads are deleted when
+    the job ends. Items and messages name the file as the user knows it (its original
+    name), never a server path. ``spool`` (a folder of uploaded copies, from jobs queued by
+    an older version) is deleted at the end too.
     """
+    from smartalbum.jobs import uploads
     from smartalbum.model.pipeline import classify_files
 
-    paths = [str(p) for p in ctx.params.get("paths", [])]
-    names = list(ctx.params.get("names") or [Path(p).name for p in paths])
+    uploaded = ctx.params.get("uploads")
+    if uploaded is not None:
+        names = uploads.names(ctx.factory, ctx.job_id)
+        paths = [str(i) for i in range(len(names))]
+        decode = partial(_decode_upload, ctx, names)
+    else:
+        paths = [str(p) for p in ctx.params.get("paths", [])]
+        names = list(ctx.params.get("names") or [Path(p).name for p in paths])
+        decode = None
     head = ctx.params.get("head")
     ctx.total(len(paths))
     engine = ctx.engine()
@@ -196,21 +210,44 @@ def classify_batch(ctx: JobContext) -> dict[str, Any]:
     counts: Counter[str] = Counter()
     try:
         files = [Path(p) for p in paths]
-        for i, item in enumerate(classify_files(files, engine, head=head, hash_files=False)):
+        items = classify_files(files, engine, head=head, hash_files=False, decode=decode)
+        for i, item in enumerate(items):
+            name = names[i] if i < len(names) else f"photo {i + 1}"
             out = item.to_dict()
-            out["path"] = names[i] if i < len(names) else out.get("path")
+            out["path"] = name
             if item.error is not None:
-                ctx.item_error(names[i], item.error.code, str(item.error))
+                message = str(item.error).replace(paths[i], name)  # never a server path
+                ctx.item_error(name, item.error.code, message)
+                out["error"] = {**(out.get("error") or {}), "detail": message}
             elif out.get("label"):
                 counts[out["label"]] += 1
             if len(results) < MAX_RESULTS:
                 results.append(out)
             ctx.progress(1)
     finally:
+        if uploaded is not None:
+            uploads.delete_for(ctx.factory, ctx.job_id)
         spool = ctx.params.get("spool")
         if spool:
             shutil.rmtree(spool, ignore_errors=True)
     return {"head": engine.head(head).name, "counts": dict(counts), "results": results}
+
+
+def _decode_upload(ctx: JobContext, names: list[str], position: Path, max_side: int) -> Any:
+    """Decode upload number ``position`` of the job from its bytes in the catalog."""
+    from smartalbum.imaging import PhotoError, load_photo
+    from smartalbum.imaging.errors import FileReadError
+    from smartalbum.jobs import uploads
+
+    index = int(str(position))
+    name = names[index]
+    data = uploads.read(ctx.factory, ctx.job_id, index)
+    if data is None:
+        return FileReadError(f"{name}: the upload is gone (the job was cancelled?)", source=name)
+    try:
+        return load_photo(data, max_side=max_side, name=name, digest=False)
+    except PhotoError as exc:
+        return exc
 
 
 @job_kind("rehead")

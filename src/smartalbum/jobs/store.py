@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from smartalbum.library.db import insert_ignore, session_scope
@@ -31,6 +31,7 @@ from smartalbum.library.schema import (
     JobItemError,
     utcnow,
 )
+from smartalbum.library.schema_state import JobUpload
 
 Factory = sessionmaker[Session]
 KINDS = ("index",)  # chunked over many workers (jobs.tasks); whole-job kinds: jobs.kinds
@@ -269,6 +270,8 @@ def cancel_job(factory: Factory, job_id: str) -> Job | None:
             .where(JobChunk.job_id == job_id, JobChunk.status == JOB_QUEUED)
             .values(status=JOB_CANCELLED)
         )
+        # photos uploaded with the job: no worker will read them now
+        s.execute(delete(JobUpload).where(JobUpload.job_id == job_id))
         return s.get(Job, job_id)
 
 

@@ -48,13 +48,24 @@ def submit_job(
     params: dict[str, Any],
     *,
     app: Any = None,
+    prepare: Callable[[str], None] | None = None,
 ) -> str:
-    """Create a whole-job ``kind`` job (see jobs.kinds) and send its task; returns its id."""
+    """Create a whole-job ``kind`` job (see jobs.kinds) and send its task; returns its id.
+
+    ``prepare(job_id)`` runs between the two (e.g. storing the job's uploads in the
+    catalog), so no worker can start the job before it is ready; if it raises, the job is
+    failed and the exception goes on."""
     from smartalbum.jobs.app import make_celery
 
     if kind == "index":
         return submit_index(settings, factory, params.get("paths", []), app=app)
     job_id = _create(factory, kind, params)
+    if prepare is not None:
+        try:
+            prepare(job_id)
+        except BaseException as exc:
+            store.fail_job(factory, job_id, f"could not prepare the job: {type(exc).__name__}")
+            raise
     _send(factory, job_id, lambda: (app or make_celery(settings)).conf.smartalbum_tasks["run"])
     return job_id
 

@@ -56,10 +56,14 @@ MAX_CHUNKS = 400
 
 
 def model_engine(settings: Settings) -> Any:
-    """The model engine of this worker process (loaded once, on the first task)."""
+    """The model engine of this worker process (loaded once, on the first task), serving
+    the head versions active in the catalog (shared by every machine)."""
+    from smartalbum.library.head_store import catalog_head_store
     from smartalbum.model.engine import Engine
 
-    return Engine.from_settings(settings)
+    return Engine.from_settings(
+        settings, heads=catalog_head_store(catalog(settings), settings.data_dir)
+    )
 
 
 def catalog(settings: Settings):  # noqa: ANN201
@@ -308,6 +312,9 @@ def sweep(app: Celery) -> int:
             job_id = _job_of_chunk(factory, chunk_id)
             tasks["chunk"].apply_async((job_id, chunk_id), connection=conn)
     _prune_processed(settings)
+    from smartalbum.jobs.uploads import delete_finished
+
+    delete_finished(factory)  # uploads of jobs that ended without deleting theirs
     return len(jobs) + len(chunks)
 
 

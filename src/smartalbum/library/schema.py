@@ -314,6 +314,7 @@ class JobItemError(Base):
 from smartalbum.library import (  # noqa: E402, F401
     schema_faces,
     schema_settings,
+    schema_state,
     schema_tags,
     schema_teach,
 )

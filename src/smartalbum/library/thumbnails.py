@@ -18,7 +18,7 @@ import os
 import re
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
@@ -60,10 +60,15 @@ class Source:
     path: str
     size: int | None = None
     mtime_ns: int | None = None
+    #: The photo's bytes themselves (a file the catalog keeps, library/stored_files.py):
+    #: the same on every machine, so always usable.
+    data: bytes | None = field(default=None, repr=False, compare=False)
 
     def unchanged(self) -> bool:
         """The file is there with the catalog's size and mtime (else it may hold other
         bytes than the photo's, and must not be thumbnailed under the photo's hash)."""
+        if self.data is not None:
+            return True
         try:
             st = os.stat(self.path)
         except OSError:
@@ -119,7 +124,7 @@ class ThumbnailStore:
                     problems.append(f"{src.path}: missing or changed since it was indexed")
                     continue
                 try:
-                    image = self.render(src.path)
+                    image = self.render(src.data if src.data is not None else src.path)
                 except (PhotoError, OSError) as exc:
                     problems.append(f"{src.path}: {exc}")
                     continue
@@ -128,7 +133,7 @@ class ThumbnailStore:
             detail = "; ".join(problems) if problems else "the photo has no copy on disk"
             raise ThumbnailUnavailableError(detail)
 
-    def render(self, source: str | os.PathLike[str]) -> Image.Image:
+    def render(self, source: str | os.PathLike[str] | bytes) -> Image.Image:
         """Decode ``source`` upright at thumbnail size (raises PhotoError for bad files)."""
         photo = load_photo(source, max_side=self.side, max_pixels=self.max_pixels, digest=False)
         return Image.fromarray(photo.image)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import onnxruntime as ort
 from cachetools import LRUCache, cached
+from cachetools.keys import hashkey
 
 from smartalbum.imaging.preprocess import preprocess_batch
 from smartalbum.model.bundle import DEFAULT_BUNDLE_DIR, Bundle
@@ -31,6 +32,7 @@ from smartalbum.model.heads import Head, Prediction
 
 if TYPE_CHECKING:
     from smartalbum.config import Settings
+    from smartalbum.model.user_heads import HeadStore
 
 
 def limit_blas_threads(threads: int) -> None:
@@ -57,18 +59,23 @@ class Engine:
         threads: int = 0,
         batch_size: int = 16,
         user_heads_dir: Path | None = None,
+        heads: HeadStore | None = None,
         blas_threads: int | None = 1,
     ) -> None:
         self.bundle = bundle
         if blas_threads:
             limit_blas_threads(blas_threads)
         # The user's retrained versions of the bundle's heads (model/user_heads.py), kept
-        # in step with what a worker may activate while this engine serves.
+        # in step with what another process or machine may activate while this engine
+        # serves: from ``heads`` (the catalog's store, where there is a catalog), else the
+        # filesystem store under ``user_heads_dir``.
         self.user_heads = None
-        if user_heads_dir is not None:
+        if heads is not None or user_heads_dir is not None:
             from smartalbum.model.user_heads import UserHeads
 
-            self.user_heads = UserHeads(Path(user_heads_dir), bundle)
+            self.user_heads = UserHeads(
+                heads if heads is not None else Path(user_heads_dir), bundle
+            )
         self.batch_size = max(1, batch_size)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads if threads > 0 else (os.cpu_count() or 1)
@@ -93,18 +100,30 @@ class Engine:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, bundle: Path | str | None = None, threads: int | None = None
+        cls,
+        settings: Settings,
+        *,
+        bundle: Path | str | None = None,
+        threads: int | None = None,
+        heads: HeadStore | None = None,
     ) -> Engine:
         """The one way to build a serving engine: the process's engine for these settings.
 
-        Cached per (bundle, data dir, threads, batch size), so the CLI, the web app, a jobs
-        worker and the serverless handler each load a bundle once per process and all of
-        them pick up the user's active head versions (``<data dir>/heads``).
+        ``heads``: where the user's head versions live. Callers with a catalog (the web
+        app, the CLI, a jobs worker) hand the catalog's store (library/head_store.py) so
+        every machine serves the same active heads; without one, the filesystem store
+        under ``<data dir>/heads`` (catalog-less use, e.g. the serverless handler).
+
+        Cached per (bundle, store, threads, batch size), so each process loads a bundle
+        once per store.
         """
+        from smartalbum.model.user_heads import FileHeadStore, directory
+
         path = Path(bundle or settings.model.bundle or DEFAULT_BUNDLE_DIR).expanduser().resolve()
+        store = heads if heads is not None else FileHeadStore(directory(settings.data_dir))
         return _engine_for(
             path,
-            Path(settings.data_dir).expanduser().resolve(),
+            store,
             settings.model.threads if threads is None else threads,
             settings.model.batch_size,
         )
@@ -126,7 +145,9 @@ class Engine:
         parts: dict[str, list[np.ndarray]] = {n: [] for n in names}
         for start in range(0, len(batch), self.batch_size):
             chunk = np.ascontiguousarray(batch[start : start + self.batch_size], dtype=np.float32)
-            for name, value in zip(names, self.session.run(names, {self.input_name: chunk}), strict=True):
+            for name, value in zip(
+                names, self.session.run(names, {self.input_name: chunk}), strict=True
+            ):
                 parts[name].append(value)
         out = {"embedding": _cat(parts[self.embedding_output], self.embedding_dim)}
         if with_logits and self.logits_output:
@@ -141,23 +162,22 @@ class Engine:
         """Photos -> predictions under ``head`` (default head when None)."""
         return self.classify_embeddings(self.embed(images), head)
 
-    def classify_embeddings(self, embeddings: np.ndarray, head: str | None = None) -> list[Prediction]:
+    def classify_embeddings(
+        self, embeddings: np.ndarray, head: str | None = None
+    ) -> list[Prediction]:
         """Stored embeddings -> predictions, with no backbone run."""
         if len(embeddings) == 0:
             return []
         return self.head(head).predict(embeddings)
 
 
-@cached(cache=LRUCache(maxsize=4), lock=threading.Lock())
-def _engine_for(bundle: Path, data_dir: Path, threads: int, batch_size: int) -> Engine:
-    from smartalbum.model import user_heads
+def _engine_key(bundle: Path, store: HeadStore, threads: int, batch_size: int) -> Any:
+    return hashkey(bundle, store.key, threads, batch_size)
 
-    return Engine.load(
-        bundle,
-        threads=threads,
-        batch_size=batch_size,
-        user_heads_dir=user_heads.directory(data_dir),
-    )
+
+@cached(cache=LRUCache(maxsize=4), key=_engine_key, lock=threading.Lock())
+def _engine_for(bundle: Path, store: HeadStore, threads: int, batch_size: int) -> Engine:
+    return Engine.load(bundle, threads=threads, batch_size=batch_size, heads=store)
 
 
 def _cat(parts: list[np.ndarray], dim: int) -> np.ndarray:

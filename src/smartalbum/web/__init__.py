@@ -54,14 +54,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or get_settings()
     load_features()  # the features' after-index hooks (index jobs run in this process too)
     web = settings.web
-    engine = Engine.from_settings(settings)
-    default_head = settings.model.head or engine.bundle.default_head
-    if default_head not in engine.bundle.heads:
-        raise ValueError(
-            f"configured head {default_head!r} is not in bundle {engine.bundle.name!r} "
-            f"(available: {', '.join(engine.bundle.heads)})"
-        )
-
     app = Flask(__name__)
     app.json.sort_keys = False  # keep probabilities in the head's label order
     app.config.update(
@@ -78,6 +70,20 @@ def create_app(settings: Settings | None = None) -> Flask:
     # The catalog (created or upgraded here) backs the gallery, and answers uploads of
     # photos it has already indexed with this model; others go to the in-memory cache.
     library = library_api.init_library(app, settings)
+    # The user's head versions live in the catalog, shared by every node (issue 14);
+    # without a catalog, the filesystem store under the data dir.
+    heads = None
+    if library.factory is not None:
+        from smartalbum.library.head_store import catalog_head_store
+
+        heads = catalog_head_store(library.factory, settings.data_dir)
+    engine = Engine.from_settings(settings, heads=heads)
+    default_head = settings.model.head or engine.bundle.default_head
+    if default_head not in engine.bundle.heads:
+        raise ValueError(
+            f"configured head {default_head!r} is not in bundle {engine.bundle.name!r} "
+            f"(available: {', '.join(engine.bundle.heads)})"
+        )
     cache: ResultCache = LRUResultCache(web.cache_size)
     if library.factory is not None:
         cache = CatalogResultCache(library.factory, engine, fallback=cache)

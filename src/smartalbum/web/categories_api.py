@@ -10,7 +10,6 @@ for 50,000 photos) and answer at once; retraining or growing every category runs
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -65,8 +64,10 @@ def _teacher() -> Any:
 
 
 def _uploaded_ids(field: str) -> list[int]:
-    """Store uploaded example files under the data dir (by content hash) and index them."""
+    """Keep uploaded example files in the catalog (by content hash: every node can use
+    them) with a cached copy under this node's data dir, and index them."""
     from smartalbum.categories.resolve import photo_ids_for_paths
+    from smartalbum.library import stored_files
 
     files = [f for f in request.files.getlist(field) if f and f.filename]
     if not files:
@@ -75,7 +76,8 @@ def _uploaded_ids(field: str) -> list[int]:
     if len(files) > state.settings.web.max_files:
         detail = f"at most {state.settings.web.max_files} files per request"
         raise ProblemError.bad_parameter(field, detail)
-    folder = Path(state.settings.data_dir).expanduser() / "examples"
+    factory = catalog_factory()
+    folder = stored_files.examples_dir(state.settings.data_dir)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for f in files:
@@ -84,11 +86,12 @@ def _uploaded_ids(field: str) -> list[int]:
             detail = f"{f.filename}: empty file"
             raise ProblemError(400, "Bad Request", detail, code="empty_file")
         suffix = Path(f.filename).suffix.lower()[:8] or ".jpg"
-        path = folder / f"{hashlib.sha256(data).hexdigest()}{suffix}"
+        sha = stored_files.put(factory, data, f.filename)
+        path = folder / f"{sha}{suffix}"
         if not path.exists():
             write_atomic(path, data)
         paths.append(path)
-    return photo_ids_for_paths(catalog_factory(), paths, state.engine)
+    return photo_ids_for_paths(factory, paths, state.engine)
 
 
 def _example_ids(hashes: list[str] | None) -> list[int]:
@@ -465,6 +468,11 @@ def explain(photo_id: int) -> Response:
             except KeyError as exc:
                 detail = str(exc.args[0])
                 raise ProblemError(400, "Bad Request", detail, code="unknown_head") from None
+    if path is None or not Path(path).is_file():
+        # a file the catalog keeps (an example uploaded to another node): its bytes
+        from smartalbum.library.stored_files import photo_bytes
+
+        path = photo_bytes(catalog_factory(), photo_id) or path
     if path is None:
         raise ProblemError(
             404, "Not Found", "the photo's file is missing", code="photo_file_missing"

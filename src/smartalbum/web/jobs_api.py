@@ -170,38 +170,37 @@ def _check_organize(params: dict[str, Any]) -> dict[str, Any]:
 def upload_classify_job() -> tuple[Response, int, dict[str, str]]:
     """Queue uploaded photos as a classify job
 
-    For large batches (the page does this for large drops): the photos are stored in a
-    private spool folder, classified by a worker, and deleted when the job ends; the
-    results are in the finished job's `result.results` (one per photo, in order).
+    For large batches (the page does this for large drops): the photos wait in the
+    catalog, where any worker on any machine reads them, and are deleted when the job
+    ends; the results are in the finished job's `result.results` (one per photo, in order,
+    named by the uploaded file's name).
     """
-    import uuid
+    from sqlalchemy.exc import SQLAlchemyError
 
     from smartalbum.jobs import store
     from smartalbum.jobs.submit import submit_job
+    from smartalbum.jobs.uploads import store_uploads
 
     state = get_state()
     files = file_parts(state)
     head = resolve_head(state)
     factory = catalog_factory()
-    spool = Path(state.settings.data_dir).expanduser() / "uploads" / uuid.uuid4().hex
-    spool.mkdir(parents=True, mode=0o700)
-    paths, names = [], []
-    try:
-        for i, part in enumerate(files):
-            path = spool / f"{i:05d}"
-            part.save(path)
-            part.close()
-            paths.append(str(path))
-            names.append(part.filename or f"photo {i + 1}")
-        params = {"paths": paths, "names": names, "head": head, "spool": str(spool)}
-        job_id = submit_job(state.settings, factory, "classify", params)
-    except BaseException as exc:
-        import shutil
+    named = [(part.filename or f"photo {i + 1}", part) for i, part in enumerate(files)]
 
-        shutil.rmtree(spool, ignore_errors=True)
-        if is_disk_full(exc) and not isinstance(exc, DiskFull):  # the spool: a 507
-            raise DiskFull(f"cannot store the uploaded photos: {exc}") from exc
-        raise
+    def keep_uploads(job_id: str) -> None:
+        try:
+            store_uploads(factory, job_id, iter(named))
+        except (OSError, SQLAlchemyError) as exc:
+            if is_disk_full(exc):  # the catalog's disk: a 507
+                raise DiskFull(f"cannot store the uploaded photos: {exc}") from exc
+            raise
+        finally:
+            for _, part in named:
+                part.close()
+
+    # the names too: the jobs page says what a job works on from its params
+    params = {"uploads": len(named), "names": [name[:255] for name, _ in named], "head": head}
+    job_id = submit_job(state.settings, factory, "classify", params, prepare=keep_uploads)
     job = store.get_job(factory, job_id)
     return jsonify(store.job_to_dict(job)), 202, {"Location": f"/api/v1/jobs/{job_id}"}
 

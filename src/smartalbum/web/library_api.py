@@ -507,7 +507,16 @@ def thumbnail(photo_id: int) -> Response:
         cache_forever(resp)
         return resp
     try:
-        path = lib.thumbnails.get(sha256, sources)
+        try:
+            path = lib.thumbnails.get(sha256, sources)
+        except ThumbnailUnavailableError:
+            # a file the catalog keeps (an example uploaded to another node): its bytes
+            from smartalbum.library.stored_files import get as stored_bytes
+
+            data = stored_bytes(lib.factory, sha256)
+            if data is None:
+                raise
+            path = lib.thumbnails.get(sha256, [Source("stored in the catalog", data=data)])
     except ThumbnailUnavailableError as exc:
         raise ProblemError(
             404,
