@@ -1,7 +1,7 @@
 """Actions where people expect them: dismissed faces, undoable merges, library settings.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-03
 """
 
