@@ -69,6 +69,7 @@ PUBLIC_ENDPOINTS = frozenset(
         "gallery.duplicates",
         "gallery.photo",
         "gallery.trips",
+        "library_api.trip_page",
         "jobs_api.page",
         "categories_api.page",
         "categories_api.category_page",
