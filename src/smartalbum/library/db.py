@@ -30,7 +30,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 CATALOG_FILENAME = "catalog.sqlite3"
 #: The newest migration shipped (tests/library/test_schema.py checks it is Alembic's head).
 #: A catalog already there skips loading Alembic at all: every CLI start saves ~0.3 s.
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0007"
 
 #: PostgreSQL advisory lock held while migrating (any constant unique to this app).
 MIGRATION_LOCK = 0x5A1B_0001
