@@ -115,7 +115,8 @@ def _connect_worker_signals(app: Celery) -> None:
     worker``): the sweep thread in the main process, fresh connections in pool children."""
     from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
-    from smartalbum.jobs.tasks import start_sweeper
+    from smartalbum.jobs.store import worker_name
+    from smartalbum.jobs.tasks import start_heartbeat, start_sweeper
     from smartalbum.library import db
 
     stop = threading.Event()
@@ -123,6 +124,9 @@ def _connect_worker_signals(app: Celery) -> None:
     def ready(sender: Any = None, **_: Any) -> None:
         if getattr(sender, "app", None) is app:
             start_sweeper(app, stop)
+            controller = getattr(sender, "controller", None)
+            concurrency = int(getattr(controller, "concurrency", None) or 1)
+            start_heartbeat(app, stop, worker_name(), concurrency)
 
     def shutdown(**_: Any) -> None:
         stop.set()

@@ -49,13 +49,15 @@ def submit_job(
     *,
     app: Any = None,
 ) -> str:
-    """Create a whole-job ``kind`` job (see jobs.kinds) and send its task; returns its id."""
+    """Create a ``kind`` job (see jobs.kinds) and send its first task: the planning of a
+    chunked kind, else the whole-job run; returns its id."""
     from smartalbum.jobs.app import make_celery
 
     if kind == "index":
         return submit_index(settings, factory, params.get("paths", []), app=app)
     job_id = _create(factory, kind, params)
-    _send(factory, job_id, lambda: (app or make_celery(settings)).conf.smartalbum_tasks["run"])
+    first = "plan" if kind in store.chunked_kinds() else "run"
+    _send(factory, job_id, lambda: (app or make_celery(settings)).conf.smartalbum_tasks[first])
     return job_id
 
 
