@@ -108,9 +108,7 @@ class _Index:
     def __init__(self, session: Session) -> None:
         # Pending faces (a spread scan's, not assigned yet) join as they are assigned.
         settled = or_(Face.assigned_by.is_(None), Face.assigned_by != ASSIGNED_PENDING)
-        rows = session.execute(
-            select(Face.id, Face.embedding, Face.person_id).where(settled)
-        ).all()
+        rows = session.execute(select(Face.id, Face.embedding, Face.person_id).where(settled)).all()
         self.n = len(rows)
         capacity = max(1024, 2 * self.n)
         self.ids = np.zeros(capacity, np.int64)

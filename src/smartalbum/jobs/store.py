@@ -462,9 +462,7 @@ def stale_work(factory: Factory, stale_after_s: float) -> tuple[list[str], list[
                 s.scalars(
                     select(Job.id).where(
                         Job.status.in_((JOB_QUEUED, JOB_RUNNING)),
-                        Job.total.is_(None)
-                        | Job.kind.not_in(chunked_kinds())
-                        | ~open_chunks,
+                        Job.total.is_(None) | Job.kind.not_in(chunked_kinds()) | ~open_chunks,
                         func.coalesce(Job.heartbeat_at, Job.created_at) < stale,
                     )
                 )
