@@ -121,6 +121,9 @@ class ChunkContext:
     attempts: int
     claim: Any  # jobs.store.Claim
     done: int = 0
+    #: What the chunk reports (JSON-able), kept with it for the kind's final step
+    #: (``store.chunk_results``).
+    result: Any = None
 
     def engine(self) -> Any:
         """The worker's model engine (loaded once per process)."""
@@ -285,9 +288,20 @@ def finish(factory: Any, job_id: str, result: dict[str, Any] | None) -> None:
 
 
 def run(settings: Settings, factory: Any, job_id: str) -> None:
-    """Run one whole-job kind to the end (the body of the ``run_job`` task)."""
+    """Run one whole-job kind to the end (the body of the ``run_job`` task); a chunked
+    kind is planned and its chunks run here, one after the other (a caller that wants
+    the job done in this process: tests, tools)."""
     from smartalbum.jobs import store
 
+    known = store.get_job(factory, job_id)
+    if known is not None and known.kind in load_chunked():
+        from smartalbum.jobs import tasks
+
+        sent: list[int] = []
+        tasks.plan(settings, factory, job_id, send=sent.append)
+        for chunk_id in sent:
+            tasks.run_chunk(settings, factory, chunk_id)
+        return
     job, rerun = start(factory, job_id)
     if job is None:
         return

@@ -321,8 +321,11 @@ def record_item_error(factory: Factory, job_id: str, item: str, code: str, messa
             )
 
 
-def finish_chunk(factory: Factory, claim: Claim, status: str = JOB_DONE) -> None:
-    """Mark the chunk finished with every item done (failed items count as done)."""
+def finish_chunk(
+    factory: Factory, claim: Claim, status: str = JOB_DONE, result: Any = None
+) -> None:
+    """Mark the chunk finished with every item done (failed items count as done), keeping
+    what it reports (``result``) for its kind's final step."""
     with session_scope(factory) as s:
         s.execute(
             update(JobChunk)
@@ -331,6 +334,7 @@ def finish_chunk(factory: Factory, claim: Claim, status: str = JOB_DONE) -> None
                 status=status,
                 done=len(claim.items) if status == JOB_DONE else JobChunk.done,
                 finished_at=utcnow(),
+                result=result,
             )
         )
         _refresh_job_counts(s, claim.job_id, utcnow())
@@ -390,6 +394,20 @@ def maybe_finish_job(factory: Factory, job_id: str, result: dict[str, Any] | Non
             update(Job).where(Job.id == job_id, Job.status == JOB_RUNNING).values(**values)
         )
         return changed.rowcount == 1
+
+
+def chunk_results(factory: Factory, job_id: str) -> list[Any]:
+    """What the job's finished chunks reported, in chunk order (None-s left out)."""
+    with factory() as s:
+        return [
+            r
+            for r in s.scalars(
+                select(JobChunk.result)
+                .where(JobChunk.job_id == job_id, JobChunk.status == JOB_DONE)
+                .order_by(JobChunk.seq)
+            )
+            if r is not None
+        ]
 
 
 def fail_job(factory: Factory, job_id: str, message: str) -> None:

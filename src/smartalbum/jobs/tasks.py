@@ -232,6 +232,9 @@ def run_chunk(settings: Settings, factory: store.Factory, chunk_id: int) -> None
             store.fail_job(factory, claim.job_id, f"{type(exc).__name__}: {exc}")
             store.finish_chunk(factory, claim, status=JOB_FAILED)
             return
+        store.finish_chunk(factory, claim, result=ctx.result)
+        _after_generic_chunk(settings, factory, claim.job_id)
+        return
     store.finish_chunk(factory, claim)
     _after_generic_chunk(settings, factory, claim.job_id)
 

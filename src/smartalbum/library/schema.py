@@ -297,6 +297,9 @@ class JobChunk(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # What a chunk of a chunked kind reports (e.g. one category's retrain report); the
+    # kind's final step gathers them into the job's result.
+    result: Mapped[Any | None] = mapped_column(JSON)
 
 
 class JobWorker(Base):

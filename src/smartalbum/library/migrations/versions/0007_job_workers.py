@@ -1,5 +1,6 @@
-"""Chunked jobs for every heavy kind: live workers (chunk sizes adapt to their number) and
-each job's last progress (a job without any for a while shows as stalled).
+"""Chunked jobs for every heavy kind: live workers (chunk sizes adapt to their number),
+each job's last progress (a job without any for a while shows as stalled), and what each
+chunk reports (a chunked kind's final step gathers it into the job's result).
 
 Revision ID: 0007
 Revises: 0005
@@ -20,6 +21,8 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("jobs") as batch:
         batch.add_column(sa.Column("progress_at", sa.DateTime(), nullable=True))
+    with op.batch_alter_table("job_chunks") as batch:
+        batch.add_column(sa.Column("result", sa.JSON(), nullable=True))
     op.create_table(
         "job_workers",
         sa.Column("name", sa.String(length=200), nullable=False),
@@ -34,5 +37,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_job_workers_heartbeat_at"), table_name="job_workers")
     op.drop_table("job_workers")
+    with op.batch_alter_table("job_chunks") as batch:
+        batch.drop_column("result")
     with op.batch_alter_table("jobs") as batch:
         batch.drop_column("progress_at")
