@@ -258,3 +258,35 @@ def test_the_api_gives_times_stalled_and_a_stable_newest_first_order(app_setting
     assert stalled["started_at"].endswith("Z") and stalled["finished_at"] is None
     with factory() as s:
         assert s.scalar(select(func.count()).select_from(Job)) == 4
+
+
+def test_smartalbum_jobs_prints_stalled_and_no_eta(
+    app_settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from smartalbum.cli import main
+    from smartalbum.library.db import open_catalog
+
+    settings = app_settings(jobs={"stall_after_s": 30})
+    _, factory = open_catalog(settings)
+    job_id = store.create_job(factory, "faces", {})
+    long_ago = store.utcnow() - timedelta(seconds=160)
+    with factory.begin() as s:
+        s.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(
+                status="running", total=120, done=89, started_at=long_ago, progress_at=long_ago
+            )  # fmt: skip
+        )
+    for key, value in {
+        "SMARTALBUM_DATA_DIR": str(settings.data_dir),
+        "SMARTALBUM_DATABASE_URL": settings.database_url,
+        "SMARTALBUM_JOBS__STALL_AFTER_S": "30",
+    }.items():
+        monkeypatch.setenv(key, value)
+    result = CliRunner().invoke(main, ["jobs"])
+    assert result.exit_code == 0, result.output
+    (line,) = [ln for ln in result.output.splitlines() if job_id in ln]
+    assert " stalled " in line and "89/120" in line and "eta - (no progress for 16" in line
