@@ -68,18 +68,14 @@ def assign_scanned(ctx: JobContext) -> dict[str, Any]:
     """The final step: assign the pending faces to people, then the job's counts."""
     from sqlalchemy import func, select
 
-    summary = _scanner(ctx).assign_pending()
-    with ctx.factory() as s:
-        from smartalbum.library.schema import Job, JobChunk
+    from smartalbum.jobs import store as job_store
 
-        ids = [
-            int(i)
-            for items in s.scalars(select(JobChunk.items).where(JobChunk.job_id == ctx.job_id))
-            for i in items
-        ]
-        faces = 0
-        for start in range(0, len(ids), 500):
-            faces += int(
+    summary = _scanner(ctx).assign_pending()
+    ids = [int(i) for i in job_store.job_items(ctx.factory, ctx.job_id)]
+    job = job_store.get_job(ctx.factory, ctx.job_id)
+    with ctx.factory() as s:
+        faces = sum(
+            int(
                 s.scalar(
                     select(func.count())
                     .select_from(Face)
@@ -87,14 +83,15 @@ def assign_scanned(ctx: JobContext) -> dict[str, Any]:
                 )
                 or 0
             )
-        errors = s.scalar(select(Job.errors).where(Job.id == ctx.job_id)) or 0
+            for start in range(0, len(ids), 500)
+        )
         scanned = int(s.scalar(select(func.count()).select_from(FaceScan)) or 0)
     return {
         "photos": len(ids),
         "faces": faces,
         "assigned": summary.assigned,
         "new_people": summary.new_people,
-        "errors": int(errors),
+        "errors": job.errors if job is not None else 0,
         "scanned_total": scanned,
     }
 

@@ -98,7 +98,9 @@ def load_chunked() -> dict[str, ChunkedKind]:
 
 
 def _chunked_only(ctx: JobContext) -> dict[str, Any] | None:  # pragma: no cover - guard
-    raise ValueError(f"job kind {ctx.params!r} is chunked: it is planned, not run whole")
+    """What ``RUNNERS``-style lookups get for a chunked kind: it is planned, never run as
+    one task (``run`` and the run task hand it to the planning instead)."""
+    raise ValueError(f"job {ctx.job_id} is of a chunked kind: it is planned, not run whole")
 
 
 # --------------------------------------------------------------------------- chunked kinds

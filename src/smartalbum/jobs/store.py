@@ -396,6 +396,15 @@ def maybe_finish_job(factory: Factory, job_id: str, result: dict[str, Any] | Non
         return changed.rowcount == 1
 
 
+def job_items(factory: Factory, job_id: str) -> list[str]:
+    """Every item the job was planned with, in chunk order (a final step's input)."""
+    with factory() as s:
+        rows = s.scalars(
+            select(JobChunk.items).where(JobChunk.job_id == job_id).order_by(JobChunk.seq)
+        )
+        return [item for items in rows for item in items]
+
+
 def chunk_results(factory: Factory, job_id: str) -> list[Any]:
     """What the job's finished chunks reported, in chunk order (None-s left out)."""
     with factory() as s:
