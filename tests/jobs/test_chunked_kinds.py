@@ -286,7 +286,13 @@ def test_smartalbum_jobs_prints_stalled_and_no_eta(
         "SMARTALBUM_JOBS__STALL_AFTER_S": "30",
     }.items():
         monkeypatch.setenv(key, value)
-    result = CliRunner().invoke(main, ["jobs"])
+    from smartalbum import config
+
+    config.get_settings.cache_clear()  # an earlier test may have cached other settings
+    try:
+        result = CliRunner().invoke(main, ["jobs"])
+    finally:
+        config.get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     (line,) = [ln for ln in result.output.splitlines() if job_id in ln]
     assert " stalled " in line and "89/120" in line and "eta - (no progress for 16" in line
