@@ -115,6 +115,18 @@ class JobSettings(BaseModel):
     max_attempts: int = Field(
         3, ge=1, description="claims of one chunk before its items are failed (a crashing photo)"
     )
+    stall_after_s: float = Field(
+        30.0,
+        gt=0,
+        description="a running job with no progress for this long shows as stalled (no ETA)",
+    )
+    chunks_per_worker: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="a job is cut into about this many chunks per live worker (within each "
+        "kind's smallest and largest chunk), so a small job still uses every worker",
+    )
     concurrency: int = Field(1, ge=1, le=64, description="tasks at once per `smartalbum worker`")
     roots: list[Path] = Field(
         default_factory=list,

@@ -111,8 +111,10 @@ def test_killed_worker_job_still_completes_exactly_once(
             paths = list(s.scalars(select(File.path)))
             n_photos = s.scalar(select(func.count()).select_from(Photo))
             n_embeddings = s.scalar(select(func.count()).select_from(Embedding))
-            chunks = s.execute(
-                select(JobChunk.status, JobChunk.attempts, JobChunk.claimed_by)
+            chunks = s.execute(  # the index job's (the face scan queued after it has its own)
+                select(JobChunk.status, JobChunk.attempts, JobChunk.claimed_by).where(
+                    JobChunk.job_id == job_id
+                )
             ).all()
         assert len(paths) == len(set(paths)) == N_PHOTOS
         assert set(paths) == {str(p) for p in photo_dir.rglob("*.jpg")}

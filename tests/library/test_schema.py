@@ -42,6 +42,7 @@ TABLES = {
     "category_members",
     "photo_tags",
     "photo_tag_state",
+    "job_workers",
 }
 
 

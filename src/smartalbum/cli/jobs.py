@@ -44,18 +44,23 @@ def run_background_index(
         job = wait_for(factory, job_id, on_update=update)
     finally:
         bar.close()
-    click.echo(_line(store.job_to_dict(job)))
+    click.echo(_line(store.job_to_dict(job, stall_after_s=app.settings.jobs.stall_after_s)))
     if job.status != "done" or job.errors:
         sys.exit(1)
 
 
 def _line(d: dict[str, Any]) -> str:
+    """One job per line; a stalled job says so and for how long, and shows no ETA."""
     total = "?" if d["total"] is None else d["total"]
     rate = f"{d['rate']:.1f}/s" if d["rate"] else "-"
     eta = f"{d['eta_s']:.0f}s" if d["eta_s"] is not None else "-"
+    status = d["status"]
+    if d.get("stalled"):
+        status = "stalled"
+        eta = f"- (no progress for {d['idle_s']:.0f}s)"
     paths = ",".join(d["params"].get("paths", []))
     return (
-        f"{d['id']}  {d['kind']:<6} {d['status']:<9} {d['done']}/{total}  errors {d['errors']}"
+        f"{d['id']}  {d['kind']:<6} {status:<9} {d['done']}/{total}  errors {d['errors']}"
         f"  {rate}  eta {eta}  {paths}"
     )
 
@@ -129,17 +134,23 @@ def worker(app: AppContext, concurrency: int | None, loglevel: str | None, check
 @click.option("--cancel", "cancel", metavar="JOB_ID", default=None, help="Cancel a job.")
 @pass_app
 def jobs(app: AppContext, as_json: bool, limit: int, cancel: str | None) -> None:
-    """List background jobs and their progress (newest first), or cancel one."""
+    """List background jobs and their progress (newest first), or cancel one.
+
+    A running job with no progress for SMARTALBUM_JOBS__STALL_AFTER_S shows as
+    ``stalled`` (its workers died or hang), with no ETA."""
     from smartalbum.jobs import store
 
     factory = app.catalog()
+    stall = app.settings.jobs.stall_after_s
     if cancel:
         job = store.cancel_job(factory, cancel)
         if job is None:
             raise click.UsageError(f"no job {cancel}")
-        click.echo(_line(store.job_to_dict(job)))
+        click.echo(_line(store.job_to_dict(job, stall_after_s=stall)))
         return
-    rows = [store.job_to_dict(j) for j in store.list_jobs(factory, limit=limit)]
+    rows = [
+        store.job_to_dict(j, stall_after_s=stall) for j in store.list_jobs(factory, limit=limit)
+    ]
     for d in rows:
         click.echo(json.dumps(d) if as_json else _line(d))
     if not rows and not as_json:

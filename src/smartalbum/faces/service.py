@@ -11,6 +11,11 @@ Assignment is incremental: each new face joins the person of its nearest assigne
 within ``faces.match_threshold`` (never a person it is banned from), else forms a new person
 with unassigned faces near it once there are ``faces.min_cluster`` of them. The nightly
 re-cluster (:func:`smartalbum.faces.people.recluster`) tidies what arrival order got wrong.
+
+A scan spread over several workers (faces.jobs) stores faces without assigning them
+(``assign=False``: marked pending), because each worker's in-memory index would miss the
+faces the others just found; :meth:`FaceScanner.assign_pending` then assigns every pending
+face in one process, in photo order — the same people a single-worker scan finds.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,7 +41,13 @@ from smartalbum.imaging.decode import load_photo
 from smartalbum.imaging.errors import PhotoError
 from smartalbum.library.db import insert_ignore, session_scope
 from smartalbum.library.schema import FILE_PRESENT, File, Photo, utcnow
-from smartalbum.library.schema_faces import ASSIGNED_AUTO, Face, FaceScan, Person
+from smartalbum.library.schema_faces import (
+    ASSIGNED_AUTO,
+    ASSIGNED_PENDING,
+    Face,
+    FaceScan,
+    Person,
+)
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +106,13 @@ class _Index:
     faces: 5 MB). Arrays grow by doubling, so adding a face is amortised O(1)."""
 
     def __init__(self, session: Session) -> None:
+        # Pending faces (a spread scan's, not assigned yet) join as they are assigned;
+        # dismissed ones ("not a face") never do.
+        settled = or_(Face.assigned_by.is_(None), Face.assigned_by != ASSIGNED_PENDING)
         rows = session.execute(
-            select(Face.id, Face.embedding, Face.person_id).where(Face.dismissed_at.is_(None))
+            select(Face.id, Face.embedding, Face.person_id).where(
+                settled, Face.dismissed_at.is_(None)
+            )
         ).all()
         self.n = len(rows)
         capacity = max(1024, 2 * self.n)
@@ -155,19 +171,21 @@ class FaceScanner:
         *,
         rescan: bool = False,
         progress: Callable[[int], None] | None = None,
+        assign: bool = True,
     ) -> ScanSummary:
         """Scan ``photo_ids`` (each once; ``rescan`` replaces faces found by an older detector
-        version); ``progress(1)`` after each photo (it may raise to stop the run)."""
+        version); ``progress(1)`` after each photo (it may raise to stop the run).
+        ``assign=False``: store the faces as pending (a chunk of a spread scan)."""
         summary = ScanSummary()
         for photo_id in photo_ids:
             try:
                 try:
-                    self.scan_photo(photo_id, summary, rescan=rescan)
+                    self.scan_photo(photo_id, summary, rescan=rescan, assign=assign)
                 except IntegrityError:
                     # The in-memory index went stale (a person merged away meanwhile):
                     # reload it and scan the photo again (its transaction rolled back).
                     self._index = None
-                    self.scan_photo(photo_id, summary, rescan=rescan)
+                    self.scan_photo(photo_id, summary, rescan=rescan, assign=assign)
             except PhotoError as exc:
                 summary.errors.append((str(exc.source or photo_id), exc.code, str(exc)))
             except BaseException:
@@ -177,8 +195,11 @@ class FaceScanner:
                 progress(1)
         return summary
 
-    def scan_photo(self, photo_id: int, summary: ScanSummary, *, rescan: bool = False) -> int:
-        """Detect, describe, store and assign the faces of one photo; returns the count."""
+    def scan_photo(
+        self, photo_id: int, summary: ScanSummary, *, rescan: bool = False, assign: bool = True
+    ) -> int:
+        """Detect, describe, store and assign (or, ``assign=False``, mark pending) the
+        faces of one photo; returns the count."""
         with self.factory() as s:
             photo = s.get(Photo, photo_id)
             scanned = s.scalar(select(FaceScan.detector).where(FaceScan.photo_id == photo_id))
@@ -235,14 +256,59 @@ class FaceScanner:
                     landmarks=[[px / width, py / height] for px, py in face.landmarks],
                     score=face.score,
                     embedding=to_bytes(vector),
+                    assigned_by=None if assign else ASSIGNED_PENDING,
                 )
                 s.add(row)
                 new.append(row)
             s.flush()
-            self._assign(s, new, vectors, photo.taken_at, summary)
+            if assign:
+                self._assign(s, new, vectors, photo.taken_at, summary)
         summary.photos += 1
         summary.faces += len(found)
         return len(found)
+
+    def assign_pending(self) -> ScanSummary:
+        """Assign every pending face (stored by spread scans, cancelled ones' included),
+        photo by photo in id order, one transaction per photo; idempotent."""
+        summary = ScanSummary()
+        with self.factory() as s:
+            photo_ids = list(
+                s.scalars(
+                    select(Face.photo_id)
+                    .where(Face.assigned_by == ASSIGNED_PENDING)
+                    .distinct()
+                    .order_by(Face.photo_id)
+                )
+            )
+        for photo_id in photo_ids:
+            try:
+                self._assign_photo(photo_id, summary)
+            except IntegrityError:  # a person merged away meanwhile: reload, try again
+                self._index = None
+                self._assign_photo(photo_id, summary)
+            except BaseException:
+                self._index = None
+                raise
+        return summary
+
+    def _assign_photo(self, photo_id: int, summary: ScanSummary) -> None:
+        with session_scope(self.factory) as s:
+            faces = list(
+                s.scalars(
+                    select(Face)
+                    .where(Face.photo_id == photo_id, Face.assigned_by == ASSIGNED_PENDING)
+                    .order_by(Face.id)
+                )
+            )
+            if not faces:
+                return
+            for face in faces:
+                face.assigned_by = None
+            taken_at = s.scalar(select(Photo.taken_at).where(Photo.id == photo_id))
+            vectors = np.stack([from_bytes(f.embedding) for f in faces])
+            self._assign(s, faces, vectors, taken_at, summary)
+            summary.photos += 1
+            summary.faces += len(faces)
 
     def _assign(
         self,

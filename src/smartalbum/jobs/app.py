@@ -117,7 +117,8 @@ def _connect_worker_signals(app: Celery) -> None:
     from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
     from smartalbum.jobs.liveness import Heartbeat
-    from smartalbum.jobs.tasks import start_sweeper
+    from smartalbum.jobs.store import worker_name
+    from smartalbum.jobs.tasks import start_heartbeat, start_sweeper
     from smartalbum.library import db
 
     stop = threading.Event()
@@ -129,6 +130,9 @@ def _connect_worker_signals(app: Celery) -> None:
             # liveness for `smartalbum worker --check` (jobs.liveness)
             node = getattr(sender, "hostname", None) or f"worker-{os.getpid()}"
             beats.append(Heartbeat(app.conf.smartalbum_settings, node).start())
+            controller = getattr(sender, "controller", None)
+            concurrency = int(getattr(controller, "concurrency", None) or 1)
+            start_heartbeat(app, stop, worker_name(), concurrency)
 
     def shutdown(**_: Any) -> None:
         stop.set()

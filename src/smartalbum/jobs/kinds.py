@@ -1,10 +1,16 @@
-"""Whole-job kinds: work that runs as one task on one worker, with progress in the job row.
+"""Job kinds: whole-job kinds (one task on one worker) and chunked kinds (spread over the
+workers), both registered here by the packages that own them.
 
-Indexing is cut into chunks that many workers share (jobs.tasks); the other kinds are
-short enough, or sequential enough, to run as one task: classify a batch of files,
-re-run a head over the catalog from stored embeddings, organise the catalog's photos.
-A kind is a function registered with :func:`job_kind`; it receives a
-:class:`JobContext` and returns the job's result (a JSON-able dict).
+Heavy work is cut into chunks that every worker shares (jobs.tasks): indexing, and the
+kinds registered with :func:`chunked_kind` (faces scans, category re-sorts). A chunked
+kind says how to list the job's items once (``plan``: the total is fixed then), how to do
+a chunk of them (idempotently: a killed worker's chunk is run again) and, optionally, one
+final step after every chunk (faces: group the new faces into people). The other kinds
+are short enough, or sequential enough, to run as one task: classify a batch of files,
+re-run a head over the catalog from stored embeddings, organise the catalog's photos (its
+journal is one sequential record: resume and undo read it in order). Such a kind is a
+function registered with :func:`job_kind`; it receives a :class:`JobContext` and returns
+the job's result (a JSON-able dict).
 
 Reliability: the task is ``acks_late``, the context heartbeats the job on every
 :meth:`JobContext.progress`, and the worker sweep (tasks.sweep) re-sends a running job
@@ -14,8 +20,9 @@ start must leave the catalog right (upserts, ``ON CONFLICT DO NOTHING``, journal
 Cancelling a job makes the next ``progress`` call raise :class:`Cancelled`.
 
 Other packages register their kinds the same way (faces scanning, category re-sorting):
-importing the module that holds the ``@job_kind`` functions is enough, as long as it is
-listed in :data:`KIND_MODULES` (so a worker process imports it before taking tasks).
+importing the module that holds the ``@job_kind``/``@chunked_kind`` functions is enough, as
+long as it is listed in :data:`KIND_MODULES` (so a worker process imports it before taking
+tasks); the core never imports a feature package by name otherwise.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import case, update
 
 from smartalbum.config import Settings
 from smartalbum.errors import Cancelled, SmartAlbumError
@@ -71,14 +78,113 @@ def job_kind(name: str) -> Callable[[Runner], Runner]:
     return register
 
 
-def load_kinds() -> dict[str, Runner]:
-    """Every registered kind (imports :data:`KIND_MODULES` once)."""
+def _import_kind_modules() -> None:
     for module in KIND_MODULES:
         try:
             importlib.import_module(module)
         except ImportError as exc:  # a feature that is not installed offers no kind
             log.debug("job kinds of %s unavailable: %s", module, exc)
-    return RUNNERS
+
+
+def load_kinds() -> dict[str, Runner]:
+    """Every registered kind, whole-job and chunked (imports :data:`KIND_MODULES`)."""
+    _import_kind_modules()
+    return {**RUNNERS, **{name: _chunked_only for name in CHUNKED}}
+
+
+def load_chunked() -> dict[str, ChunkedKind]:
+    """The registered chunked kinds (imports :data:`KIND_MODULES`)."""
+    _import_kind_modules()
+    return CHUNKED
+
+
+def _chunked_only(ctx: JobContext) -> dict[str, Any] | None:  # pragma: no cover - guard
+    """What ``RUNNERS``-style lookups get for a chunked kind: it is planned, never run as
+    one task (``run`` and the run task hand it to the planning instead)."""
+    raise ValueError(f"job {ctx.job_id} is of a chunked kind: it is planned, not run whole")
+
+
+# --------------------------------------------------------------------------- chunked kinds
+
+
+@dataclass
+class ChunkContext:
+    """What a chunked kind's chunk function gets: its items, and per-item progress.
+
+    ``items`` are done in order and ``progress(n)`` counts them; a chunk run again after
+    its worker died starts over (``attempts`` > 1), so the work must skip what a previous
+    attempt committed (and still count it). The chunk's progress only grows.
+    """
+
+    settings: Settings
+    factory: Any
+    job_id: str
+    params: dict[str, Any]
+    items: list[str]
+    attempts: int
+    claim: Any  # jobs.store.Claim
+    done: int = 0
+    #: What the chunk reports (JSON-able), kept with it for the kind's final step
+    #: (``store.chunk_results``).
+    result: Any = None
+
+    def engine(self) -> Any:
+        """The worker's model engine (loaded once per process)."""
+        from smartalbum.jobs.tasks import model_engine
+
+        return model_engine(self.settings)
+
+    def progress(self, n: int = 1) -> None:
+        """``n`` more items of the chunk done; raises :class:`Cancelled` when the job was
+        cancelled (the worker stops after what it just committed)."""
+        from smartalbum.jobs import store
+
+        self.done += n
+        if not store.chunk_progress(self.factory, self.claim, self.done):
+            raise Cancelled
+
+    def item_error(self, item: str, code: str, message: str) -> None:
+        """One item failed (it still counts as done); listed by the API's failed_items."""
+        from smartalbum.jobs import store
+
+        store.record_item_error(self.factory, self.job_id, item, code, message)
+
+
+@dataclass(frozen=True)
+class ChunkedKind:
+    """A kind spread over the workers: ``plan`` lists every item once (strings; the
+    job's total), ``chunk`` does a chunk of them, ``finish`` (optional) is one final step
+    after every chunk, whose return value is the job's result. ``smallest``/``largest``
+    bound the chunk size (store.chunk_size picks one from the live workers)."""
+
+    name: str
+    plan: Callable[[JobContext], list[str]]
+    chunk: Callable[[ChunkContext], None]
+    finish: Callable[[JobContext], dict[str, Any] | None] | None = None
+    smallest: int = 1
+    largest: int = 64
+
+
+#: Kinds spread over the workers (name -> kind), filled by :func:`chunked_kind`.
+CHUNKED: dict[str, ChunkedKind] = {}
+
+
+def chunked_kind(
+    name: str,
+    *,
+    plan: Callable[[JobContext], list[str]],
+    finish: Callable[[JobContext], dict[str, Any] | None] | None = None,
+    smallest: int = 1,
+    largest: int = 64,
+) -> Callable[[Callable[[ChunkContext], None]], Callable[[ChunkContext], None]]:
+    """Register the decorated function as the chunk runner of chunked kind ``name``."""
+
+    def register(fn: Callable[[ChunkContext], None]) -> Callable[[ChunkContext], None]:
+        CHUNKED[name] = ChunkedKind(name, plan, fn, finish, smallest, largest)
+        RUNNERS.pop(name, None)
+        return fn
+
+    return register
 
 
 @dataclass
@@ -100,20 +206,38 @@ class JobContext:
         return model_engine(self.settings)
 
     def total(self, total: int) -> None:
-        """Announce how many items the job has (shown as done/total, rate, ETA)."""
+        """Announce how many items the job has (shown as done/total, rate, ETA).
+
+        The first announcement stays: a re-run after a killed worker finds fewer items
+        left, and a total that shrank would make the job end "89/89" of 120."""
+        now = utcnow()
         with session_scope(self.factory) as s:
             s.execute(
-                update(Job).where(Job.id == self.job_id).values(total=total, heartbeat_at=utcnow())
+                update(Job)
+                .where(Job.id == self.job_id)
+                .values(
+                    total=case((Job.total.is_(None), total), else_=Job.total),
+                    heartbeat_at=now,
+                    progress_at=now,
+                )
             )
 
     def progress(self, n: int = 1) -> None:
-        """``n`` more items done; raises :class:`Cancelled` when the job was cancelled."""
+        """``n`` more items done; raises :class:`Cancelled` when the job was cancelled.
+
+        The job's ``done`` never goes down: a re-run counts from 0 again and is shown
+        once it passes what the killed attempt reached."""
         self.done += n
+        now = utcnow()
         with session_scope(self.factory) as s:
             changed = s.execute(
                 update(Job)
                 .where(Job.id == self.job_id, Job.status == JOB_RUNNING)
-                .values(done=self.done, heartbeat_at=utcnow())
+                .values(
+                    done=case((Job.done > self.done, Job.done), else_=self.done),
+                    heartbeat_at=now,
+                    progress_at=now,
+                )
             ).rowcount
         if not changed:
             raise Cancelled
@@ -139,25 +263,48 @@ def start(factory: Any, job_id: str) -> tuple[Job | None, bool]:
         job.status = JOB_RUNNING
         job.started_at = job.started_at or now
         job.heartbeat_at = now
+        job.progress_at = now
         s.flush()
         s.expunge(job)
         return job, rerun
 
 
 def finish(factory: Any, job_id: str, result: dict[str, Any] | None) -> None:
-    """Mark a running job done with its result (a cancelled job stays cancelled)."""
+    """Mark a running job done with its result (a cancelled job stays cancelled).
+
+    A runner that returned went through every item (a re-run skips, and may not count,
+    what a killed attempt did), so a done job shows done = total."""
     with session_scope(factory) as s:
         s.execute(
             update(Job)
             .where(Job.id == job_id, Job.status == JOB_RUNNING)
-            .values(status="done", result=result, finished_at=utcnow())
+            .values(
+                status="done",
+                result=result,
+                finished_at=utcnow(),
+                done=case(
+                    (Job.total.is_not(None) & (Job.total > Job.done), Job.total),
+                    else_=Job.done,
+                ),
+            )
         )
 
 
 def run(settings: Settings, factory: Any, job_id: str) -> None:
-    """Run one whole-job kind to the end (the body of the ``run_job`` task)."""
+    """Run one whole-job kind to the end (the body of the ``run_job`` task); a chunked
+    kind is planned and its chunks run here, one after the other (a caller that wants
+    the job done in this process: tests, tools)."""
     from smartalbum.jobs import store
 
+    known = store.get_job(factory, job_id)
+    if known is not None and known.kind in load_chunked():
+        from smartalbum.jobs import tasks
+
+        sent: list[int] = []
+        tasks.plan(settings, factory, job_id, send=sent.append)
+        for chunk_id in sent:
+            tasks.run_chunk(settings, factory, chunk_id)
+        return
     job, rerun = start(factory, job_id)
     if job is None:
         return

@@ -3,11 +3,17 @@
 Every state change is one short transaction whose WHERE clause makes it safe to repeat or
 to race: a chunk is claimed only when queued or stale, counted into the job only once,
 and a job is finished by exactly one worker. Progress is monotonic: a chunk's ``done``
-only grows (``max``), and the job's ``done`` is the sum over its chunks.
+only grows (``max``), and the job's ``done`` is the sum over its chunks; ``total`` is fixed when the job is planned.
+
+A chunked kind with a final step (faces: group the new faces into people) gets one more
+chunk without items, *held* until every item chunk is finished: the worker that finishes
+the last one releases it (:func:`release_final`, a conditional update only one caller
+wins) and runs it; killed, it is re-sent like any chunk.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import uuid
@@ -15,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import case, delete, exists, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from smartalbum.library.db import insert_ignore, session_scope
@@ -29,19 +35,82 @@ from smartalbum.library.schema import (
     Job,
     JobChunk,
     JobItemError,
+    JobWorker,
     utcnow,
 )
 from smartalbum.library.schema_state import JobUpload
 
 Factory = sessionmaker[Session]
-KINDS = ("index",)  # chunked over many workers (jobs.tasks); whole-job kinds: jobs.kinds
+KINDS = ("index",)  # chunked over many workers (jobs.tasks); the others: jobs.kinds
+
+#: A chunk of a final step waits in this state until every item chunk is finished.
+CHUNK_HELD = "held"
+#: Workers that did not heartbeat for this long are gone (they beat every WORKER_BEAT_S).
+WORKER_BEAT_S = 10.0
+WORKER_GONE_S = 3 * WORKER_BEAT_S
+#: Live workers assumed when none heartbeated (a job submitted before any worker started):
+#: enough chunks for a couple of workers, not so many that a chunk costs more than its work.
+FALLBACK_WORKERS = 2
+#: What job_to_dict uses when the caller has no settings (JobSettings.stall_after_s).
+DEFAULT_STALL_AFTER_S = 30.0
 
 
 def known_kinds() -> tuple[str, ...]:
-    """Every job kind a worker can run: the chunked ``index`` plus the registered ones."""
+    """Every job kind a worker can run: ``index``, the registered chunked kinds and the
+    whole-job ones."""
     from smartalbum.jobs.kinds import load_kinds
 
     return KINDS + tuple(sorted(load_kinds()))
+
+
+def chunked_kinds() -> tuple[str, ...]:
+    """The kinds cut into chunks: ``index`` and those registered with ``chunked_kind``."""
+    from smartalbum.jobs.kinds import load_chunked
+
+    return KINDS + tuple(sorted(load_chunked()))
+
+
+def chunk_size(total: int, workers: int, per_worker: int, smallest: int, largest: int) -> int:
+    """Items per chunk: about ``per_worker`` chunks for each live worker, within
+    [``smallest``, ``largest``]. Why: a fixed size leaves workers idle on a small job
+    (20 photos in chunks of 64 is one chunk for one worker) and costs a chunk's overhead
+    per few items on a huge one; a few chunks per worker also evens out unequal chunks."""
+    if total <= 0:
+        return max(1, smallest)
+    want = math.ceil(total / max(1, workers * per_worker))
+    return max(1, max(smallest, min(largest, want)))
+
+
+# --------------------------------------------------------------------------- workers
+
+
+def worker_heartbeat(factory: Factory, name: str, concurrency: int) -> None:
+    """Say that worker ``name`` (taking ``concurrency`` tasks at once) is alive."""
+    now = utcnow()
+    with session_scope(factory) as s:
+        values = {"concurrency": concurrency, "heartbeat_at": now}
+        if not insert_ignore(s, JobWorker, {"name": name, "started_at": now, **values}, ["name"]):
+            s.execute(update(JobWorker).where(JobWorker.name == name).values(**values))
+
+
+def worker_gone(factory: Factory, name: str) -> None:
+    """Forget a worker that shuts down (a killed one ages out instead)."""
+    with session_scope(factory) as s:
+        s.execute(delete(JobWorker).where(JobWorker.name == name))
+
+
+def live_workers(factory: Factory, within_s: float = WORKER_GONE_S) -> int:
+    """Tasks the live workers take at once (sum of their concurrency); 0 when none beat."""
+    since = utcnow() - timedelta(seconds=within_s)
+    with factory() as s:
+        return int(
+            s.scalar(
+                select(func.coalesce(func.sum(JobWorker.concurrency), 0)).where(
+                    JobWorker.heartbeat_at >= since
+                )
+            )
+            or 0
+        )
 
 
 def worker_name() -> str:
@@ -79,12 +148,16 @@ def start_planning(factory: Factory, job_id: str) -> Job | None:
         job.status = JOB_RUNNING
         job.started_at = job.started_at or now
         job.heartbeat_at = now
+        job.progress_at = job.progress_at or now
         return job
 
 
-def add_chunks(factory: Factory, job_id: str, chunks: list[list[str]]) -> list[int]:
-    """Store the job's chunks; returns their ids, or [] when a previous plan of the same
-    job already stored them (its chunks are then the sweep's to send again, not ours)."""
+def add_chunks(
+    factory: Factory, job_id: str, chunks: list[list[str]], *, final: bool = False
+) -> list[int]:
+    """Store the job's chunks (and, with ``final``, its held final step) and fix its
+    total; returns the item chunks' ids, or [] when a previous plan of the same job
+    already stored them (its chunks are then the sweep's to send again, not ours)."""
     now = utcnow()
     with session_scope(factory) as s:
         have = s.scalar(select(func.count()).where(JobChunk.job_id == job_id))
@@ -105,13 +178,52 @@ def add_chunks(factory: Factory, job_id: str, chunks: list[list[str]]) -> list[i
             for seq, items in enumerate(chunks)
         ]
         s.add_all(rows)
+        if final:
+            s.add(
+                JobChunk(
+                    job_id=job_id,
+                    seq=len(chunks),
+                    items=[],
+                    status=CHUNK_HELD,
+                    done=0,
+                    errors=0,
+                    attempts=0,
+                    heartbeat_at=now,
+                )
+            )
         s.execute(
             update(Job)
             .where(Job.id == job_id)
-            .values(total=sum(len(c) for c in chunks), heartbeat_at=now)
+            .values(total=sum(len(c) for c in chunks), heartbeat_at=now, progress_at=now)
         )
         s.flush()
         return [r.id for r in rows]
+
+
+def release_final(factory: Factory, job_id: str) -> int | None:
+    """Queue the job's held final step once no item chunk is queued or running; its chunk
+    id for the one caller that released it, else None.
+
+    Every worker calls this after committing its chunk, so of two finishing the last two
+    chunks at once the later one sees both finished; the ``held`` condition lets only one
+    of them win (PostgreSQL re-checks it after the row lock, SQLite serialises writers).
+    """
+    other = JobChunk.__table__.alias("other")
+    with session_scope(factory) as s:
+        final_id = s.scalar(
+            select(JobChunk.id).where(JobChunk.job_id == job_id, JobChunk.status == CHUNK_HELD)
+        )
+        if final_id is None:
+            return None
+        open_items = exists().where(
+            other.c.job_id == job_id, other.c.status.in_((JOB_QUEUED, JOB_RUNNING))
+        )
+        changed = s.execute(
+            update(JobChunk)
+            .where(JobChunk.id == final_id, JobChunk.status == CHUNK_HELD, ~open_items)
+            .values(status=JOB_QUEUED, heartbeat_at=utcnow())
+        ).rowcount
+        return final_id if changed == 1 else None
 
 
 @dataclass
@@ -123,6 +235,13 @@ class Claim:
     items: list[str]
     attempts: int
     params: dict[str, Any]
+    kind: str = "index"
+    done: int = 0  # items a previous attempt finished (they are done in order)
+
+    @property
+    def final(self) -> bool:
+        """The job's final step (a chunk without items)."""
+        return not self.items
 
 
 def claim_chunk(factory: Factory, chunk_id: int, stale_after_s: float) -> Claim | None:
@@ -158,8 +277,17 @@ def claim_chunk(factory: Factory, chunk_id: int, stale_after_s: float) -> Claim 
         )
         if result.rowcount != 1:
             return None
+        s.execute(update(Job).where(Job.id == chunk.job_id).values(progress_at=now))
         s.refresh(chunk)
-        return Claim(chunk.id, chunk.job_id, list(chunk.items), chunk.attempts, dict(job.params))
+        return Claim(
+            chunk.id,
+            chunk.job_id,
+            list(chunk.items),
+            chunk.attempts,
+            dict(job.params),
+            kind=job.kind,
+            done=chunk.done,
+        )
 
 
 def chunk_progress(factory: Factory, claim: Claim, done: int) -> bool:
@@ -175,7 +303,7 @@ def chunk_progress(factory: Factory, claim: Claim, done: int) -> bool:
                 heartbeat_at=now,
             )
         )
-        _refresh_job_counts(s, claim.job_id)
+        _refresh_job_counts(s, claim.job_id, now)
         status = s.scalar(select(Job.status).where(Job.id == claim.job_id))
     return status == JOB_RUNNING
 
@@ -194,8 +322,11 @@ def record_item_error(factory: Factory, job_id: str, item: str, code: str, messa
             )
 
 
-def finish_chunk(factory: Factory, claim: Claim, status: str = JOB_DONE) -> None:
-    """Mark the chunk finished with every item done (failed items count as done)."""
+def finish_chunk(
+    factory: Factory, claim: Claim, status: str = JOB_DONE, result: Any = None
+) -> None:
+    """Mark the chunk finished with every item done (failed items count as done), keeping
+    what it reports (``result``) for its kind's final step."""
     with session_scope(factory) as s:
         s.execute(
             update(JobChunk)
@@ -204,19 +335,41 @@ def finish_chunk(factory: Factory, claim: Claim, status: str = JOB_DONE) -> None
                 status=status,
                 done=len(claim.items) if status == JOB_DONE else JobChunk.done,
                 finished_at=utcnow(),
+                result=result,
             )
         )
-        _refresh_job_counts(s, claim.job_id)
+        _refresh_job_counts(s, claim.job_id, utcnow())
 
 
-def _refresh_job_counts(s: Session, job_id: str) -> None:
-    done = select(func.coalesce(func.sum(JobChunk.done), 0)).where(JobChunk.job_id == job_id)
-    errors = select(func.count()).where(JobItemError.job_id == job_id)
-    s.execute(
-        update(Job)
-        .where(Job.id == job_id)
-        .values(done=done.scalar_subquery(), errors=errors.scalar_subquery())
+def keep_alive(factory: Factory, claim: Claim) -> None:
+    """Heartbeat a chunk whose work reports no items (a final step): neither re-sent
+    by the sweep nor shown as stalled while its worker lives."""
+    now = utcnow()
+    with session_scope(factory) as s:
+        s.execute(
+            update(JobChunk)
+            .where(JobChunk.id == claim.chunk_id, JobChunk.status == JOB_RUNNING)
+            .values(heartbeat_at=now)
+        )
+        s.execute(update(Job).where(Job.id == claim.job_id).values(progress_at=now))
+
+
+def _refresh_job_counts(s: Session, job_id: str, now: datetime | None = None) -> None:
+    """The job's ``done`` from its chunks, never lower than it was (a chunk's ``done``
+    only grows, so the sum only grows; the guard keeps that true whatever wrote it)."""
+    done = (
+        select(func.coalesce(func.sum(JobChunk.done), 0))
+        .where(JobChunk.job_id == job_id)
+        .scalar_subquery()
     )
+    errors = select(func.count()).where(JobItemError.job_id == job_id)
+    values: dict[str, Any] = {
+        "done": case((Job.done > done, Job.done), else_=done),
+        "errors": errors.scalar_subquery(),
+    }
+    if now is not None:
+        values["progress_at"] = now
+    s.execute(update(Job).where(Job.id == job_id).values(**values))
 
 
 def maybe_finish_job(factory: Factory, job_id: str, result: dict[str, Any] | None = None) -> bool:
@@ -244,6 +397,29 @@ def maybe_finish_job(factory: Factory, job_id: str, result: dict[str, Any] | Non
         return changed.rowcount == 1
 
 
+def job_items(factory: Factory, job_id: str) -> list[str]:
+    """Every item the job was planned with, in chunk order (a final step's input)."""
+    with factory() as s:
+        rows = s.scalars(
+            select(JobChunk.items).where(JobChunk.job_id == job_id).order_by(JobChunk.seq)
+        )
+        return [item for items in rows for item in items]
+
+
+def chunk_results(factory: Factory, job_id: str) -> list[Any]:
+    """What the job's finished chunks reported, in chunk order (None-s left out)."""
+    with factory() as s:
+        return [
+            r
+            for r in s.scalars(
+                select(JobChunk.result)
+                .where(JobChunk.job_id == job_id, JobChunk.status == JOB_DONE)
+                .order_by(JobChunk.seq)
+            )
+            if r is not None
+        ]
+
+
 def fail_job(factory: Factory, job_id: str, message: str) -> None:
     with session_scope(factory) as s:
         s.execute(
@@ -267,7 +443,7 @@ def cancel_job(factory: Factory, job_id: str) -> Job | None:
         )
         s.execute(
             update(JobChunk)
-            .where(JobChunk.job_id == job_id, JobChunk.status == JOB_QUEUED)
+            .where(JobChunk.job_id == job_id, JobChunk.status.in_((JOB_QUEUED, CHUNK_HELD)))
             .values(status=JOB_CANCELLED)
         )
         # photos uploaded with the job: no worker will read them now
@@ -307,11 +483,16 @@ def stale_work(factory: Factory, stale_after_s: float) -> tuple[list[str], list[
         queued = [cid for cid, status in found if status == JOB_QUEUED]
         jobs: list[str] = []
         if not busy:
+            # Not planned yet, a whole-job kind, or a chunked job whose chunks are all
+            # finished but which is not (its last worker died before ending it).
+            open_chunks = exists().where(
+                JobChunk.job_id == Job.id, JobChunk.status.in_((JOB_QUEUED, JOB_RUNNING))
+            )
             jobs = list(
                 s.scalars(
                     select(Job.id).where(
                         Job.status.in_((JOB_QUEUED, JOB_RUNNING)),
-                        Job.total.is_(None) | (Job.kind != "index"),
+                        Job.total.is_(None) | Job.kind.not_in(chunked_kinds()) | ~open_chunks,
                         func.coalesce(Job.heartbeat_at, Job.created_at) < stale,
                     )
                 )
@@ -355,18 +536,30 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() + "Z" if value is not None else None
 
 
-def job_to_dict(job: Job, now: datetime | None = None) -> dict[str, Any]:
+def job_to_dict(
+    job: Job, now: datetime | None = None, stall_after_s: float | None = None
+) -> dict[str, Any]:
     """The job as the API and ``smartalbum jobs --json`` show it, with rate and ETA.
 
     ``rate`` is items per second since the job started (or until it finished); ``eta_s``
     the seconds left at that rate (None until something is done or when finished).
+    ``stalled``: running, but no chunk heartbeated for ``stall_after_s``
+    (JobSettings.stall_after_s); the ETA is then withheld, since a rate averaged over the
+    time before the stall says nothing about when it ends. ``idle_s``: seconds since
+    the last progress of a running job.
     """
     now = now or utcnow()
+    limit = DEFAULT_STALL_AFTER_S if stall_after_s is None else stall_after_s
     end = job.finished_at or now
     elapsed = (end - job.started_at).total_seconds() if job.started_at else 0.0
     rate = job.done / elapsed if elapsed > 0 and job.done else None
+    idle = None
+    if job.status == JOB_RUNNING:
+        last = job.progress_at or job.heartbeat_at or job.started_at or job.created_at
+        idle = max(0.0, (now - last).total_seconds()) if last is not None else None
+    stalled = idle is not None and idle > limit
     eta = None
-    if rate and job.total is not None and job.status == JOB_RUNNING:
+    if rate and job.total is not None and job.status == JOB_RUNNING and not stalled:
         eta = max(0.0, (job.total - job.done) / rate)
     return {
         "id": job.id,
@@ -378,6 +571,8 @@ def job_to_dict(job: Job, now: datetime | None = None) -> dict[str, Any]:
         "errors": job.errors,
         "rate": round(rate, 3) if rate else None,
         "eta_s": round(eta, 1) if eta is not None else None,
+        "stalled": stalled,
+        "idle_s": round(idle, 1) if idle is not None else None,
         "message": job.message,
         "result": job.result,
         "created_at": _iso(job.created_at),

@@ -50,7 +50,8 @@ def submit_job(
     app: Any = None,
     prepare: Callable[[str], None] | None = None,
 ) -> str:
-    """Create a whole-job ``kind`` job (see jobs.kinds) and send its task; returns its id.
+    """Create a ``kind`` job (see jobs.kinds) and send its first task: the planning of a
+    chunked kind, else the whole-job run; returns its id.
 
     ``prepare(job_id)`` runs between the two (e.g. storing the job's uploads in the
     catalog), so no worker can start the job before it is ready; if it raises, the job is
@@ -66,7 +67,8 @@ def submit_job(
         except BaseException as exc:
             store.fail_job(factory, job_id, f"could not prepare the job: {type(exc).__name__}")
             raise
-    _send(factory, job_id, lambda: (app or make_celery(settings)).conf.smartalbum_tasks["run"])
+    first = "plan" if kind in store.chunked_kinds() else "run"
+    _send(factory, job_id, lambda: (app or make_celery(settings)).conf.smartalbum_tasks[first])
     return job_id
 
 

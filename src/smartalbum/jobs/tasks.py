@@ -1,5 +1,11 @@
-"""The tasks: plan an index job into chunks, index a chunk; and the sweep that re-sends
-the chunks of dead workers.
+"""The tasks: plan a chunked job (index, or a kind registered with ``jobs.kinds.
+chunked_kind``) into chunks, run a chunk; the sweep that re-sends the chunks of dead
+workers; and each worker's heartbeat (store.live_workers: chunk sizes follow it).
+
+Chunk sizes adapt to the live workers (store.chunk_size): about
+``jobs.chunks_per_worker`` chunks per worker, so 20 photos on four workers are four or more
+chunks, not one. A chunked kind's final step runs once, after every chunk, on the worker
+that finished the last one (store.release_final).
 
 Indexing a chunk is ``library.indexer.Indexer`` run over the chunk's files (single-file
 roots, ``scope`` the chunk, ``job_id`` the job), so a job indexes exactly like
@@ -25,7 +31,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from smartalbum.config import Settings
-from smartalbum.errors import Cancelled
+from smartalbum.errors import Cancelled, SmartAlbumError
 from smartalbum.features import load_features
 from smartalbum.imaging.files import find_photos
 from smartalbum.jobs import store
@@ -50,6 +56,8 @@ RUN_TASK = "smartalbum.job.run"  # whole-job kinds (jobs.kinds)
 #: Transient database trouble (a restarted PostgreSQL, a locked SQLite): retried with backoff.
 TRANSIENT = (OperationalError,)
 MAX_CHUNKS = 400
+#: Smallest index chunk: each pays a pipeline fill and drain (~0.3 s), ~8 photos' work.
+MIN_INDEX_CHUNK = 8
 
 
 # --------------------------------------------------------------------------- per process
@@ -95,24 +103,41 @@ def bind(app: Celery) -> None:
         plan(settings, catalog(settings), job_id, send=lambda cid: chunk_task.delay(job_id, cid))
 
     @app.task(name=CHUNK_TASK, **retried)
-    def chunk_task(self: Any, job_id: str, chunk_id: int) -> None:  # noqa: ARG001
+    def chunk_task(self: Any, job_id: str, chunk_id: int) -> None:
         settings = settings_of(self)
-        index_chunk(settings, catalog(settings), chunk_id)
+        factory = catalog(settings)
+        if _kind_of(factory, job_id) == "index":
+            index_chunk(settings, factory, chunk_id)
+        else:
+            run_chunk(settings, factory, chunk_id)
 
     @app.task(name=RUN_TASK, **retried)
     def run_job(self: Any, job_id: str) -> None:
         from smartalbum.jobs.kinds import run
 
         settings = settings_of(self)
-        run(settings, catalog(settings), job_id)
+        factory = catalog(settings)
+        if _kind_of(factory, job_id) in store.chunked_kinds():  # sent by an older node
+            plan(settings, factory, job_id, send=lambda cid: chunk_task.delay(job_id, cid))
+        else:
+            run(settings, factory, job_id)
 
     app.conf.smartalbum_tasks = {"plan": plan_index, "chunk": chunk_task, "run": run_job}
 
 
+def workers_for_planning(settings: Settings, factory: store.Factory) -> int:
+    """How many tasks the live workers take at once (store.FALLBACK_WORKERS when none
+    heartbeated: a job submitted before its workers started)."""
+    return store.live_workers(factory) or store.FALLBACK_WORKERS
+
+
 def plan(settings: Settings, factory: store.Factory, job_id: str, send: Any) -> None:
-    """Find the job's photos, cut them into chunks, send a task per unfinished chunk."""
+    """Plan a chunked job: an index job's photos, or a registered chunked kind's items."""
     job = store.start_planning(factory, job_id)
     if job is None:
+        return
+    if job.kind != "index":
+        plan_chunked(settings, factory, job, send)
         return
     roots = [str(p) for p in job.params.get("paths", [])]
     try:
@@ -128,14 +153,134 @@ def plan(settings: Settings, factory: store.Factory, job_id: str, send: Any) -> 
             files = inside
     size = int(job.params.get("chunk_size") or 0)
     if not size:
-        # Each chunk pays a pipeline fill and drain (~0.3 s): very large jobs get larger
-        # chunks, so that there are at most MAX_CHUNKS of them.
-        size = max(settings.jobs.chunk_size, min(512, -(-len(files) // MAX_CHUNKS)))
+        # Each chunk pays a pipeline fill and drain (~0.3 s): chunks of at least
+        # MIN_INDEX_CHUNK photos (or the configured size, if smaller), at most the
+        # configured size, except that very large jobs get larger chunks, so that there
+        # are at most MAX_CHUNKS of them; in between, enough chunks for every worker.
+        largest = max(settings.jobs.chunk_size, min(512, -(-len(files) // MAX_CHUNKS)))
+        size = store.chunk_size(
+            len(files),
+            workers_for_planning(settings, factory),
+            settings.jobs.chunks_per_worker,
+            min(settings.jobs.chunk_size, MIN_INDEX_CHUNK),
+            largest,
+        )
     chunks = [files[i : i + size] for i in range(0, len(files), size)]
-    for chunk_id in store.add_chunks(factory, job_id, chunks):
+    sent = store.add_chunks(factory, job_id, chunks)
+    for chunk_id in sent:
         send(chunk_id)
-    if not chunks:
+    if not sent:  # nothing to do, or planned before and every chunk may be finished
         _finish_index_job(factory, job_id, settings)
+
+
+def plan_chunked(settings: Settings, factory: store.Factory, job: Any, send: Any) -> None:
+    """List a chunked kind's items (the job's fixed total), cut them into chunks sized
+    for the live workers, send them; a job planned before only gets its final step
+    released (when its last worker died before that)."""
+    from smartalbum.jobs.kinds import JobContext, load_chunked
+
+    kind = load_chunked().get(job.kind)
+    if kind is None:
+        store.fail_job(factory, job.id, f"no worker here knows job kind {job.kind!r}")
+        return
+    ctx = JobContext(settings, factory, job.id, dict(job.params or {}))
+    if job.total is None:
+        try:
+            items = [str(item) for item in kind.plan(ctx)]
+        except (ValueError, OSError, LookupError, SmartAlbumError) as exc:
+            store.fail_job(factory, job.id, f"{type(exc).__name__}: {exc}")
+            return
+        size = store.chunk_size(
+            len(items),
+            workers_for_planning(settings, factory),
+            settings.jobs.chunks_per_worker,
+            kind.smallest,
+            kind.largest,
+        )
+        chunks = [items[i : i + size] for i in range(0, len(items), size)]
+        for chunk_id in store.add_chunks(factory, job.id, chunks, final=kind.finish is not None):
+            send(chunk_id)
+    _after_generic_chunk(settings, factory, job.id)
+
+
+def run_chunk(settings: Settings, factory: store.Factory, chunk_id: int) -> None:
+    """Claim and run one chunk of a registered chunked kind (or its final step)."""
+    from smartalbum.jobs.kinds import ChunkContext, load_chunked
+
+    claim = store.claim_chunk(factory, chunk_id, settings.jobs.stale_after_s)
+    if claim is None:
+        return
+    kind = load_chunked().get(claim.kind)
+    if kind is None:
+        store.fail_job(factory, claim.job_id, f"no worker here knows job kind {claim.kind!r}")
+        return
+    if claim.final:
+        _run_final(settings, factory, claim, kind)
+        return
+    if claim.attempts > settings.jobs.max_attempts:
+        # This chunk killed (or hung) its worker every time: give up the items after
+        # those a previous attempt finished (items are done in order), keep the job going.
+        reason = f"the worker processing this item died {claim.attempts - 1} times"
+        for item in claim.items[claim.done :]:
+            store.record_item_error(factory, claim.job_id, item, "worker-lost", reason)
+    else:
+        ctx = ChunkContext(
+            settings, factory, claim.job_id, claim.params, claim.items, claim.attempts, claim
+        )
+        try:
+            kind.chunk(ctx)
+        except Cancelled:
+            store.finish_chunk(factory, claim, status="cancelled")
+            return
+        except (ValueError, OSError, LookupError, SmartAlbumError) as exc:
+            store.fail_job(factory, claim.job_id, f"{type(exc).__name__}: {exc}")
+            store.finish_chunk(factory, claim, status=JOB_FAILED)
+            return
+        store.finish_chunk(factory, claim, result=ctx.result)
+        _after_generic_chunk(settings, factory, claim.job_id)
+        return
+    store.finish_chunk(factory, claim)
+    _after_generic_chunk(settings, factory, claim.job_id)
+
+
+def _after_generic_chunk(settings: Settings, factory: store.Factory, job_id: str) -> None:
+    """The worker that finished the last chunk runs the final step (or ends the job)."""
+    final_id = store.release_final(factory, job_id)
+    if final_id is not None:
+        run_chunk(settings, factory, final_id)
+    else:
+        store.maybe_finish_job(factory, job_id)
+
+
+def _run_final(settings: Settings, factory: store.Factory, claim: store.Claim, kind: Any) -> None:
+    """The kind's final step, heartbeated from a thread (it reports no items), then the
+    job's end with its result. Killed, the step is re-sent: it must be idempotent."""
+    from smartalbum.jobs.kinds import JobContext
+
+    stop = threading.Event()
+    every = max(0.2, min(5.0, settings.jobs.stall_after_s / 3))
+
+    def beat() -> None:
+        while not stop.wait(every):
+            try:
+                store.keep_alive(factory, claim)
+            except Exception:  # noqa: BLE001 - a missed beat must not end the step
+                log.debug("keep-alive of chunk %s failed", claim.chunk_id, exc_info=True)
+
+    thread = threading.Thread(target=beat, name="smartalbum-final-step", daemon=True)
+    thread.start()
+    ctx = JobContext(settings, factory, claim.job_id, claim.params, rerun=claim.attempts > 1)
+    try:
+        result = kind.finish(ctx)
+    except (ValueError, OSError, LookupError, SmartAlbumError) as exc:
+        store.fail_job(factory, claim.job_id, f"{type(exc).__name__}: {exc}")
+        store.finish_chunk(factory, claim, status=JOB_FAILED)
+        return
+    finally:
+        stop.set()
+        thread.join(timeout=every * 2)
+    store.finish_chunk(factory, claim)
+    store.maybe_finish_job(factory, claim.job_id, result)
 
 
 def index_chunk(settings: Settings, factory: store.Factory, chunk_id: int) -> None:
@@ -305,8 +450,9 @@ def sweep(app: Celery) -> int:
     jobs, chunks = store.stale_work(factory, settings.jobs.stale_after_s)
     tasks = app.conf.smartalbum_tasks
     with app.connection_for_write() as conn:
+        chunked = store.chunked_kinds()
         for job_id in jobs:
-            task = tasks["plan"] if _kind_of(factory, job_id) == "index" else tasks["run"]
+            task = tasks["plan"] if _kind_of(factory, job_id) in chunked else tasks["run"]
             task.apply_async((job_id,), connection=conn)
         for chunk_id in chunks:
             job_id = _job_of_chunk(factory, chunk_id)
@@ -346,6 +492,32 @@ def _prune_processed(settings: Settings, older_than_s: float = 300.0) -> None:
                 entry.unlink()
         except OSError:
             pass
+
+
+def start_heartbeat(
+    app: Celery, stop: threading.Event, name: str, concurrency: int
+) -> threading.Thread:
+    """A daemon thread that says every ``store.WORKER_BEAT_S`` that this worker lives (what
+    planning counts to size chunks), and forgets it when ``stop`` is set."""
+    settings: Settings = app.conf.smartalbum_settings
+
+    def loop() -> None:
+        factory = catalog(settings)
+        while True:
+            try:
+                store.worker_heartbeat(factory, name, concurrency)
+            except Exception:  # noqa: BLE001 - a missed beat must never kill the worker
+                log.warning("worker heartbeat failed", exc_info=True)
+            if stop.wait(store.WORKER_BEAT_S):
+                break
+        try:
+            store.worker_gone(factory, name)
+        except Exception:  # noqa: BLE001 - it ages out anyway
+            log.debug("could not unregister worker %s", name, exc_info=True)
+
+    thread = threading.Thread(target=loop, name="smartalbum-heartbeat", daemon=True)
+    thread.start()
+    return thread
 
 
 def start_sweeper(app: Celery, stop: threading.Event) -> threading.Thread:

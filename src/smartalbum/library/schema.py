@@ -268,6 +268,9 @@ class Job(Base):
     message: Mapped[str | None] = mapped_column(Text)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)  # planning step alive
+    # When an item last got done (or a final step said it is alive): no change for
+    # jobs.stall_after_s while running means "stalled" (store.job_to_dict), never an ETA.
+    progress_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -294,6 +297,25 @@ class JobChunk(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # What a chunk of a chunked kind reports (e.g. one category's retrain report); the
+    # kind's final step gathers them into the job's result.
+    result: Mapped[Any | None] = mapped_column(JSON)
+
+
+class JobWorker(Base):
+    """A live worker process, heartbeated by its sweeper thread (jobs.tasks).
+
+    Its reason to exist: a job is cut into chunks by how many workers take them (a small
+    job still uses every worker), and the embedded broker has no remote control to ask.
+    Rows not heartbeated for a few intervals are workers that are gone.
+    """
+
+    __tablename__ = "job_workers"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    concurrency: Mapped[int] = mapped_column(Integer, default=1)
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
 
 class JobItemError(Base):

@@ -40,6 +40,9 @@ from smartalbum.library.schema import Base, utcnow
 
 ASSIGNED_AUTO = "auto"
 ASSIGNED_USER = "user"
+#: Stored by a chunk of a spread scan, to be assigned by the job's one final step (chunks on
+#: several workers cannot assign consistently: each would miss the others' new faces).
+ASSIGNED_PENDING = "pending"
 
 
 class Person(Base):

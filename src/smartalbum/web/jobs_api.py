@@ -72,10 +72,20 @@ def _check_paths(raw: Any, allowed: list[Path]) -> list[str]:
     return out
 
 
+def _job_dict(job: Any) -> dict[str, Any]:
+    """The job as the API shows it, stalled after this server's jobs.stall_after_s."""
+    from smartalbum.jobs import store
+
+    return store.job_to_dict(job, stall_after_s=get_state().settings.jobs.stall_after_s)
+
+
 @bp.get("/jobs")
 def page() -> str:
-    """The jobs page: start an index of a server folder, watch every job's progress."""
-    return render_template("jobs.html")
+    """The jobs page: start an index of a server folder, watch every job's progress.
+
+    Without SMARTALBUM_JOBS__ROOTS the page says that the API may read any path the
+    server process can (issue 16: say it where people start jobs)."""
+    return render_template("jobs.html", roots=[str(r) for r in get_state().settings.jobs.roots])
 
 
 #: Fields each built-in kind takes in ``POST /api/v1/jobs`` (besides ``kind``).
@@ -128,7 +138,7 @@ def create_job() -> tuple[Response, int, dict[str, str]]:
             params = _check_organize(params)
         job_id = submit_job(settings, factory, kind, params)
     job = store.get_job(factory, job_id)
-    return jsonify(store.job_to_dict(job)), 202, {"Location": f"/api/v1/jobs/{job_id}"}
+    return jsonify(_job_dict(job)), 202, {"Location": f"/api/v1/jobs/{job_id}"}
 
 
 def _check_head(head: Any) -> None:
@@ -202,7 +212,7 @@ def upload_classify_job() -> tuple[Response, int, dict[str, str]]:
     params = {"uploads": len(named), "names": [name[:255] for name, _ in named], "head": head}
     job_id = submit_job(state.settings, factory, "classify", params, prepare=keep_uploads)
     job = store.get_job(factory, job_id)
-    return jsonify(store.job_to_dict(job)), 202, {"Location": f"/api/v1/jobs/{job_id}"}
+    return jsonify(_job_dict(job)), 202, {"Location": f"/api/v1/jobs/{job_id}"}
 
 
 @bp.get("/api/v1/jobs")
@@ -217,7 +227,7 @@ def list_jobs() -> Response:
 
     args: JobListQuery = query_args()
     jobs = store.list_jobs(catalog_factory(), limit=args.limit, status=args.status)
-    return jsonify({"jobs": [store.job_to_dict(j) for j in jobs]})
+    return jsonify({"jobs": [_job_dict(j) for j in jobs]})
 
 
 def _job_or_404(job_id: str) -> Any:
@@ -239,7 +249,7 @@ def get_job(job_id: str) -> Response:
     from smartalbum.jobs import store
 
     job = _job_or_404(job_id)
-    out = store.job_to_dict(job)
+    out = _job_dict(job)
     out["failed_items"] = [
         {"item": e.item, "code": e.code, "message": e.message}
         for e in store.item_errors(catalog_factory(), job.id, limit=100)
@@ -260,4 +270,4 @@ def cancel_job(job_id: str) -> Response:
     from smartalbum.jobs import store
 
     job = _job_or_404(job_id)
-    return jsonify(store.job_to_dict(store.cancel_job(catalog_factory(), job.id)))
+    return jsonify(_job_dict(store.cancel_job(catalog_factory(), job.id)))

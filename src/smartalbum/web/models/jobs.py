@@ -68,7 +68,17 @@ class Job(Model):
     done: int = Field(description="items finished (only grows)")
     errors: int = Field(description="items that failed")
     rate: float | None = Field(None, description="items per second since the start")
-    eta_s: float | None = Field(None, description="seconds left at that rate")
+    eta_s: float | None = Field(
+        None, description="seconds left at that rate (null when stalled: no honest estimate)"
+    )
+    stalled: bool = Field(
+        False,
+        description="running, but no chunk heartbeated for jobs.stall_after_s seconds "
+        "(workers gone or stuck)",
+    )
+    idle_s: float | None = Field(
+        None, description="seconds since the last progress of a running job (null otherwise)"
+    )
     message: str | None = None
     result: dict[str, Any] | None = None
     created_at: str | None = None
