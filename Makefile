@@ -43,9 +43,11 @@ else
 	$(BIN)/smartalbum serve --host $(HOST) --port $(PORT)
 endif
 
+# Everything (browser, training, services, slow), on both cores: one test file per worker, so
+# module fixtures are built once and the services tests keep their own Redis db / ports.
 test: $(VENV)/.dev
 	$(BIN)/ruff check src tests bench
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # The fast lane, for every change: no browser, no training (torch), no services (PostgreSQL,
 # Redis, rclone, worker or server processes), nothing marked slow; both cores (pytest-xdist,

@@ -87,6 +87,11 @@ def test_index_job_on_dev_zero_is_400(app_settings):
         assert problem["code"] == "not_a_regular_file" and "/dev/zero" in problem["detail"]
         response = client.post("/api/v1/jobs", json={"kind": "classify", "paths": ["/dev/zero"]})
         assert response.status_code == 400
+        # /proc files stat as regular files; /proc/self/mem was accepted (202)
+        for path in ("/proc/self/mem", "/proc/self/status"):
+            response = client.post("/api/v1/jobs", json={"kind": "index", "paths": [path]})
+            assert response.status_code == 400, path
+            assert response.get_json()["code"] == "not_a_regular_file"
     finally:
         reset()
 

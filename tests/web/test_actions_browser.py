@@ -52,6 +52,11 @@ def test_drop_survives_a_reload_then_add_to_library_and_correct(
     top = page.evaluate("() => document.getElementById('results').getBoundingClientRect().top")
     assert top < page.viewport_size["height"]  # the results start in view
 
+    # the list is kept once both results are in (saved after the tiles are drawn)
+    page.wait_for_function(
+        "() => (JSON.parse(sessionStorage.getItem('smartalbum-drop-results') || '[]')"
+        ".filter(e => e.status === 'done').length === 2)"
+    )
     page.reload()
     page.wait_for_function("() => document.querySelectorAll('.tile.done').length === 2")
     labels = page.eval_on_selector_all(".tile .label", "els => els.map(e => e.textContent)")

@@ -301,6 +301,8 @@ def test_review_duplicates_and_photo_pages(gallery, photo_library: Library) -> N
     # hovering the pressed label keeps its full colour (it was white on a pale tint)
     pressed = page.locator('#photo-fix .fix-button[aria-pressed="true"]')
     pressed.hover()
+    # the buttons' colour transitions (app.css) end first: compare settled colours
+    pressed.evaluate("b => Promise.all(b.getAnimations().map(a => a.finished))")
     colours = pressed.evaluate(
         "b => { const s = getComputedStyle(b); return [s.backgroundColor, s.borderTopColor]; }"
     )
@@ -429,9 +431,10 @@ def test_the_grid_is_one_tab_stop_with_arrow_keys_space_and_enter(gallery, tmp_p
     page.keyboard.press("Escape")
     assert page.is_hidden("#label-menu")
     assert page.evaluate(focused) == order[2]
-    # Enter opens the photo (the viewer where it is installed, else the photo's page)
+    # Enter opens the photo in the viewer (static/viewer.js), on this photo
     page.keyboard.press("Enter")
-    page.wait_for_url(f"**/gallery/photos/{order[2]}")
+    page.wait_for_selector("dialog.viewer[open]")
+    assert f"/photos/{order[2]}/" in page.get_attribute("dialog.viewer[open] .viewer-image", "src")
 
 
 @pytest.mark.browser

@@ -120,6 +120,7 @@ DATA_DEPENDENT: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/photos"): {"bad_parameter:cursor"},
     ("GET", "/api/v1/duplicates"): {"bad_parameter:cursor"},
     ("PATCH", "/api/v1/photos/{photo_id}"): {"unknown_label"},
+    ("POST", "/api/v1/photos/bulk/label"): {"unknown_label"},
     ("POST", "/api/v1/classify"): {"not_an_image", "conflicting_heads", "empty_file",
                                    "unsupported_format", "damaged_image", "too_many_pixels"},
     ("POST", "/classify"): {"not_an_image", "conflicting_heads", "empty_file",

@@ -48,6 +48,11 @@ def _bad(name: str, detail: str, code: str | None = None) -> ProblemError:
     return ProblemError(400, "Bad Request", detail, code=code)
 
 
+#: Kernel and device file systems: their files stat as regular (or are devices) but are no
+#: photos, and reading some never ends (/proc/self/mem, /dev/zero).
+VIRTUAL_FILE_SYSTEMS = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+
 def _check_paths(raw: Any, allowed: list[Path]) -> list[str]:
     if not isinstance(raw, list) or not raw or len(raw) > MAX_PATHS:
         raise _bad("paths", f"'paths' must be a list of 1 to {MAX_PATHS} server folders or files")
@@ -65,6 +70,10 @@ def _check_paths(raw: Any, allowed: list[Path]) -> list[str]:
         if not resolved.exists() or not os.access(resolved, os.R_OK):
             detail = f"{item!r} does not exist or cannot be read on the server"
             raise _bad("paths", detail, "bad_path")
+        if any(resolved.is_relative_to(v) for v in VIRTUAL_FILE_SYSTEMS):
+            # /proc/self/mem and /sys files stat as regular files: never photos
+            detail = f"{item!r} is in {resolved.parts[1]!r}, the kernel's files, not photos"
+            raise _bad("paths", detail, "not_a_regular_file")
         if not resolved.is_dir() and not resolved.is_file():  # /dev/zero, a FIFO, a socket
             detail = f"{item!r} is not a regular file or folder (only those are read)"
             raise _bad("paths", detail, "not_a_regular_file")

@@ -46,8 +46,8 @@ def _folder() -> Path:
     from smartalbum.organize.intake import default_folder
 
     settings = get_state().settings
-    given = (request.form.get("folder") or "").strip()
-    if not given:
+    given = request.form.get("folder")
+    if given is None:  # absent: the default; present, it must be a folder
         return default_folder(settings.data_dir)
     if (
         len(given) > MAX_FOLDER

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from smartalbum.web.models.common import MAX_FILES_MARKER, Body, Id, Model, Query, text
 
@@ -16,8 +16,15 @@ class AddToLibraryForm(BaseModel):
     """Documented only: uploads are parsed by web/multipart.py, never by the model."""
 
     file: list[bytes] = Field(min_length=1, json_schema_extra={MAX_FILES_MARKER: True})
-    folder: text(4096) | None = Field(
-        None, description="absolute folder (inside the job roots when set); default under data_dir"
+    # not nullable: a multipart field has no null (a client would send the text "null")
+    folder: text(4096) = Field(
+        "",
+        # what the view takes when the field is sent: an absolute path (or ~/...) without
+        # control characters ((?![\s\S]) ends it: a "$" would let a final newline through)
+        # (only documented: the form is parsed by the view, and pydantic's regex engine
+        # has no lookahead)
+        json_schema_extra={"pattern": r"^(/|~/)[^\x00-\x1f\x7f]*(?![\s\S])"},
+        description="absolute folder (inside the job roots when set); default under data_dir",
     )
 
 
@@ -97,6 +104,20 @@ class TripDetail(Model):
 
 
 class HomeBody(Body):
+    # one way to say where home is (the view refuses a body with none of them)
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["latitude", "longitude"],
+                 "properties": {"latitude": {"type": "number"}, "longitude": {"type": "number"}}},
+                {"required": ["photo_id"], "properties": {"photo_id": {"type": "integer"}}},
+                {"required": ["place"], "properties": {"place": {"type": "string", "minLength": 1}}},
+                {"required": ["clear"], "properties": {"clear": {"const": True}}},
+            ]
+        },
+    )
+
     latitude: float | None = Field(None, ge=-90, le=90)
     longitude: float | None = Field(None, ge=-180, le=180)
     photo_id: Id | None = Field(None, description="use this photo's position")

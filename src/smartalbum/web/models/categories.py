@@ -8,7 +8,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from smartalbum.web.models.common import MEDIA_TYPES, Body, Model, Query, Sha256, head_field, text
+from smartalbum.web.models.common import (
+    MEDIA_TYPES,
+    Body,
+    Model,
+    Query,
+    Sha256,
+    head_field,
+    one_list_of,
+    text,
+)
 
 MAX_EXAMPLES = 500
 MAX_LIMIT = 1000
@@ -18,28 +27,18 @@ Description = text(2000, min_length=0)
 Hashes = list[Sha256]
 
 
-def _one_list_of(*names: str) -> dict[str, Any]:
-    """JSON schema: at least one of ``names`` is a non-empty list (the view's own rule)."""
-    return {
-        "anyOf": [
-            {"required": [n], "properties": {n: {"type": "array", "minItems": 1}}}
-            for n in names
-        ]
-    }
-
-
 class ExamplesBody(BaseModel):
     """Library photos by SHA-256 (a multipart form may upload files under the same names;
     it is documented with the JSON body and parsed by the view). At least one photo."""
 
-    model_config = ConfigDict(json_schema_extra=_one_list_of("examples", "counter_examples"))
+    model_config = ConfigDict(json_schema_extra=one_list_of("examples", "counter_examples"))
 
     examples: Hashes | None = Field(None, max_length=MAX_EXAMPLES)
     counter_examples: Hashes | None = Field(None, max_length=MAX_EXAMPLES)
 
 
 class NewCategoryBody(ExamplesBody):
-    model_config = ConfigDict(json_schema_extra=_one_list_of("examples"))
+    model_config = ConfigDict(json_schema_extra=one_list_of("examples"))
 
     name: str = Field(description="1 to 128 characters")
     description: str = Field("", max_length=2000)

@@ -100,3 +100,13 @@ class Problem(Model):
 
 
 JPEG = binary("image/jpeg")
+
+
+def one_list_of(*names: str) -> dict[str, Any]:
+    """JSON schema: at least one of ``names`` is a non-empty list (the view's own rule)."""
+    return {
+        "anyOf": [
+            {"required": [n], "properties": {n: {"type": "array", "minItems": 1}}}
+            for n in names
+        ]
+    }

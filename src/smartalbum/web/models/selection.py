@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
-from smartalbum.web.models.common import Body, Id, Model, Short, binary, head_field, text
+from smartalbum.web.models.common import (
+    Body,
+    Id,
+    Model,
+    Short,
+    binary,
+    head_field,
+    one_list_of,
+    text,
+)
 from smartalbum.web.models.library import PhotoItem
 
 #: Most photos one bulk request may name (a selection is made of loaded tiles).
@@ -29,6 +38,9 @@ class BulkLabelBody(SelectionBody):
 
 
 class BulkTagsBody(SelectionBody):
+    # tags to add, to remove, or both (the view refuses neither)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=one_list_of("add", "remove"))
+
     add: list[text(64)] = Field(
         default_factory=list, max_length=MAX_TAGS, description="tags to add to every photo"
     )

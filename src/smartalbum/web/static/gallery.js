@@ -935,6 +935,14 @@
     });
     // A photo changed elsewhere on the page (the viewer's correction): redraw its tile, and
     // it leaves the view when it no longer fits. detail: {item, corrections?: [ids]}.
+    // The viewer announces its corrections as "smartalbum:corrected" ({id, label, photo}: the
+    // photo as the API answers it now); the grid treats them like any change of a photo.
+    document.addEventListener("smartalbum:corrected", (ev) => {
+      const photo = ev.detail && ev.detail.photo;
+      if (photo && photo.id !== undefined) {
+        document.dispatchEvent(new CustomEvent("smartalbum:photo-changed", { detail: { item: photo } }));
+      }
+    });
     document.addEventListener("smartalbum:photo-changed", (ev) => {
       const item = ev.detail && ev.detail.item;
       const li = item && grid.tileById(item.id);
@@ -1243,106 +1251,6 @@
     select(reason, false);
   }
 
-  // ---- duplicates -----------------------------------------------------------------------
-
-  function initDuplicates() {
-    const list = $("groups");
-    const groupTemplate = $("group-template");
-    const memberTemplate = $("member-template");
-
-    function renderGroup(group) {
-      const li = groupTemplate.content.firstElementChild.cloneNode(true);
-      li.dataset.kind = group.kind;
-      const what = group.kind === "exact" ? "identical copies" : "near-duplicates";
-      li.querySelector(".dup-title").textContent = `${group.members.length} ${what}`;
-      li.querySelector(".dup-reason").textContent = `Keep: ${group.reason}`;
-      const members = li.querySelector(".dup-members");
-      group.members.forEach((m, i) => {
-        const node = memberTemplate.content.firstElementChild.cloneNode(true);
-        node.classList.toggle("keep", i === 0);
-        node.querySelector(".keep-mark").hidden = i !== 0;
-        node.querySelector(".thumb").href = `/gallery/photos/${m.photo_id}`;
-        node.querySelector(".thumb").setAttribute("aria-label", `${i === 0 ? "Keep: " : ""}photo ${m.photo_id}`);
-        setThumb(node.querySelector("img"), m.thumbnail, node);
-        node.querySelector(".resolution").textContent = `${m.width} × ${m.height}`;
-        node.querySelector(".size").textContent = formatBytes(m.size);
-        node.querySelector(".taken").textContent = formatDate(m.taken_at, true);
-        node.querySelector(".sharpness").textContent = m.blur === null ? "–" : String(Math.round(m.blur));
-        const path = node.querySelector(".path");
-        path.textContent = m.path ? shortPath(m.path) : "(no copy on disk)";
-        path.title = m.path || "";
-        members.appendChild(node);
-      });
-      return li;
-    }
-
-    const pager = makePager(
-      list,
-      (cursor) => getJson(`${API}/duplicates?${new URLSearchParams(cursor ? { cursor } : {})}`),
-      (page) => {
-        const fragment = document.createDocumentFragment();
-        page.groups.forEach((g) => fragment.appendChild(renderGroup(g)));
-        list.appendChild(fragment);
-        $("dup-summary").textContent = `${page.total} group${page.total === 1 ? "" : "s"}`;
-      },
-    );
-    pager.reset();
-  }
-
-  // ---- trips ----------------------------------------------------------------------------
-
-  async function initTrips() {
-    const list = $("trips");
-    const template = $("trip-template");
-    let body;
-    try {
-      body = await getJson(`${API}/trips`);
-    } catch (p) {
-      notice(`Trips unavailable: ${p.title}. ${p.detail}`);
-      return;
-    }
-    if (body.home) {
-      const how = body.home.source === "user" ? "set by you" : `learned from ${body.home.days} days of photos`;
-      $("trips-home").textContent = `Home ${body.home.latitude.toFixed(3)}, ${body.home.longitude.toFixed(3)} (${how})`;
-    }
-    $("empty").hidden = body.trips.length > 0;
-    for (const trip of body.trips) {
-      const li = template.content.firstElementChild.cloneNode(true);
-      li.dataset.trip = trip.id;
-      li.querySelector(".trip-title").textContent = trip.title;
-      const start = formatDate(trip.start);
-      const end = formatDate(trip.end);
-      li.querySelector(".trip-when").textContent = start === end ? start : `${start} – ${end}`;
-      const places = trip.places.slice(0, 4).map((p) => p.name).join(", ");
-      const far = `${Math.round(trip.farthest_km)} km from home at most`;
-      li.querySelector(".trip-facts").textContent =
-        `${trip.photos} photo${trip.photos === 1 ? "" : "s"}${places ? ` · ${places}` : ""} · ${far}`;
-      const scenes = li.querySelector(".trip-scenes");
-      for (const [label, count] of Object.entries(trip.labels)) {
-        const chip = el("li", "chip");
-        chip.append(el("span", "swatch"), el("span", "chip-name", label), el("span", "count", count));
-        setColour(chip, label);
-        scenes.appendChild(chip);
-      }
-      const preview = li.querySelector(".trip-preview");
-      for (const p of trip.preview) {
-        const item = el("li", "trip-photo");
-        const a = el("a", "thumb");
-        a.href = `/gallery/photos/${p.id}`;
-        a.setAttribute("aria-label", `photo ${p.id} of ${trip.title}`);
-        const img = el("img");
-        img.alt = "";
-        img.loading = "lazy";
-        a.appendChild(img);
-        item.appendChild(a);
-        preview.appendChild(item);
-        setThumb(img, p.thumbnail, item);
-      }
-      list.appendChild(li);
-    }
-    announce(`${body.trips.length} trip${body.trips.length === 1 ? "" : "s"}`);
-  }
-
   // ---- one photo ------------------------------------------------------------------------
 
   function initPhoto() {
@@ -1451,7 +1359,7 @@
     } catch (p) {
       $("model-info").textContent = t("Model unavailable: {title}", { title: p.title });
     }
-    const init = { browse: initBrowse, review: initReview, duplicates: initDuplicates, photo: initPhoto, trips: initTrips }[view];
+    const init = { browse: initBrowse, review: initReview, photo: initPhoto }[view];
     if (init) init();
     if (view === "browse" || view === "review") loadStats();
   }
