@@ -75,9 +75,17 @@
   }
 
   // A category's size and how sure it is, as a person would say it.
+  // (composed here from the API's numbers and codes, so it reads in the page's language)
+  const CONFIDENCE = { sure: t("sure"), "fairly sure": t("fairly sure"), unsure: t("unsure") };
   function describeSize(c) {
-    const size = c.size_text || t("{count} photos", { count: number(c.members) });
-    return c.confidence ? `${size} · ${c.confidence}` : size;
+    let size = t("{count} photos", { count: number(c.members) });
+    if (typeof c.share === "number") {
+      const share = c.share > 0 && c.share < 0.01
+        ? `< ${number(0.01, { style: "percent" })}`
+        : number(c.share, { style: "percent", maximumFractionDigits: 0 });
+      size = t("{count} photos, {share} of your library", { count: number(c.members), share });
+    }
+    return c.confidence ? `${size} · ${CONFIDENCE[c.confidence] || c.confidence}` : size;
   }
 
   function describeRetrain(job) {
