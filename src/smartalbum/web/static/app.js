@@ -471,7 +471,7 @@
     li.classList.toggle("uncertain", uncertain);
     li.dataset.state = uncertain ? "uncertain" : "done";
     li.dataset.label = label;
-    li.querySelector(".label").textContent = label;
+    li.querySelector(".label").textContent = window.smartalbumI18n.label(label);
     li.querySelector(".badge").hidden = !uncertain;
     const pct = Math.round(result.confidence * 100);
     const conf = li.querySelector(".confidence");
@@ -507,7 +507,7 @@
         b.className = "fix-option";
         b.setAttribute("role", "menuitemradio");
         b.dataset.label = label;
-        b.textContent = label;
+        b.textContent = window.smartalbumI18n.label(label);
         b.addEventListener("click", () => {
           menu.open = false;
           correct(item, label);

@@ -242,7 +242,7 @@
     const labels = [...state.labels];
     if (item.label && !labels.includes(item.label)) labels.push(item.label);
     for (const label of labels) {
-      const b = el("button", "fix-button", label);
+      const b = el("button", "fix-button", window.smartalbumI18n.label(label));
       b.type = "button";
       b.dataset.label = label;
       setColour(b, label);
@@ -303,7 +303,7 @@
     li.dataset.source = item.label_source || "";
     li.classList.toggle("uncertain", item.uncertain);
     li.classList.toggle("corrected", item.label_source === "correction");
-    li.querySelector(".label").textContent = item.label || t("not classified");
+    li.querySelector(".label").textContent = window.smartalbumI18n.label(item.label) || t("not classified");
     li.querySelector(".badge").hidden = !item.uncertain;
     const reasons = item.review.filter((r) => r !== "uncertain").map((r) => REASONS[r] || r);
     const reasonsEl = li.querySelector(".reasons");
@@ -1155,7 +1155,7 @@
       const counts = new Map(stats.labels.map((l) => [l.label, l.count]));
       const order = [...state.labels, ...stats.labels.map((l) => l.label).filter((l) => !state.labels.includes(l))];
       for (const label of order) {
-        const a = facetItem(labels, label, counts.get(label) || 0,
+        const a = facetItem(labels, window.smartalbumI18n.label(label), counts.get(label) || 0,
           filters.label === label ? withoutLabel : { ...filters, label }, filters.label === label);
         setColour(a, label);
         a.prepend(el("span", "swatch"));
@@ -1269,7 +1269,7 @@
       document.title = `${p.label || t("Photo")} · Smart Album`;
       const verdict = article.querySelector(".verdict");
       setColour(verdict, p.label);
-      $("photo-label").textContent = p.label || t("not classified");
+      $("photo-label").textContent = window.smartalbumI18n.label(p.label) || t("not classified");
       const source = $("photo-source");
       source.textContent = p.label_source === "correction" ? t("your label")
         : p.uncertain ? t("uncertain") : p.label_source ? t("model") : "";

@@ -13,8 +13,15 @@ window.smartalbumI18n = (() => {
     const template = Object.prototype.hasOwnProperty.call(messages, text) ? messages[text] : text;
     return template.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
   };
+  // The shipped model's label names, shown in the page's language (a user's own categories
+  // keep the names they were given; data attributes and the API keep the label itself).
+  const LABELS = {
+    landscape: t("landscape"), people: t("people"), architecture: t("architecture"),
+    pets: t("pets"), food: t("food"), documents: t("documents"),
+  };
+  const label = (name) => (name && Object.prototype.hasOwnProperty.call(LABELS, name) ? LABELS[name] : name);
   const number = (n, options) => new Intl.NumberFormat(locale, options).format(n);
   const date = (d, options) => new Intl.DateTimeFormat(locale, options).format(d);
-  return { t, locale, number, date };
+  return { t, locale, number, date, label };
 })();
 window.t = window.smartalbumI18n.t;

@@ -327,7 +327,7 @@
     ui.image.alt = photo && photo.label ? t("Photo {id}: {label}", { id, label: photo.label }) : t("Photo {id}", { id });
     ui.label.replaceChildren();
     if (photo && photo.label) {
-      ui.label.append(el("span", { class: "viewer-label-name", text: photo.label }));
+      ui.label.append(el("span", { class: "viewer-label-name", text: window.smartalbumI18n.label(photo.label) }));
       let note;
       if (photo.label_source === "correction") note = t("corrected by you");
       else if (photo.confidence !== null && photo.confidence !== undefined) {
@@ -345,7 +345,7 @@
       const button = el("button", { type: "button", class: "viewer-fix-button", "data-label": label,
         "aria-pressed": current ? "true" : "false",
         title: t("Label as {label} (key {key})", { label, key: i + 1 }) },
-      [el("kbd", { text: String(i + 1) }), el("span", { text: label })]);
+      [el("kbd", { text: String(i + 1) }), el("span", { text: window.smartalbumI18n.label(label) })]);
       button.addEventListener("click", () => correct(label));
       ui.fix.append(button);
     });
