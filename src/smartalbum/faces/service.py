@@ -450,9 +450,18 @@ def store_thumbnail(folder: Path, image: np.ndarray, sha256: str, box: Box) -> P
 def ensure_thumbnail(folder: Path, paths: list[str], sha256: str, box: Box) -> Path | None:
     """The crop's file, cut from the first readable copy (decoded at 1024 px) when not on
     disk yet; None when no copy of the photo can be read."""
-    target = thumbnail_path(folder, sha256, box)
-    if target.exists():
-        return target
+    return ensure_thumbnails(folder, paths, sha256, [box])[0]
+
+
+def ensure_thumbnails(
+    folder: Path, paths: list[str], sha256: str, boxes: list[Box]
+) -> list[Path | None]:
+    """Every box's crop file of one photo; the photo is decoded (once, at 1024 px) only when
+    some crop is missing. None for each crop when no copy of the photo can be read."""
+    targets = [thumbnail_path(folder, sha256, box) for box in boxes]
+    missing = [box for box, target in zip(boxes, targets, strict=True) if not target.exists()]
+    if not missing:
+        return list(targets)
     for path in paths:
         try:
             photo = load_photo(path, max_side=1024, digest=True)
@@ -460,9 +469,10 @@ def ensure_thumbnail(folder: Path, paths: list[str], sha256: str, box: Box) -> P
             continue
         if photo.facts.sha256 != sha256:
             continue
-        store_thumbnail(folder, photo.image, sha256, box)
-        return target if target.exists() else None
-    return None
+        for box in missing:
+            store_thumbnail(folder, photo.image, sha256, box)
+        break
+    return [target if target.exists() else None for target in targets]
 
 
 def purge_all(factory: sessionmaker[Session], data_dir: str | Path) -> dict[str, int]:
@@ -484,6 +494,7 @@ __all__ = [
     "ScanSummary",
     "cut_thumbnail",
     "ensure_thumbnail",
+    "ensure_thumbnails",
     "face_data_dir",
     "store_thumbnail",
     "thumbnail_dir",

@@ -534,7 +534,7 @@ def face_sheet() -> Response:
     plain grey cell, so one stale id does not cost the page its other faces. ETag: the
     cells' contents (crops are never stale), so a page revisited gets ``304``.
     """
-    from smartalbum.faces.service import ensure_thumbnail, thumbnail_key
+    from smartalbum.faces.service import ensure_thumbnails, thumbnail_key
 
     args: FaceSheetQuery = query_args()
     ids = [int(i) for i in args.ids.split(",")]
@@ -552,9 +552,14 @@ def face_sheet() -> Response:
         resp.set_etag(etag)
         return resp
     folder = _thumb_dir()
+    by_photo: dict[str, list[int]] = {}  # a missing crop decodes its photo once per sheet
+    for i, (sha256, _, _) in sources.items():
+        by_photo.setdefault(sha256, []).append(i)
     files: dict[int, Path | None] = {}
-    for i, (sha256, box, paths) in sources.items():
-        files[i] = ensure_thumbnail(folder, paths, sha256, box)
+    for sha256, face_ids in by_photo.items():
+        paths = sources[face_ids[0]][2]
+        boxes = [sources[i][1] for i in face_ids]
+        files.update(zip(face_ids, ensure_thumbnails(folder, paths, sha256, boxes), strict=True))
     data = _compose_sheet([files.get(i) for i in ids])
     resp = Response(data, mimetype="image/jpeg", headers=headers)
     resp.set_etag(etag)
