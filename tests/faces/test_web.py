@@ -58,6 +58,9 @@ def test_scan_read_correct_and_purge(web) -> None:
     job = client.get(response.headers["Location"]).get_json()
     assert job["kind"] == "faces" and job["status"] == "done", job
     assert job["done"] == job["total"] == 6 and job["result"]["faces"] == 7
+    # The scan job cut every face's crop: a first visit decodes no original.
+    crops = Path(settings.data_dir) / "faces" / "thumbnails"
+    assert len(list(crops.rglob("*.jpg"))) == 7
     listing = client.get("/api/v1/people").get_json()
     assert listing["enabled"] and not listing["unassigned"]
     people = sorted(listing["people"], key=lambda p: -p["faces"])

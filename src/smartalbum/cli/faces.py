@@ -57,7 +57,12 @@ def scan(
     """Find faces in indexed photos (under PATHS, or --all) not scanned yet."""
     from tqdm import tqdm
 
-    from smartalbum.faces.service import FaceScanner, pending_photos, photo_ids_for_paths
+    from smartalbum.faces.service import (
+        FaceScanner,
+        pending_photos,
+        photo_ids_for_paths,
+        thumbnail_dir,
+    )
 
     if not paths and not scan_all:
         raise click.UsageError("give PATHS (indexed folders or files) or --all")
@@ -70,7 +75,7 @@ def scan(
         params: dict[str, Any] = {"paths": resolved, "rescan": rescan}
         click.echo(submit_job(settings, factory, "faces", params))
         return
-    scanner = FaceScanner(factory, settings.faces)
+    scanner = FaceScanner(factory, settings.faces, thumbnails=thumbnail_dir(settings.data_dir))
     with factory() as s:
         todo = pending_photos(s, rescan=rescan)
         if resolved:

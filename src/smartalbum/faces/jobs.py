@@ -25,7 +25,12 @@ from typing import Any
 
 from smartalbum.faces.errors import FacesDisabledError
 from smartalbum.faces.people import recluster
-from smartalbum.faces.service import FaceScanner, pending_photos, photo_ids_for_paths
+from smartalbum.faces.service import (
+    FaceScanner,
+    pending_photos,
+    photo_ids_for_paths,
+    thumbnail_dir,
+)
 from smartalbum.jobs.kinds import ChunkContext, JobContext, chunked_kind, job_kind
 from smartalbum.library.schema_faces import Face, FaceScan
 
@@ -44,7 +49,9 @@ def _check_params(params: dict[str, Any], allowed: set[str]) -> None:
 
 def _scanner(ctx: JobContext | ChunkContext) -> FaceScanner:
     try:
-        return FaceScanner(ctx.factory, ctx.settings.faces)
+        return FaceScanner(
+            ctx.factory, ctx.settings.faces, thumbnails=thumbnail_dir(ctx.settings.data_dir)
+        )
     except FacesDisabledError as exc:
         raise ValueError(str(exc)) from exc
 

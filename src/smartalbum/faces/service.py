@@ -20,6 +20,7 @@ face in one process, in photo order — the same people a single-worker scan fin
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,10 +28,12 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from smartalbum.atomic import atomic_open
 from smartalbum.config import FaceSettings
 from smartalbum.faces import cluster
 from smartalbum.faces.detect import DETECTOR_VERSION, detect_faces
@@ -156,13 +159,23 @@ class _Index:
 class FaceScanner:
     """Scans catalog photos for faces (one instance per job or CLI run)."""
 
-    def __init__(self, factory: sessionmaker[Session], settings: FaceSettings) -> None:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        settings: FaceSettings,
+        *,
+        thumbnails: Path | None = None,
+    ) -> None:
+        """``thumbnails``: the face-crop cache folder (:func:`thumbnail_dir`); given, each
+        face's crop is cut from the image the scan already decoded, so the people page never
+        decodes an original. None: no crops (they are cut on first request instead)."""
         if not settings.enabled:
             raise FacesDisabledError(
                 "face processing is switched off (SMARTALBUM_FACES__ENABLED=false)"
             )
         self.factory = factory
         self.settings = settings
+        self.thumbnails = thumbnails
         self._index: _Index | None = None
 
     def scan(
@@ -263,6 +276,15 @@ class FaceScanner:
             s.flush()
             if assign:
                 self._assign(s, new, vectors, photo.taken_at, summary)
+        if self.thumbnails is not None:  # after the commit: a crop never outlives its face
+            for face in found:
+                box = (
+                    face.left / width,
+                    face.top / height,
+                    face.width / width,
+                    face.height / height,
+                )
+                store_thumbnail(self.thumbnails, image, photo.sha256, box)
         summary.photos += 1
         summary.faces += len(found)
         return len(found)
@@ -371,6 +393,88 @@ def face_data_dir(data_dir: str | Path) -> Path:
     return Path(data_dir).expanduser() / "faces"
 
 
+# ----------------------------------------------------------------- face crops (thumbnails)
+#
+# A rebuildable disk cache: one JPEG per (photo, box), named by a hash of them — never
+# stale (a moved box is another name), deleted with every other face datum by the purge.
+
+THUMB_SIDE = 160
+THUMB_MARGIN = 0.35
+
+Box = tuple[float, float, float, float]
+
+
+def thumbnail_dir(data_dir: str | Path) -> Path:
+    """The face-crop cache folder under ``data_dir``."""
+    return face_data_dir(data_dir) / "thumbnails"
+
+
+def thumbnail_key(sha256: str, box: Box) -> str:
+    """The crop's cache name (also its ETag): a hash of the photo and the box."""
+    x, y, w = box[:3]
+    return hashlib.sha256(f"{sha256}:{x:.5f}:{y:.5f}:{w:.5f}".encode()).hexdigest()
+
+
+def thumbnail_path(folder: Path, sha256: str, box: Box) -> Path:
+    key = thumbnail_key(sha256, box)
+    return folder / key[:2] / f"{key}.jpg"
+
+
+def cut_thumbnail(image: np.ndarray, box: Box) -> Image.Image:
+    """The face with some margin, at most THUMB_SIDE px (box relative to ``image``)."""
+    height, width = image.shape[:2]
+    x, y, w, h = box
+    left = max(0, int((x - w * THUMB_MARGIN) * width))
+    top = max(0, int((y - h * THUMB_MARGIN) * height))
+    right = min(width, int((x + w * (1 + THUMB_MARGIN)) * width) + 1)
+    bottom = min(height, int((y + h * (1 + THUMB_MARGIN)) * height) + 1)
+    crop = Image.fromarray(np.ascontiguousarray(image[top:bottom, left:right]))
+    crop.thumbnail((THUMB_SIDE, THUMB_SIDE))
+    return crop
+
+
+def store_thumbnail(folder: Path, image: np.ndarray, sha256: str, box: Box) -> Path:
+    """Cut and store the crop (atomically: a reader never sees half a JPEG); a failure to
+    write is logged, not raised — the cache is rebuilt on demand."""
+    target = thumbnail_path(folder, sha256, box)
+    if target.exists():
+        return target
+    try:
+        with atomic_open(target) as out:
+            cut_thumbnail(image, box).save(out, "JPEG", quality=85)
+    except OSError as exc:
+        log.warning("face crop %s not stored: %s", target, exc)
+    return target
+
+
+def ensure_thumbnail(folder: Path, paths: list[str], sha256: str, box: Box) -> Path | None:
+    """The crop's file, cut from the first readable copy (decoded at 1024 px) when not on
+    disk yet; None when no copy of the photo can be read."""
+    return ensure_thumbnails(folder, paths, sha256, [box])[0]
+
+
+def ensure_thumbnails(
+    folder: Path, paths: list[str], sha256: str, boxes: list[Box]
+) -> list[Path | None]:
+    """Every box's crop file of one photo; the photo is decoded (once, at 1024 px) only when
+    some crop is missing. None for each crop when no copy of the photo can be read."""
+    targets = [thumbnail_path(folder, sha256, box) for box in boxes]
+    missing = [box for box, target in zip(boxes, targets, strict=True) if not target.exists()]
+    if not missing:
+        return list(targets)
+    for path in paths:
+        try:
+            photo = load_photo(path, max_side=1024, digest=True)
+        except (PhotoError, OSError):
+            continue
+        if photo.facts.sha256 != sha256:
+            continue
+        for box in missing:
+            store_thumbnail(folder, photo.image, sha256, box)
+        break
+    return [target if target.exists() else None for target in targets]
+
+
 def purge_all(factory: sessionmaker[Session], data_dir: str | Path) -> dict[str, int]:
     """Delete every face datum: catalog rows (faces, people, rejections, scans) and the
     face thumbnails on disk. Photos and their files are not touched."""
@@ -385,9 +489,17 @@ def purge_all(factory: sessionmaker[Session], data_dir: str | Path) -> dict[str,
 
 
 __all__ = [
+    "THUMB_SIDE",
     "FaceScanner",
     "ScanSummary",
+    "cut_thumbnail",
+    "ensure_thumbnail",
+    "ensure_thumbnails",
     "face_data_dir",
+    "store_thumbnail",
+    "thumbnail_dir",
+    "thumbnail_key",
+    "thumbnail_path",
     "pending_photos",
     "photo_ids_for_paths",
     "purge_all",

@@ -7,9 +7,11 @@ correction, 409 face processing switched off). Scanning and re-clustering are ba
 jobs (kinds ``faces`` and ``faces_recluster``): 202 with the job, progress at
 ``/api/v1/jobs/<id>``.
 
-Face thumbnails are crops of the original (decoded at 1024 px), kept on disk under
-``<data_dir>/faces/thumbnails`` named by a hash of (photo, box) — never stale, and deleted
-with every other face datum by the purge.
+Face thumbnails are crops cut when a photo is scanned (else from the original decoded at
+1024 px, once), kept on disk under ``<data_dir>/faces/thumbnails`` named by a hash of
+(photo, box) — never stale, and deleted with every other face datum by the purge. Pages
+showing many faces fetch them as one contact sheet (``/api/v1/faces/sheet``), not one
+request each.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template, send_file
+from flask import Blueprint, Response, jsonify, render_template, request, send_file
+from PIL import ImageOps
 from sqlalchemy import select
 
-from smartalbum.atomic import atomic_open
 from smartalbum.faces.errors import FacesDisabledError
 from smartalbum.web.contract import api, json_body, query_args, responses
 from smartalbum.web.library_api import catalog_factory
@@ -33,6 +35,7 @@ from smartalbum.web.models.common import JPEG, NoQuery
 from smartalbum.web.models.faces import (
     EmptyBody,
     FacesBody,
+    FaceSheetQuery,
     MergeBody,
     NewPersonBody,
     PeopleList,
@@ -56,8 +59,12 @@ MAX_ITEMS = 1000
 PEOPLE_ERRORS = (400, 404, 503)
 JOB_RESPONSES = responses({202: (Job, "The job, queued (progress at Location)")}, (400, 409, 503))
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
-THUMB_SIDE = 160
 THUMB_MAX_AGE = 365 * 24 * 3600
+SHEET_CELL = 96  # px: the people page shows faces at 88 px
+SHEET_COLUMNS = 10
+SHEET_GREY = (200, 200, 200)
+
+Box = tuple[float, float, float, float]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -455,9 +462,30 @@ def photo_faces(photo_ref: str) -> Response:
 
 
 def _thumb_dir() -> Path:
-    from smartalbum.faces.service import face_data_dir
+    from smartalbum.faces.service import thumbnail_dir
 
-    return face_data_dir(get_state().settings.data_dir) / "thumbnails"
+    return thumbnail_dir(get_state().settings.data_dir)
+
+
+def _face_sources(s: Any, face_ids: list[int]) -> dict[int, tuple[str, Box, list[str]]]:
+    """Each known face's (photo SHA-256, box, present copies' paths), in two queries."""
+    from smartalbum.library.schema import FILE_PRESENT, File, Photo
+    from smartalbum.library.schema_faces import Face
+
+    wanted = [i for i in set(face_ids) if i <= MAX_ID]
+    rows = s.execute(
+        select(Face.id, Face.x, Face.y, Face.w, Face.h, Photo.sha256, Photo.id.label("pid"))
+        .join(Photo, Photo.id == Face.photo_id)
+        .where(Face.id.in_(wanted))
+    ).all()
+    paths: dict[int, list[str]] = {}
+    for pid, path in s.execute(
+        select(File.photo_id, File.path)
+        .where(File.photo_id.in_({r.pid for r in rows}), File.status == FILE_PRESENT)
+        .order_by(File.id)
+    ):
+        paths.setdefault(pid, []).append(path)
+    return {r.id: (r.sha256, (r.x, r.y, r.w, r.h), paths.get(r.pid, [])) for r in rows}
 
 
 @bp.get("/api/v1/faces/<int:face_id>/thumbnail")
@@ -469,65 +497,95 @@ def _thumb_dir() -> Path:
 def face_thumbnail(face_id: int) -> Response:
     """A JPEG crop of one face
 
-    With some margin; made once, then served from disk.
+    With some margin; cut when the photo is scanned (else on first request), then served
+    from disk. Pages showing many faces ask for a sheet instead (faceSheet).
     """
-    from smartalbum.library.schema import FILE_PRESENT, File, Photo
-    from smartalbum.library.schema_faces import Face
+    from smartalbum.faces.service import ensure_thumbnail, thumbnail_key
 
     with catalog_factory()() as s:
-        row = (
-            s.execute(
-                select(Face.x, Face.y, Face.w, Face.h, Photo.sha256, Photo.id)
-                .join(Photo, Photo.id == Face.photo_id)
-                .where(Face.id == face_id)
-            ).first()
-            if face_id <= MAX_ID
-            else None
+        source = _face_sources(s, [face_id]).get(face_id)
+    if source is None:
+        raise ProblemError(404, "Not Found", f"no face {face_id}", code="no_face")
+    sha256, box, paths = source
+    target = ensure_thumbnail(_thumb_dir(), paths, sha256, box)
+    if target is None:
+        raise ProblemError(
+            404, "Not Found", "no readable copy of the face's photo", code="photo_unavailable"
         )
-        if row is None:
-            raise ProblemError(404, "Not Found", f"no face {face_id}", code="no_face")
-        paths = list(
-            s.scalars(
-                select(File.path)
-                .where(File.photo_id == row.id, File.status == FILE_PRESENT)
-                .order_by(File.id)
-            )
-        )
-    key = hashlib.sha256(f"{row.sha256}:{row.x:.5f}:{row.y:.5f}:{row.w:.5f}".encode()).hexdigest()
-    target = _thumb_dir() / key[:2] / f"{key}.jpg"
-    if not target.exists():
-        _make_thumbnail(target, paths, row.sha256, (row.x, row.y, row.w, row.h))
-    resp = send_file(target, mimetype="image/jpeg", etag=key, max_age=THUMB_MAX_AGE)
+    return send_file(
+        target, mimetype="image/jpeg", etag=thumbnail_key(sha256, box), max_age=THUMB_MAX_AGE
+    )
+
+
+@bp.get("/api/v1/faces/sheet")
+@api.validate(
+    query=FaceSheetQuery,
+    resp=responses(
+        {200: (JPEG, "JPEG contact sheet"), 304: (None, "Not modified (If-None-Match matched)")},
+        PEOPLE_ERRORS,
+    ),
+    operation_id="faceSheet",
+)
+def face_sheet() -> Response:
+    """Many face crops in one JPEG: a contact sheet of square cells
+
+    Cells of ``X-Sheet-Cell`` px, ``X-Sheet-Columns`` to a row, in the order asked; each
+    crop centred on a grey cell. A face unknown (or gone, or with no readable photo) is a
+    plain grey cell, so one stale id does not cost the page its other faces. ETag: the
+    cells' contents (crops are never stale), so a page revisited gets ``304``.
+    """
+    from smartalbum.faces.service import ensure_thumbnails, thumbnail_key
+
+    args: FaceSheetQuery = query_args()
+    ids = [int(i) for i in args.ids.split(",")]
+    with catalog_factory()() as s:
+        sources = _face_sources(s, ids)
+    keys = [thumbnail_key(*sources[i][:2]) if i in sources else "-" for i in ids]
+    etag = hashlib.sha256(f"{SHEET_CELL}:{SHEET_COLUMNS}:{','.join(keys)}".encode()).hexdigest()
+    headers = {
+        "X-Sheet-Cell": str(SHEET_CELL),
+        "X-Sheet-Columns": str(SHEET_COLUMNS),
+        "Cache-Control": f"private, max-age={THUMB_MAX_AGE}",
+    }
+    if request.if_none_match.contains(etag):
+        resp = Response(status=304, headers=headers)
+        resp.set_etag(etag)
+        return resp
+    folder = _thumb_dir()
+    by_photo: dict[str, list[int]] = {}  # a missing crop decodes its photo once per sheet
+    for i, (sha256, _, _) in sources.items():
+        by_photo.setdefault(sha256, []).append(i)
+    files: dict[int, Path | None] = {}
+    for sha256, face_ids in by_photo.items():
+        paths = sources[face_ids[0]][2]
+        boxes = [sources[i][1] for i in face_ids]
+        files.update(zip(face_ids, ensure_thumbnails(folder, paths, sha256, boxes), strict=True))
+    data = _compose_sheet([files.get(i) for i in ids])
+    resp = Response(data, mimetype="image/jpeg", headers=headers)
+    resp.set_etag(etag)
     return resp
 
 
-def _make_thumbnail(
-    target: Path, paths: list[str], sha256: str, box: tuple[float, float, float, float]
-) -> None:
+def _compose_sheet(crops: list[Path | None]) -> bytes:
+    """The crops (None: a grey cell) pasted into SHEET_COLUMNS-wide rows of square cells."""
+    import io
+
     from PIL import Image
 
-    from smartalbum.imaging import PhotoError, load_photo
-
-    for path in paths:
+    columns = min(SHEET_COLUMNS, len(crops))
+    rows = -(-len(crops) // SHEET_COLUMNS)
+    sheet = Image.new("RGB", (columns * SHEET_CELL, rows * SHEET_CELL), SHEET_GREY)
+    for n, path in enumerate(crops):
+        if path is None:
+            continue
         try:
-            photo = load_photo(path, max_side=1024, digest=True)
-        except (PhotoError, OSError):
+            with Image.open(path) as im:
+                im.draft("RGB", (SHEET_CELL, SHEET_CELL))  # JPEG: decode at a smaller scale
+                crop = ImageOps.fit(im.convert("RGB"), (SHEET_CELL, SHEET_CELL))
+        except OSError:  # a damaged cache file: a grey cell (deleted: cut again next time)
+            path.unlink(missing_ok=True)
             continue
-        if photo.facts.sha256 != sha256:
-            continue
-        image = photo.image
-        height, width = image.shape[:2]
-        x, y, w, h = box
-        margin = 0.35
-        left = max(0, int((x - w * margin) * width))
-        top = max(0, int((y - h * margin) * height))
-        right = min(width, int((x + w * (1 + margin)) * width) + 1)
-        bottom = min(height, int((y + h * (1 + margin)) * height) + 1)
-        crop = Image.fromarray(image[top:bottom, left:right])
-        crop.thumbnail((THUMB_SIDE, THUMB_SIDE))
-        with atomic_open(target) as out:
-            crop.save(out, "JPEG", quality=85)
-        return
-    raise ProblemError(
-        404, "Not Found", "no readable copy of the face's photo", code="photo_unavailable"
-    )
+        sheet.paste(crop, ((n % SHEET_COLUMNS) * SHEET_CELL, (n // SHEET_COLUMNS) * SHEET_CELL))
+    out = io.BytesIO()
+    sheet.save(out, "JPEG", quality=85)
+    return out.getvalue()

@@ -127,3 +127,14 @@ class PhotoFaces(Model):
 
 class Purged(Model):
     deleted: dict[str, int] = Field(description="rows and files deleted, per kind")
+
+
+SHEET_MAX = 200
+
+
+class FaceSheetQuery(Query):
+    ids: str = Field(
+        pattern=rf"^\d{{1,10}}(,\d{{1,10}}){{0,{SHEET_MAX - 1}}}$",
+        description=f"face ids, comma-separated (1 to {SHEET_MAX}); the cells follow this order",
+        examples=["1,2,3"],
+    )

@@ -1,7 +1,8 @@
 // Smart Album people: the people page (name, merge — asked first, then undoable —, move,
 // "not this person", "not a face", scan and re-group jobs, a person's photos) and face boxes
 // on the gallery's photo page. Every string from the server
-// goes in with textContent; thumbnails are fetched with the API key and shown as blob: URLs.
+// goes in with textContent. Face crops come as contact sheets (one JPEG per 200 faces, fetched
+// with the API key, shown as blob: URLs): each face is a cell of its sheet, not a request.
 "use strict";
 
 (() => {
@@ -49,11 +50,47 @@
     box.hidden = !text;
   }
 
-  async function thumb(img, url) {
-    try {
-      const blob = await (await api(url)).blob();
-      img.src = URL.createObjectURL(blob);
-    } catch { img.alt = t("no preview"); }
+  // ---- face crops: contact sheets -------------------------------------------------------
+
+  const SHEET_MAX = 200;  // ids per sheet (the API's limit)
+  let sheetUrls = [];     // the blob: URLs shown now; revoked when the next load replaces them
+
+  // A face's picture: an element with an accessible name whose background is its sheet cell.
+  function faceCell(face, label) {
+    const cell = el("span", "face-cell");
+    cell.setAttribute("role", "img");
+    cell.setAttribute("aria-label", label);
+    cell.dataset.faceId = String(face.id);
+    return cell;
+  }
+
+  // Fill every cell: one sheet request per SHEET_MAX faces, in parallel. Percent sizes and
+  // positions keep a cell right at whatever size the stylesheet gives it.
+  async function showSheets(cells) {
+    const old = sheetUrls;
+    sheetUrls = [];
+    const parts = [];
+    for (let start = 0; start < cells.length; start += SHEET_MAX) parts.push(cells.slice(start, start + SHEET_MAX));
+    await Promise.all(parts.map(async (part) => {
+      try {
+        const resp = await api(`${API}/faces/sheet?ids=${part.map((c) => c.dataset.faceId).join(",")}`);
+        const perRow = Number(resp.headers.get("X-Sheet-Columns")) || 10;
+        const url = URL.createObjectURL(await resp.blob());
+        sheetUrls.push(url);
+        const columns = Math.min(perRow, part.length);
+        const rows = Math.ceil(part.length / perRow);
+        const at = (k, n) => (n > 1 ? (k / (n - 1)) * 100 : 0);
+        part.forEach((cell, n) => {
+          cell.style.backgroundImage = `url("${url}")`;
+          cell.style.backgroundSize = `${columns * 100}% ${rows * 100}%`;
+          cell.style.backgroundPosition = `${at(n % perRow, columns)}% ${at(Math.floor(n / perRow), rows)}%`;
+          cell.classList.add("loaded");
+        });
+      } catch {
+        for (const cell of part) cell.title = t("no preview");
+      }
+    }));
+    old.forEach((url) => URL.revokeObjectURL(url));
   }
 
   // ---- people page ----------------------------------------------------------------------
@@ -80,11 +117,7 @@
     const link = el("a");
     link.href = `/gallery/photos/${face.photo_id}`;
     link.dataset.viewerPhoto = String(face.photo_id);  // opens the viewer (static/viewer.js)
-    const img = el("img");
-    img.alt = person ? t("{name}, face {id}", { name: personLabel(person), id: face.id }) : t("face {id}", { id: face.id });
-    img.loading = "lazy";
-    thumb(img, face.thumbnail);
-    link.append(img);
+    link.append(faceCell(face, person ? t("{name}, face {id}", { name: personLabel(person), id: face.id }) : t("face {id}", { id: face.id })));
     li.append(link);
     if (person) {
       const reject = el("button", "button", t("Not them"));
@@ -159,6 +192,7 @@
       const all = await getJson(`${API}/people`);
       state.people = all.people;
       list.replaceChildren(personItem(person));
+      showSheets([...list.querySelectorAll(".face-cell")]);
       $("all-people").hidden = false;
       $("people-empty").hidden = true;
       $("unassigned-section").hidden = true;
@@ -172,6 +206,7 @@
     const strip = $("unassigned");
     strip.replaceChildren(...data.unassigned.map((f) => faceItem(f, null)));
     $("unassigned-section").hidden = data.unassigned.length === 0;
+    showSheets([...list.querySelectorAll(".face-cell"), ...strip.querySelectorAll(".face-cell")]);
     if (!data.enabled) notice(t("Face processing is switched off (SMARTALBUM_FACES__ENABLED)."));
     updateMerge();
   }
