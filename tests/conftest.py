@@ -13,6 +13,7 @@ import io
 import os
 import shutil
 import struct
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,21 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from smartalbum.config import get_settings
 from smartalbum.features import load_features
+
+# No test may read or write the real user's data dir (~/.local/share/smartalbum): a test that
+# forgets to set one gets a private folder of this test process instead.
+os.environ.setdefault("SMARTALBUM_DATA_DIR", tempfile.mkdtemp(prefix="smartalbum-tests-"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """get_settings() is read once per process: a test's environment (monkeypatched
+    SMARTALBUM_*) must not be hidden by an earlier test's cached settings."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 load_features()  # as the CLI, the web app and the workers do: tags and faces after indexing
 
