@@ -445,16 +445,7 @@ def correct_photo(photo_id: int) -> Response:
     engine, default_head = engine_and_head()
     body: CorrectionBody = json_body()
     head = resolve_head(engine, default_head, body.head)
-    labels = list(engine.bundle.heads[head].labels)
-    label = body.label.strip()
-    if label not in labels:
-        raise ProblemError(
-            400,
-            "Unknown label",
-            f"{body.label!r} is not a label of head {head!r}; available: {', '.join(labels)}.",
-            code="unknown_label",
-            available=labels,
-        )
+    label = known_label(engine, head, body.label)
     if lib.factory is None or photo_id > MAX_PHOTO_ID:
         raise photo_not_found(photo_id, lib)
     with lib.factory() as session:
@@ -466,6 +457,22 @@ def correct_photo(photo_id: int) -> Response:
         record = _record_or_404(session, lib, photo_id, head)
         return jsonify(_photo_detail(session, record))
 
+
+
+def known_label(engine: Engine, head: str, given: str) -> str:
+    """``given`` (stripped) when it is one of ``head``'s labels, else a 400 ``unknown_label``
+    problem listing them (a correction, one photo's or a selection's)."""
+    labels = list(engine.bundle.heads[head].labels)
+    label = given.strip()
+    if label not in labels:
+        raise ProblemError(
+            400,
+            "Unknown label",
+            f"{given!r} is not a label of head {head!r}; available: {', '.join(labels)}.",
+            code="unknown_label",
+            available=labels,
+        )
+    return label
 
 @bp.get("/api/v1/photos/<int:photo_id>/thumbnail")
 @api.validate(

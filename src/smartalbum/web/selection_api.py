@@ -31,6 +31,7 @@ from smartalbum.web.contract import api, json_body, responses
 from smartalbum.web.library_api import (
     catalog_factory,
     engine_and_head,
+    known_label,
     load_records,
     photo_item,
     resolve_head,
@@ -87,16 +88,7 @@ def bulk_label() -> Response:
     engine, default_head = engine_and_head()
     body: BulkLabelBody = json_body()
     head = resolve_head(engine, default_head, body.head)
-    labels = list(engine.bundle.heads[head].labels)
-    label = body.label.strip()
-    if label not in labels:
-        raise ProblemError(
-            400,
-            "Unknown label",
-            f"{body.label!r} is not a label of head {head!r}; available: {', '.join(labels)}.",
-            code="unknown_label",
-            available=labels,
-        )
+    label = known_label(engine, head, body.label)
     ids = unique(body.ids)
     with catalog_factory()() as session:
         found = existing(session, ids)
