@@ -32,6 +32,20 @@ def json_formatter() -> logging.Formatter:
     )
 
 
+class StderrHandler(logging.StreamHandler):
+    """A stream handler on the process's stderr *as it is when a record is written*: a
+    caller that swaps ``sys.stderr`` (click's CliRunner, a test capture) and closes its
+    stream must not leave every later record failing with "I/O operation on closed file"."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201 - the stream logging writes to
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # noqa: ANN001 - StreamHandler.__init__ sets it
+        pass
+
+
 def configure_logging(settings: Settings, level: str | None = None) -> None:
     """Send the root logger's records to stderr in the configured format and level.
 
@@ -39,13 +53,15 @@ def configure_logging(settings: Settings, level: str | None = None) -> None:
     runs once at the start of ``serve`` or ``worker``), keeping other kinds (a test's
     capture handler); gunicorn's and Celery's loggers propagate here.
     """
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     if settings.log.format == "json":
         handler.setFormatter(json_formatter())
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
-    root.handlers = [h for h in root.handlers if type(h) is not logging.StreamHandler]
+    root.handlers = [
+        h for h in root.handlers if type(h) not in (logging.StreamHandler, StderrHandler)
+    ]
     root.handlers.append(handler)
     root.setLevel((level or settings.log.level).upper())
     if root.level > logging.DEBUG:  # a line per plugin and per migration step at INFO
