@@ -34,10 +34,17 @@ os.environ.setdefault("SMARTALBUM_DATA_DIR", tempfile.mkdtemp(prefix="smartalbum
 @pytest.fixture(autouse=True)
 def _fresh_settings() -> Iterator[None]:
     """get_settings() is read once per process: a test's environment (monkeypatched
-    SMARTALBUM_*) must not be hidden by an earlier test's cached settings."""
+    SMARTALBUM_*) must not be hidden by an earlier test's cached settings. Likewise the
+    root logger: a test that runs ``serve``/``worker`` code in-process configures it
+    (smartalbum.logs), and its handler must not write into a later test's CLI output."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+    root.handlers, root.level = handlers, level
 
 load_features()  # as the CLI, the web app and the workers do: tags and faces after indexing
 
