@@ -5,6 +5,7 @@ tests/bundles.py tells red, green and blue photos apart; orange photos are "red"
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from pathlib import Path
@@ -21,6 +22,7 @@ from smartalbum.library.indexer import Indexer
 from smartalbum.model import train_embeddings, user_heads
 from smartalbum.model.bundle import Bundle
 from smartalbum.model.engine import Engine
+from smartalbum.model.fitting import calibrate
 
 ORANGE = (235, 140, 20)
 
@@ -97,20 +99,82 @@ def test_a_worse_head_is_refused_and_kept_as_an_inactive_version(world, monkeypa
     _correct(factory, ids, [f"blue_{i}" for i in range(4)], "blue")
     active = engine.head("colours")
 
-    original = builtin.fit_like
+    original = builtin.refit
 
-    def always_green(template, x, y, w):  # a fit gone wrong
-        head = original(template, x, y, w)
+    def always_green(template, shipped, x, labels):  # a fit gone wrong
+        head = original(template, shipped, x, labels)
         head.biases = [np.array([-50.0, 50.0, -50.0], np.float32)]
         return head
 
-    monkeypatch.setattr(builtin, "fit_like", always_green)
+    monkeypatch.setattr(builtin, "refit", always_green)
     [report] = builtin.retrain_heads(factory, engine, root, ["colours"])
     assert not report.accepted and report.reason.startswith("refused")
     assert report.after["accuracy"] < report.before["accuracy"] == 1.0
     assert engine.head("colours") is active  # still serving the old head
     found = user_heads.versions(root, engine.bundle, "colours")
     assert [(v.version, v.active) for v in found] == [(0, True), (1, False)]
+
+
+def _retrained(world) -> tuple:
+    """(shipped head, retrained head, engine) after the 12 oranges are corrected to green."""
+    engine, root, factory, ids = world
+    shipped = engine.head("colours")
+    _correct(factory, ids, [f"orange_{i:02d}" for i in range(12)], "green")
+    [report] = builtin.retrain_heads(factory, engine, root, ["colours"])
+    assert report.accepted
+    return shipped, engine.head("colours"), engine
+
+
+def test_a_retrained_head_keeps_the_shipped_heads_confidence_scale(world) -> None:
+    """Without validation photos in the bundle, the refit gets the temperature at which it
+    is as sure of the shipped training photos as the shipped head was (it used to keep
+    temperature 1 whatever its fit's scale: the real album6 then sent 72 % of wild val
+    photos to review instead of 16 %)."""
+    shipped, new, engine = _retrained(world)
+    base = train_embeddings.load(engine.bundle)
+    before = shipped.probabilities(base.x).max(axis=1).mean()
+    after = new.probabilities(base.x).max(axis=1).mean()
+    assert abs(after - before) < 0.03
+    assert new.threshold == shipped.threshold
+    photos = [picture(c, seed=700 + i) for c in COLOURS.values() for i in range(5)]
+    was = [p.uncertain for p in shipped.predict(engine.embed(photos))]
+    assert sum(p.uncertain for p in new.predict(engine.embed(photos))) <= sum(was) + 1
+
+
+def test_a_retrained_head_is_calibrated_on_the_shipped_validation_photos(
+    world, tmp_path: Path
+) -> None:
+    """A bundle that ships its photos of no class and its validation photos (the default
+    one: wild none photos and wild val) gets its refit fitted and calibrated like the
+    build: photos of no class (grey) get the lowest confidences, and temperature and
+    threshold are chosen on the validation photos."""
+    engine = world[0]
+    base = train_embeddings.load(engine.bundle)
+    grey = [picture((128, 128, 128), seed=900 + i) for i in range(30)]
+    val = [picture(c, seed=800 + i) for c in COLOURS.values() for i in range(10)]
+    train_embeddings.write(
+        engine.bundle.path,
+        np.concatenate([base.x, engine.embed(grey[:20])]),
+        [*base.labels, *["none"] * 20],
+        sources=["shipped"] * len(base.x) + ["greys"] * 20,
+        validation=(
+            engine.embed(val + grey[20:]),
+            [lab for lab in COLOURS for _ in range(10)] + ["none"] * 10,
+        ),
+    )
+    shipped, new, engine = _retrained(world)
+    # calibrated there by the build's rule, not copied from the shipped head
+    stored = train_embeddings.load(engine.bundle)
+    expected = calibrate(copy.deepcopy(new), stored.val_x, stored.val_labels)
+    assert (new.temperature, new.threshold) == (expected.temperature, expected.threshold)
+    assert new.temperature != shipped.temperature
+    grey_preds = new.predict(engine.embed(grey[:20]))  # fitted towards a flat answer
+    assert max(p.confidence for p in grey_preds) < min(
+        p.confidence for p in new.predict(engine.embed(val))
+    )
+    colour_preds = new.predict(engine.embed([picture(c, seed=850) for c in COLOURS.values()]))
+    assert [p.label for p in colour_preds] == list(COLOURS)
+    assert not any(p.uncertain for p in colour_preds)
 
 
 def test_too_few_corrections_or_no_training_embeddings_skip_with_a_reason(world) -> None:

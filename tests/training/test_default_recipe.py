@@ -13,17 +13,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from smartalbum.model import train_embeddings
 from smartalbum.model.bundle import DEFAULT_BUNDLE_DIR, Bundle
 from smartalbum.model.engine import Engine
-from smartalbum.training import default_model
-from smartalbum.training.augment import overlay_text
-from smartalbum.training.soft_heads import (
+from smartalbum.model.fitting import (
     calibrate,
     fit_soft_head,
     none_threshold,
     sample_weights,
     soft_targets,
 )
+from smartalbum.training import default_model
+from smartalbum.training.augment import overlay_text
 from smartalbum.training.view_embeddings import LabelledPhoto, ViewSet, embed_photos
 
 from .imagegen import CLASSES, make_image, save_jpeg
@@ -125,8 +126,14 @@ def test_written_metrics_and_card_hold_no_absolute_path(
         text = (out / name).read_text()
         assert str(tmp_path) not in text and str(Path.home()) not in text
     assert_no_absolute_path(json.loads((out / "metrics.json").read_text()))
-    stored = np.load(out / "train_embeddings.npz")
-    assert len(stored["labels"]) == int((views.view == 0).sum()) - 3  # none rows left out
+    # What a retrain from corrections needs to refit and recalibrate like the build: every
+    # plain training view (none ones too) with its source, and the validation photos.
+    shipped = train_embeddings.load(Bundle.load(out))
+    plain = views.select(views.view == 0)
+    assert sorted(shipped.labels) == sorted(plain.label) and "none" in shipped.labels
+    assert sorted(shipped.sources) == sorted(plain.source)
+    assert sorted(shipped.val_labels) == sorted(val.label)
+    assert shipped.val_x.shape == (len(val.label), plain.emb.shape[1])
 
 
 def assert_no_absolute_path(obj, where: str = "metrics") -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from smartalbum.training.calibration import choose_threshold, fit_temperature
+from smartalbum.model.calibration import choose_threshold, fit_temperature
 from smartalbum.training.report import (
     classification_metrics,
     expected_calibration_error,

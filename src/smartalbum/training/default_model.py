@@ -42,12 +42,12 @@ from smartalbum.imaging.preprocess import PreprocessSpec
 from smartalbum.model import train_embeddings
 from smartalbum.model.bundle import DEFAULT_BUNDLE_DIR, Bundle
 from smartalbum.model.engine import Engine
+from smartalbum.model.fitting import RECIPE, calibrate, fit_soft_head
 from smartalbum.model.heads import Head
 from smartalbum.training.augment import AugmentConfig, TrainTransform
 from smartalbum.training.composite import PASTE_AUGMENT, load_cutouts, scenes
 from smartalbum.training.model_card import default_card
 from smartalbum.training.report import OUT_OF_SCOPE, format_review, review_report
-from smartalbum.training.soft_heads import calibrate, fit_soft_head
 from smartalbum.training.view_embeddings import (
     LabelledPhoto,
     ViewSet,
@@ -87,7 +87,7 @@ TEXT_VIEWS = 0
 PASTED_SCENES = 0
 #: Head fitting options chosen on wild val (docs/model.md). ImageNet concept scores beside
 #: the embedding made wild val worse (macro-F1 0.935 -> 0.890), so the heads use none.
-HEAD_OPTIONS: dict[str, Any] = {"l2": 1e-3, "source_power": 0.5, "none_weight": 4.0}
+HEAD_OPTIONS: dict[str, Any] = dict(RECIPE)
 CONCEPTS = False
 #: Accuracy the photos a head is sure of must reach on wild val (sets the threshold).
 SURE_TARGET = 0.985
@@ -293,11 +293,22 @@ def write_bundle(
     }
     write_atomic(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     write_atomic(out / "card.md", default_card(Bundle.load(out), metrics, data))
+    # For retraining from corrections (categories/builtin.py): the plain view of every
+    # training photo (``none`` ones too) with its source, and the wild val photos the
+    # heads are calibrated on, so a retrained head is fitted and calibrated the same way.
+    scope = [*ALBUM6, *OUT_OF_SCOPE]
     plain = train.select(
         ((train.view == 0) | np.char.startswith(train.source, "paste/"))
-        & np.isin(train.label, ALBUM6)
+        & np.isin(train.label, scope)
     )
-    train_embeddings.write(out, plain.emb.astype(np.float32), plain.label.tolist())
+    calibration = val.select((val.view == 0) & np.isin(val.label, scope))
+    train_embeddings.write(
+        out,
+        plain.emb.astype(np.float32),
+        plain.label.tolist(),
+        sources=plain.source.tolist(),
+        validation=(calibration.emb.astype(np.float32), calibration.label.tolist()),
+    )
     return metrics
 
 

@@ -38,6 +38,11 @@ from smartalbum.atomic import atomic_open
 from smartalbum.imaging.decode import load_photo
 from smartalbum.imaging.preprocess import PreprocessSpec
 from smartalbum.model.bundle import IMAGENET_FC, Bundle, write_bundle
+from smartalbum.model.calibration import (
+    TEMPERATURE_BOUNDS,
+    choose_threshold,
+    fit_temperature,
+)
 from smartalbum.model.concepts import CONCEPTS
 from smartalbum.model.engine import Engine
 from smartalbum.model.heads import Head, fit_logistic_head, l2_normalize, softmax
@@ -49,11 +54,6 @@ from smartalbum.training.backbones import (
     default_spec,
     freeze,
     train_mode,
-)
-from smartalbum.training.calibration import (
-    TEMPERATURE_BOUNDS,
-    choose_threshold,
-    fit_temperature,
 )
 from smartalbum.training.card import build_card
 from smartalbum.training.data import Dataset, Item, load_dataset

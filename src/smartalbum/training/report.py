@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from smartalbum.model.fitting import OUT_OF_SCOPE
+
 ECE_BINS = 15
 
 
@@ -110,10 +112,6 @@ def classification_metrics(
             float((pred[accepted] == t[accepted]).mean()) if accepted.any() else 0.0
         )
     return out
-
-
-#: Labels of photos that belong to no class of a head: they should go to review.
-OUT_OF_SCOPE = ("none",)
 
 
 def _review_figures(right: np.ndarray, sure: np.ndarray) -> dict[str, float]:

@@ -12,6 +12,12 @@ regression with soft targets (L-BFGS, numpy/scipy; seconds to a minute on ~15k v
 
 The temperature and the ``uncertain`` threshold are then chosen on the cross-source
 validation photos (:func:`calibrate`), never on training photos.
+
+It lives in the model layer (numpy/scipy, no torch) because two callers need the same
+recipe: ``make train-default`` builds the shipped heads with it, and retraining a shipped
+head from a user's corrections (categories/builtin.py) refits with it and recalibrates on
+the validation embeddings the bundle ships, so a retrained head keeps the shipped head's
+honest confidence instead of falling back to temperature 1.
 """
 
 from __future__ import annotations
@@ -21,13 +27,19 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.optimize import minimize
 
+from smartalbum.model.calibration import choose_threshold, fit_temperature
 from smartalbum.model.heads import Head
-from smartalbum.training.calibration import choose_threshold, fit_temperature
-from smartalbum.training.report import OUT_OF_SCOPE
+
+#: Labels of photos that belong to no class of a head: they should go to review.
+OUT_OF_SCOPE = ("none",)
 
 #: A temperature below 1 sharpens; allowed here because the validation set is cross-source
 #: (not saturated), unlike the pool split calibration.TEMPERATURE_BOUNDS protects against.
 TEMPERATURE_BOUNDS = (0.05, 20.0)
+
+#: The fitting options of the shipped heads, chosen on wild val (docs/model.md): used by
+#: ``make train-default`` and by every retrain of a shipped head from corrections.
+RECIPE: dict[str, float] = {"l2": 1e-3, "source_power": 0.5, "none_weight": 4.0}
 
 
 def sample_weights(
@@ -102,9 +114,12 @@ def fit_soft_head(
     concept_fc: tuple[np.ndarray, np.ndarray] | None = None,
     concept_scale: float = 0.1,
     description: str = "",
+    row_weights: np.ndarray | None = None,
+    l2_normalize: bool = True,
 ) -> Head:
     """A linear head over (L2-normalised embedding [+ concept scores]) fitted on rows of
-    the head's labels and of ``none``; rows of other labels are left out."""
+    the head's labels and of ``none``; rows of other labels are left out. ``row_weights``
+    multiply the balanced weights (a user's corrections count more than shipped photos)."""
     labels = np.asarray(labels)
     keep = np.isin(labels, list(head_labels)) | np.isin(labels, list(OUT_OF_SCOPE))
     n_features = embeddings.shape[1] + (len(concepts) if concepts else 0)
@@ -117,11 +132,14 @@ def fit_soft_head(
         concept_fc=concept_fc,
         concept_scale=concept_scale,
         description=description,
+        l2_normalize=l2_normalize,
     )
     x = head.features(np.asarray(embeddings, dtype=np.float32)[keep])
     w = sample_weights(
         labels[keep], np.asarray(sources)[keep], source_power=source_power, none_weight=none_weight
     )
+    if row_weights is not None:
+        w = w * np.asarray(row_weights, dtype=np.float64)[keep]
     wm, b = fit_softmax_soft(x, soft_targets(labels[keep], head_labels), w, l2)
     head.weights, head.biases = [wm], [b]
     return head
