@@ -198,7 +198,7 @@ def test_a_changed_copy_is_not_served_under_the_photos_hash(client, catalog, fol
     assert "changed since it was indexed" in resp.get_json()["detail"]
 
 
-def test_copies_outside_the_jobs_roots_are_not_served(catalog, tmp_path, make_settings) -> None:
+def test_copies_outside_the_jobs_roots_are_not_served_or_thumbnailed(catalog, tmp_path, make_settings) -> None:
     from smartalbum.web import create_app
 
     settings = make_settings(database_url=catalog)
@@ -207,4 +207,8 @@ def test_copies_outside_the_jobs_roots_are_not_served(catalog, tmp_path, make_se
     ids = ids_by_name(catalog)
     resp = client.get(f"/api/v1/photos/{ids['plain.png']}/original")
     assert_problem(resp, 404, "original_unavailable")
+    assert "outside the folders" in resp.get_json()["detail"]
+    # a thumbnail reads the same file: the same boundary (it used to be served from any path)
+    resp = client.get(f"/api/v1/photos/{ids['plain.png']}/thumbnail")
+    assert_problem(resp, 404, "thumbnail_unavailable")
     assert "outside the folders" in resp.get_json()["detail"]

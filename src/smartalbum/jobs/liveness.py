@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from smartalbum.atomic import write_atomic
 from smartalbum.config import Settings
 
 log = logging.getLogger(__name__)
@@ -71,9 +72,7 @@ class Heartbeat:
         state = {"node": self.node, "pid": os.getpid(), "at": time.time(), "broker": broker}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(state))
-            os.replace(tmp, self.path)
+            write_atomic(self.path, json.dumps(state))
         except OSError as exc:  # a full disk: the check will see the beat grow stale
             log.warning("cannot write the worker heartbeat %s: %s", self.path, exc)
 

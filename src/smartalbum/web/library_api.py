@@ -458,7 +458,6 @@ def correct_photo(photo_id: int) -> Response:
         return jsonify(_photo_detail(session, record))
 
 
-
 def known_label(engine: Engine, head: str, given: str) -> str:
     """``given`` (stripped) when it is one of ``head``'s labels, else a 400 ``unknown_label``
     problem listing them (a correction, one photo's or a selection's)."""
@@ -473,6 +472,7 @@ def known_label(engine: Engine, head: str, given: str) -> str:
             available=labels,
         )
     return label
+
 
 @bp.get("/api/v1/photos/<int:photo_id>/thumbnail")
 @api.validate(
@@ -493,11 +493,64 @@ def thumbnail(photo_id: int) -> Response:
     for a year (private, immutable). Not rate limited.
     """
     lib = get_library()
+    photo = photo_copies(lib, photo_id)
+    cached = not_modified(photo.sha256)
+    if cached is not None:
+        return cached
+    try:
+        if photo.outside_roots:
+            raise ThumbnailUnavailableError(
+                "its copies lie outside the folders this server may use"
+            )
+        try:
+            path = lib.thumbnails.get(photo.sha256, photo.sources)
+        except ThumbnailUnavailableError:
+            # a file the catalog keeps (an example uploaded to another node): its bytes
+            from smartalbum.library.stored_files import get as stored_bytes
+
+            data = stored_bytes(lib.factory, photo.sha256)
+            if data is None:
+                raise
+            path = lib.thumbnails.get(photo.sha256, [Source("stored in the catalog", data=data)])
+    except ThumbnailUnavailableError as exc:
+        raise ProblemError(
+            404,
+            "Thumbnail unavailable",
+            f"No readable copy of photo {photo_id}: {exc}",
+            code="thumbnail_unavailable",
+        ) from None
+    resp = send_file(
+        path, mimetype="image/jpeg", etag=photo.sha256, conditional=True, max_age=THUMBNAIL_MAX_AGE
+    )
+    cache_forever(resp)
+    return resp
+
+
+@dataclass(frozen=True)
+class PhotoCopies:
+    """What serving a photo's pixels needs from the catalog: its hash, format and the
+    present copies inside SMARTALBUM_JOBS__ROOTS (``outside_roots``: it has copies, but
+    none there, so nothing may be read)."""
+
+    sha256: str
+    format: str
+    sources: list[Source]
+    outside_roots: bool = False
+
+
+def photo_copies(lib: LibraryState, photo_id: int) -> PhotoCopies:
+    """The one lookup behind every route that reads a photo's file (thumbnail, original,
+    preview): the photo's hash and present copies, or a 404 problem for an unknown id."""
+    from smartalbum.jobs.roots import within_roots
+    from smartalbum.web.state import get_state
+
     if lib.factory is None or photo_id > MAX_PHOTO_ID:
         raise photo_not_found(photo_id, lib)
     with lib.factory() as session:
-        sha256 = session.scalar(select(Photo.sha256).where(Photo.id == photo_id))
-        if sha256 is None:
+        row = session.execute(
+            select(Photo.sha256, Photo.format).where(Photo.id == photo_id)
+        ).first()
+        if row is None:
             raise photo_not_found(photo_id, lib)
         sources = [
             Source(path, size, mtime_ns)
@@ -507,33 +560,17 @@ def thumbnail(photo_id: int) -> Response:
                 .order_by(File.id)
             )
         ]
-    if sha256 in request.if_none_match:
-        # The client already holds exactly this picture: no disk access at all.
-        resp = Response(status=304)
-        resp.set_etag(sha256)
-        cache_forever(resp)
-        return resp
-    try:
-        try:
-            path = lib.thumbnails.get(sha256, sources)
-        except ThumbnailUnavailableError:
-            # a file the catalog keeps (an example uploaded to another node): its bytes
-            from smartalbum.library.stored_files import get as stored_bytes
+    roots = [str(r) for r in get_state().settings.jobs.roots]
+    allowed = [s for s in sources if within_roots(s.path, roots)]
+    return PhotoCopies(row.sha256, row.format or "", allowed, bool(sources) and not allowed)
 
-            data = stored_bytes(lib.factory, sha256)
-            if data is None:
-                raise
-            path = lib.thumbnails.get(sha256, [Source("stored in the catalog", data=data)])
-    except ThumbnailUnavailableError as exc:
-        raise ProblemError(
-            404,
-            "Thumbnail unavailable",
-            f"No readable copy of photo {photo_id}: {exc}",
-            code="thumbnail_unavailable",
-        ) from None
-    resp = send_file(
-        path, mimetype="image/jpeg", etag=sha256, conditional=True, max_age=THUMBNAIL_MAX_AGE
-    )
+
+def not_modified(etag: str) -> Response | None:
+    """A 304 when the client holds exactly this (no disk access at all)."""
+    if etag not in request.if_none_match:
+        return None
+    resp = Response(status=304)
+    resp.set_etag(etag)
     cache_forever(resp)
     return resp
 

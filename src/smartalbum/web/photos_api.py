@@ -19,31 +19,27 @@ id always names the same bytes.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from flask import Blueprint, Response, request, send_file, url_for
 from PIL import Image
-from sqlalchemy import select
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from smartalbum.imaging.errors import PhotoError
 from smartalbum.imaging.reading import open_photo_file
-from smartalbum.jobs.roots import within_roots
-from smartalbum.library.schema import FILE_PRESENT, File, Photo
 from smartalbum.library.thumbnails import (
     PREVIEW_SIDES,
-    Source,
     ThumbnailStore,
     ThumbnailUnavailableError,
     preview_store,
 )
 from smartalbum.web.contract import api, query_args, responses
 from smartalbum.web.library_api import (
-    MAX_PHOTO_ID,
     LibraryState,
+    PhotoCopies,
     cache_forever,
     get_library,
-    photo_not_found,
+    not_modified,
+    photo_copies,
 )
 from smartalbum.web.models.common import JPEG
 from smartalbum.web.models.photos import Original, OriginalQuery, PreviewQuery
@@ -58,44 +54,12 @@ BROWSER_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "AVIF"}
 _MEDIA_TYPES = {"MPO": "image/jpeg", "HEIF": "image/heif", "HEIC": "image/heif"}
 
 
-@dataclass(frozen=True)
-class PhotoCopies:
-    """What serving a photo needs from the catalog: its hash, format and present copies."""
-
-    sha256: str
-    format: str
-    sources: list[Source]
-
-
 def _copies(lib: LibraryState, photo_id: int) -> PhotoCopies:
     """The photo's hash and its present copies inside the roots, or a 404 problem."""
-    if lib.factory is None or photo_id > MAX_PHOTO_ID:
-        raise photo_not_found(photo_id, lib)
-    with lib.factory() as session:
-        row = session.execute(
-            select(Photo.sha256, Photo.format).where(Photo.id == photo_id)
-        ).first()
-        if row is None:
-            raise photo_not_found(photo_id, lib)
-        sources = [
-            Source(path, size, mtime_ns)
-            for path, size, mtime_ns in session.execute(
-                select(File.path, File.size, File.mtime_ns)
-                .where(File.photo_id == photo_id, File.status == FILE_PRESENT)
-                .order_by(File.id)
-            )
-        ]
-    roots = _roots()
-    allowed = [s for s in sources if within_roots(s.path, roots)]
-    if sources and not allowed:
+    photo = photo_copies(lib, photo_id)
+    if photo.outside_roots:
         raise _unavailable(photo_id, "its copies lie outside the folders this server may use")
-    return PhotoCopies(row.sha256, row.format or "", allowed)
-
-
-def _roots() -> list[str]:
-    from smartalbum.web.state import get_state
-
-    return [str(r) for r in get_state().settings.jobs.roots]
+    return photo
 
 
 def _unavailable(photo_id: int, why: str) -> ProblemError:
@@ -118,16 +82,6 @@ def media_type(fmt: str, path: str) -> str:
         return known
     guessed, _ = mimetypes.guess_type(path)
     return guessed or "application/octet-stream"
-
-
-def _not_modified(etag: str) -> Response | None:
-    """A 304 when the client holds exactly this (no disk access at all)."""
-    if etag not in request.if_none_match:
-        return None
-    resp = Response(status=304)
-    resp.set_etag(etag)
-    cache_forever(resp)
-    return resp
 
 
 @bp.get("/api/v1/photos/<int:photo_id>/original")
@@ -156,7 +110,7 @@ def original(photo_id: int) -> Response:
     lib = get_library()
     args: OriginalQuery = query_args()
     photo = _copies(lib, photo_id)
-    cached = _not_modified(photo.sha256)
+    cached = not_modified(photo.sha256)
     if cached is not None:
         return cached
     problems = []
@@ -251,7 +205,7 @@ def preview(photo_id: int) -> Response:
     side = int(query_args().size)
     photo = _copies(lib, photo_id)
     etag = f"{photo.sha256}-{side}"
-    cached = _not_modified(etag)
+    cached = not_modified(etag)
     if cached is not None:
         return cached
     try:

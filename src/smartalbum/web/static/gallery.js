@@ -934,15 +934,8 @@
       if (button) openTileMenu(button.closest(".gallery-tile"));
     });
     // A photo changed elsewhere on the page (the viewer's correction): redraw its tile, and
-    // it leaves the view when it no longer fits. detail: {item, corrections?: [ids]}.
-    // The viewer announces its corrections as "smartalbum:corrected" ({id, label, photo}: the
-    // photo as the API answers it now); the grid treats them like any change of a photo.
-    document.addEventListener("smartalbum:corrected", (ev) => {
-      const photo = ev.detail && ev.detail.photo;
-      if (photo && photo.id !== undefined) {
-        document.dispatchEvent(new CustomEvent("smartalbum:photo-changed", { detail: { item: photo } }));
-      }
-    });
+    // it leaves the view when it no longer fits. detail: {item: the photo as the API answers
+    // it now, corrections?: [ids]}.
     document.addEventListener("smartalbum:photo-changed", (ev) => {
       const item = ev.detail && ev.detail.item;
       const li = item && grid.tileById(item.id);

@@ -4,7 +4,8 @@
 // order (asked again at each step, so tiles loaded later by infinite scroll count too); a grid
 // with data-viewer-category="NAME" shows that category's heat-map. Scripts can also call
 // window.smartalbumViewer.open(ids, index). A correction is announced to the page as the
-// document event "smartalbum:corrected" ({id, label, photo}), so a grid can update its tile.
+// document event "smartalbum:photo-changed" ({item: the photo as the API answers it now}),
+// the one event every grid listens to, so a grid can update its tile.
 //
 // The picture is the API's display-size preview (upright, JPEG even for HEIC). It sits in a
 // "stage" sized to the fitted picture; zoom and pan transform the stage, and the overlays
@@ -367,8 +368,8 @@
       state.photo = body;
       showDetails(photo.id);
       announce(t("Labelled {label}.", { label }));
-      document.dispatchEvent(new CustomEvent("smartalbum:corrected",
-        { detail: { id: photo.id, label, photo: body } }));
+      document.dispatchEvent(new CustomEvent("smartalbum:photo-changed",
+        { detail: { item: body } }));
     } catch (err) {
       announce(t("The label could not be changed: {reason}", { reason: err.message }));
     }
