@@ -6,13 +6,16 @@ Sections (one JSON object printed):
 
 - ``throughput``: 12 MP JPEGs composed of street photos of the shared pool (2 people side
   by side: faces ~220 px; 6 people in two rows: faces ~110 px), scanned as the service
-  does (``load_photo`` at ``detect_size``, HOG + 5-point landmarks, ResNet descriptors),
-  one process per core. Reported per detect size: photos/s, faces/s, faces found/expected.
+  does (``load_photo`` at ``detect_size``, MTCNN + 5-point landmarks, ResNet descriptors),
+  one process per core (one OpenCV thread each). Reported per detect size: photos/s,
+  faces/s, faces found/expected.
 - ``clustering``: 10,000 synthetic 128-d descriptors (500 people x 20 pictures, spreads
   as measured on real faces): chinese whispers and the correction-keeping re-cluster plan,
   seconds and purity; and one incremental match against 10,000 faces.
 - ``threshold``: distances between augmented pictures of one real face (crops, flips, scale,
   brightness) and between different people's faces, and the error rates per threshold.
+- ``wild``: per class of the shared ``wild`` photos (people vs landscape, architecture,
+  ``none``), the share with a face (false faces on the last three) and CPU s per photo.
 - ``evidence`` (``--evidence``, slower): the default bundle's people probability vs. the same
   plus face count/area, on a held-out half of people / landscape / pets photos.
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import time
@@ -73,7 +77,7 @@ def make_photos(out: Path, n: int) -> list[tuple[Path, int]]:
     from smartalbum.faces.detect import detect_faces
 
     out.mkdir(parents=True, exist_ok=True)
-    sources = [s for s in _people_sources(60) if len(detect_faces(s, upsample=1)) == 1]
+    sources = [s for s in _people_sources(60) if len(detect_faces(s)) == 1]
     made = []
     for i in range(n):
         people, rows = (2, 1) if i % 2 == 0 else (6, 2)
@@ -92,8 +96,9 @@ def _scan_one(args: tuple[str, int]) -> tuple[int, float]:
     from smartalbum.imaging.decode import load_photo
 
     t = time.perf_counter()
+    cv2.setNumThreads(1)  # one core per process, as the workers run (OpenCV's dnn and resize)
     image = load_photo(path, max_side=detect_size).image
-    faces = detect_faces(image, detect_size=detect_size)
+    faces = detect_faces(image)
     describe_faces(image, faces)
     return len(faces), time.perf_counter() - t
 
@@ -101,7 +106,9 @@ def _scan_one(args: tuple[str, int]) -> tuple[int, float]:
 def throughput(photos: list[tuple[Path, int]], sizes: list[int], procs: int) -> dict:
     out = {}
     expected = sum(n for _, n in photos)
-    with ProcessPoolExecutor(procs) as pool:
+    # spawn, not fork: a child forked while one of OpenCV's pool threads (MTCNN's resizes and
+    # nets, run here by make_photos) held a lock waits on it for ever (seen once in three).
+    with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context("spawn")) as pool:
         list(pool.map(_scan_one, [(str(photos[0][0]), 1024)] * procs))  # load the models
         for size in sizes:
             t = time.perf_counter()
@@ -232,7 +239,7 @@ def threshold(n: int = 40) -> dict:
 
     vectors, who = [], []
     for k, src in enumerate(_people_sources(n)):
-        found = detect_faces(src, upsample=1)
+        found = detect_faces(src)
         if len(found) != 1:
             continue
         f = found[0]
@@ -240,7 +247,7 @@ def threshold(n: int = 40) -> dict:
         cx, cy = (f.left + f.right) // 2, (f.top + f.bottom) // 2
         crop = np.ascontiguousarray(src[max(0, cy - r) : cy + r, max(0, cx - r) : cx + r])
         for v in variants(crop):
-            got = detect_faces(v, upsample=1)
+            got = detect_faces(v)
             if got:
                 vectors.append(describe_faces(v, got[:1])[0])
                 who.append(k)
@@ -272,6 +279,36 @@ def threshold(n: int = 40) -> dict:
             for t in (0.4, 0.45, 0.5, 0.55, 0.6)
         },
     }
+
+
+def wild(max_side: int = 2048) -> dict:
+    """Photos with a face, per class of the shared ``wild`` photos (groups, selfies,
+    portraits vs landscapes, buildings and ``none``: the last three count false faces), and
+    CPU seconds per photo (detection only, one thread; CPU time, not wall time, so other
+    processes on a shared machine do not inflate it)."""
+    import csv
+
+    from smartalbum.faces.detect import detect_faces
+    from smartalbum.imaging.decode import load_photo
+
+    cv2.setNumThreads(1)
+    root = POOL.parent / "wild"
+    rows = list(csv.DictReader((root / "MANIFEST_wild.csv").open()))
+    out = {}
+    for cls in ("people", "landscape", "architecture", "none"):
+        found, seconds = [], []
+        for row in (r for r in rows if r["class"] == cls):
+            image = load_photo(root / row["file"], max_side=max_side).image
+            t = time.process_time()
+            found.append(len(detect_faces(image)))
+            seconds.append(time.process_time() - t)
+        out[cls] = {
+            "photos": len(found),
+            "with_a_face": round(float(np.mean([n > 0 for n in found])), 3),
+            "faces": int(sum(found)),
+            "median_cpu_s": round(float(np.median(seconds)), 3),
+        }
+    return out
 
 
 def evidence(per_class: int = 150, seed: int = 0) -> dict:
@@ -326,12 +363,20 @@ def main() -> None:
     parser.add_argument("--sizes", default="2048,3072")
     parser.add_argument("--procs", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--evidence", action="store_true")
+    parser.add_argument("--sections", default="throughput,clustering,threshold,wild")
     args = parser.parse_args()
     out: dict = {"shared_data": (POOL / "people").is_dir(), "procs": args.procs}
-    photos = make_photos(BENCH / "out" / "faces-12mp", args.photos)
-    out["throughput"] = throughput(photos, [int(s) for s in args.sizes.split(",")], args.procs)
-    out["clustering"] = clustering()
-    out["threshold"] = threshold()
+    sections = args.sections.split(",")
+    if "throughput" in sections:
+        photos = make_photos(BENCH / "out" / "faces-12mp", args.photos)
+        sizes = [int(s) for s in args.sizes.split(",")]
+        out["throughput"] = throughput(photos, sizes, args.procs)
+    if "clustering" in sections:
+        out["clustering"] = clustering()
+    if "threshold" in sections:
+        out["threshold"] = threshold()
+    if "wild" in sections and (POOL.parent / "wild").is_dir():
+        out["wild"] = wild()
     if args.evidence:
         out["evidence"] = evidence()
     print(json.dumps(out, indent=2))

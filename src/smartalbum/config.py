@@ -145,14 +145,17 @@ class FaceSettings(BaseModel):
 
     enabled: bool = Field(True, description="detect and group faces; off: no face processing")
     detect_size: int = Field(
-        3072, ge=256, le=8192, description="longest side the detector sees, px (larger finds "
-        "smaller faces, at a cost linear in pixels; 2048 misses faces under ~160 px in 12 MP)"
+        2048, ge=256, le=8192, description="longest side the photo is decoded at for faces, "
+        "px (faces are searched down to 1/64 of it; larger costs decode time and gives "
+        "sharper chips of small faces)"
     )
-    upsample: int | None = Field(
-        None, ge=0, le=2, description="detector upsampling; default: once for photos smaller "
-        "than half detect_size, so small photos still show faces of ~40 px"
+    min_face: int | None = Field(
+        None, ge=12, le=1024, description="smallest face searched for, px at detect_size; "
+        "default: 1/64 of the decoded photo's longest side, at least 20 px"
     )
-    min_score: float = Field(0.0, ge=-1.0, le=3.0, description="lowest HOG detection score kept")
+    min_score: float = Field(
+        0.95, ge=0.0, le=1.0, description="lowest MTCNN face confidence kept (0-1)"
+    )
     match_threshold: float = Field(
         0.5, gt=0.0, lt=2.0, description="largest descriptor distance between two faces of "
         "one person"

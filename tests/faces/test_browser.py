@@ -19,7 +19,7 @@ pytestmark = pytest.mark.browser
 def server(app_settings, faces, photo_maker):
     """A live app over a catalog whose photos of two people were scanned; yields
     (base URL, photo ids)."""
-    settings = app_settings(faces={"upsample": 0})
+    settings = app_settings()
     factory = db.open_catalog(settings)[1]
     ids = [
         photo_maker(factory, v, f"a{k}") for k, v in enumerate(faces.variants(faces.astronaut)[:2])

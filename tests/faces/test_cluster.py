@@ -16,7 +16,7 @@ def _identity_set(faces) -> tuple[np.ndarray, np.ndarray]:
     vectors, truth = [], []
     for person, image in enumerate((faces.astronaut, *faces.others)):
         for variant in faces.variants(image):
-            found = detect_faces(variant, upsample=0)
+            found = detect_faces(variant)
             if found:
                 vectors.append(describe_faces(variant, found[:1])[0])
                 truth.append(person)

@@ -25,7 +25,7 @@ from smartalbum.faces.service import FaceScanner, pending_photos, photo_ids_for_
 from smartalbum.library import db
 from smartalbum.library.schema_faces import ASSIGNED_USER, Face, FaceRejection, FaceScan, Person
 
-SETTINGS = FaceSettings(upsample=0, match_threshold=0.5, min_cluster=2)
+SETTINGS = FaceSettings(match_threshold=0.5, min_cluster=2)
 
 
 def _album(faces, fac, photo_maker) -> dict[str, list[int]]:

@@ -26,7 +26,7 @@ def scanned(app_settings, faces, photo_maker):
     """(settings, face ids in id order) after a scan of two photos of A and one of B."""
 
     def make(**web):
-        settings = app_settings(faces={"upsample": 0}, web=web)
+        settings = app_settings(web=web)
         factory = db.open_catalog(settings)[1]
         for k, v in enumerate(faces.variants(faces.astronaut)[:2]):
             photo_maker(factory, v, f"a{k}")

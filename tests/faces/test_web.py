@@ -19,7 +19,7 @@ def web(app_settings, faces, photo_maker):
     jobs run inline (Celery eager mode)."""
 
     def make(enabled: bool = True):
-        settings = app_settings(model={"batch_size": 4}, faces={"upsample": 0, "enabled": enabled})
+        settings = app_settings(model={"batch_size": 4}, faces={"enabled": enabled})
         app = create_app(settings)
         make_celery(settings).conf.task_always_eager = True
         return app.test_client(), settings

@@ -238,10 +238,7 @@ class FaceScanner:
             )
         image = loaded.image
         found = detect_faces(
-            image,
-            upsample=self.settings.upsample,
-            detect_size=self.settings.detect_size,
-            min_score=self.settings.min_score,
+            image, min_face=self.settings.min_face, min_score=self.settings.min_score
         )
         vectors = describe_faces(image, found)
         height, width = image.shape[:2]

@@ -81,7 +81,10 @@ class Face(Model):
     landmarks: list[list[float]] = Field(
         description="5 points [x, y] relative to the photo (eye corners, nose)"
     )
-    score: float = Field(description="HOG detection score (higher: surer)")
+    score: float = Field(
+        description="detector confidence, 0-1 (faces scanned before the MTCNN detector, "
+        "until rescanned: dlib's HOG score, about -0.5 to 3)"
+    )
     person_id: int | None
     person_name: str | None = None
     assigned_by: str | None = Field(None, description="auto, user, or null")
