@@ -131,3 +131,11 @@ def test_a_category_of_everything_says_it_is_unsure_and_asks(env: Path) -> None:
     assert asked and all(Path(line.strip()).exists() for line in asked)  # paths to answer with
     listed = run("category", "list")
     assert "[unsure]" in listed.output and "warning:" in listed.output
+
+
+def test_a_retrain_says_how_many_kept_aside_labels_it_gets_right() -> None:
+    """Words a person reads ("3 of 4 right"), not "balanced accuracy 1 -> 0.75" (issue 13)."""
+    from smartalbum.cli.categories import _right
+
+    assert _right({"n": 4, "accuracy": 0.75, "balanced_accuracy": 0.5}) == "3 of 4"
+    assert _right({}) == "-"

@@ -494,9 +494,9 @@ def _retrain_command(fn: Any) -> Any:
             for r in reports:
                 b, a = r["before"], r["after"]
                 fig = (
-                    f" balanced accuracy {b.get('balanced_accuracy', '-')} -> "
-                    f"{a.get('balanced_accuracy', '-')} on {r['held_back']} held-back labels"
-                    if a
+                    f" — checked on {a['n']} of your labels kept aside: {_right(a)} right "
+                    f"(before: {_right(b)})"
+                    if a.get("n")
                     else ""
                 )
                 click.echo(f"{r['category']}: {r['reason']}{fig}")
@@ -517,3 +517,10 @@ def category_retrain() -> None:
 @_retrain_command
 def retrain() -> None:
     """Retrain categories from the user's corrections (see `category retrain`)."""
+
+
+def _right(metrics: dict) -> str:
+    """How many of the labels kept aside a head got right, in words ("3 of 4")."""
+    if not metrics.get("n"):
+        return "-"
+    return f"{round(metrics['accuracy'] * metrics['n'])} of {metrics['n']}"

@@ -92,10 +92,12 @@
     if (job.status !== "done") return t("The job {status}: {message}", { status: statusText(job.status), message: job.message || "" });
     const lines = (job.result.reports || []).map((r) => {
       const b = r.before || {}, a = r.after || {};
-      const fig = a.balanced_accuracy !== undefined
-        ? t(" — balanced accuracy {before} → {after} on {count} held-back labels", {
-          before: b.balanced_accuracy == null ? "–" : number(b.balanced_accuracy),
-          after: number(a.balanced_accuracy), count: number(r.held_back) })
+      // In words a person reads: how many of their own labels, kept aside to check the new
+      // head, it gets right, and how many the head before it got right.
+      const right = (m) => (m && m.n ? number(Math.round(m.accuracy * m.n)) : "–");
+      const fig = a.n
+        ? t(" — checked on {count} of your labels kept aside: {after} right (before: {before})", {
+          before: right(b), after: right(a), count: number(a.n) })
         : "";
       return `${r.category}: ${r.reason}${fig}`;
     });
