@@ -119,20 +119,24 @@
     link.dataset.viewerPhoto = String(face.photo_id);  // opens the viewer (static/viewer.js)
     link.append(faceCell(face, person ? t("{name}, face {id}", { name: personLabel(person), id: face.id }) : t("face {id}", { id: face.id })));
     li.append(link);
+    // The corrections sit in one box: over the face's lower part where a pointer can hover
+    // (shown on hover or focus), below it on touch screens (people.css).
+    const actions = el("div", "face-actions");
+    li.append(actions);
     if (person) {
       const reject = el("button", "button", t("Not them"));
       reject.type = "button";
       reject.title = t("Not {name}: never group this face with them again", { name: personLabel(person) });
       reject.addEventListener("click", () => act(() =>
         send("POST", `${API}/people/${person.id}/rejections`, { faces: [face.id] })));
-      li.append(reject);
+      actions.append(reject);
     }
     const dismiss = el("button", "button ghost dismiss-face", t("Not a face"));
     dismiss.type = "button";
     dismiss.title = t("Not a face (a lamp, a window): hide this detection everywhere");
     dismiss.addEventListener("click", () => act(() =>
       send("POST", `${API}/faces/dismissals`, { faces: [face.id] })));
-    li.append(dismiss, moveSelect(face));
+    actions.append(dismiss, moveSelect(face));
     return li;
   }
 
