@@ -86,3 +86,19 @@ def make_tiny_bundle(out: Path) -> Bundle:
         card="# Tiny test bundle\n\nBuilt by tests/bundles.py; not a real model.\n",
         name="tiny-test",
     )
+
+
+def ship_training_embeddings(path: Path, per_colour: int = 30) -> None:
+    """Give the tiny bundle at ``path`` the training embeddings a real bundle ships for
+    retraining its heads (``per_colour`` generated photos of each colour, labelled)."""
+    from library.photos import COLOURS, picture
+    from smartalbum.model import train_embeddings
+    from smartalbum.model.engine import Engine
+
+    engine = Engine.load(path, threads=1)
+    images, labels = [], []
+    for label, colour in COLOURS.items():
+        for seed in range(per_colour):
+            images.append(picture(colour, seed=1000 + seed))
+            labels.append(label)
+    train_embeddings.write(path, engine.embed(images), labels)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from bundles import ship_training_embeddings
 from library.photos import COLOURS, encode, picture
 from smartalbum.categories import builtin
 from smartalbum.library import db
@@ -31,13 +32,7 @@ ORANGE = (235, 140, 20)
 def shipped_bundle(tmp_path_factory: pytest.TempPathFactory, tiny_bundle_dir: Path) -> Path:
     """The tiny bundle with shipped training embeddings (30 photos per colour)."""
     path = Path(shutil.copytree(tiny_bundle_dir, tmp_path_factory.mktemp("builtin") / "tiny"))
-    engine = Engine.load(path, threads=1)
-    images, labels = [], []
-    for label, colour in COLOURS.items():
-        for seed in range(30):
-            images.append(picture(colour, seed=1000 + seed))
-            labels.append(label)
-    train_embeddings.write(path, engine.embed(images), labels)
+    ship_training_embeddings(path)
     return path
 
 

@@ -92,17 +92,10 @@ def _runs(worker: Node) -> int:
 
 def _bundle_with_training_embeddings(tmp_path: Path, tiny: Path) -> Path:
     """The tiny bundle plus shipped training embeddings, so its heads can be retrained."""
-    from smartalbum.model import train_embeddings
-    from smartalbum.model.engine import Engine
+    from bundles import ship_training_embeddings
 
     path = Path(shutil.copytree(tiny, tmp_path / "bundle"))
-    engine = Engine.load(path, threads=1)
-    images, labels = [], []
-    for label, colour in COLOURS.items():
-        for seed in range(30):
-            images.append(picture(colour, seed=1000 + seed))
-            labels.append(label)
-    train_embeddings.write(path, engine.embed(images), labels)
+    ship_training_embeddings(path)
     return path
 
 

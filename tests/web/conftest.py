@@ -122,6 +122,42 @@ def start_server(make_settings: Callable[..., Settings]) -> Iterator[Callable[..
 
 
 @pytest.fixture
+def open_page(browser, start_server: Callable[..., str]) -> Iterator[Callable[..., Any]]:
+    """``open_page(url, width=1366, height=768, ignore=())`` -> a Chromium page on ``url``.
+    After the test, fails on any script error or console error (those containing one of the
+    ``ignore`` texts excepted). It depends on ``start_server`` so that the test's live
+    servers stop only after its pages are closed: a page still loading when its server
+    stopped reported ERR_EMPTY_RESPONSE (an order-dependent failure)."""
+    opened = []
+
+    def open_(url: str, width: int = 1366, height: int = 768, ignore: tuple[str, ...] = ()):
+        context = browser.new_context(
+            reduced_motion="reduce",
+            viewport={"width": width, "height": height},
+            accept_downloads=True,
+        )
+        page = context.new_page()
+        problems: list[str] = []
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        page.on(
+            "console",
+            lambda msg: (
+                problems.append(msg.text)
+                if msg.type == "error" and not any(text in msg.text for text in ignore)
+                else None
+            ),
+        )
+        page.goto(url)
+        opened.append((context, problems))
+        return page
+
+    yield open_
+    for context, problems in opened:
+        context.close()
+        assert problems == []
+
+
+@pytest.fixture
 def live_server(start_server: Callable[..., str]) -> str:
     """Base URL of a live server with default web settings."""
     return start_server()

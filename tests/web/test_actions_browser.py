@@ -17,31 +17,11 @@ from smartalbum.library import db
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def new_page(browser):
-    contexts = []
-
-    def open_(url: str):
-        context = browser.new_context(reduced_motion="reduce")
-        page = context.new_page()
-        problems: list[str] = []
-        page.on("pageerror", lambda exc: problems.append(str(exc)))
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.goto(url)
-        contexts.append((context, problems))
-        return page
-
-    yield open_
-    for context, problems in contexts:
-        context.close()
-        assert problems == []
-
-
 def test_drop_survives_a_reload_then_add_to_library_and_correct(
-    new_page, start_server, make_settings, photo
+    open_page, start_server, make_settings, photo
 ) -> None:
     base = start_server()
-    page = new_page(f"{base}/")
+    page = open_page(f"{base}/")
     page.wait_for_function("() => document.querySelectorAll('#filters .chip').length > 0")
     files = [("red.jpg", photo("red", seed=1)), ("green.jpg", photo("green", seed=2))]
     page.set_input_files(
@@ -82,7 +62,7 @@ def test_drop_survives_a_reload_then_add_to_library_and_correct(
 
 
 def test_a_duplicate_resolved_and_undone(
-    new_page, start_server, photo_library: Library, tmp_path, tiny_bundle_dir
+    open_page, start_server, photo_library: Library, tmp_path, tiny_bundle_dir
 ) -> None:
     url = f"sqlite:///{tmp_path / 'dups.sqlite3'}"
     index_into(url, tiny_bundle_dir, photo_library.root)
@@ -92,7 +72,7 @@ def test_a_duplicate_resolved_and_undone(
         if p.is_file()
     }
     base = start_server(database_url=url)
-    page = new_page(f"{base}/gallery/duplicates")
+    page = open_page(f"{base}/gallery/duplicates")
     page.wait_for_selector(".dup-group .keep-button")
     assert not page.is_visible("#undo-bar")  # nothing to undo yet
     groups = page.locator(".dup-group").count()
@@ -115,12 +95,12 @@ def test_a_duplicate_resolved_and_undone(
     assert now == before
 
 
-def test_a_merge_confirmed_then_undone(new_page, start_server, make_settings, tmp_path) -> None:
+def test_a_merge_confirmed_then_undone(open_page, start_server, make_settings, tmp_path) -> None:
     base = start_server()
     factory = db.open_catalog(make_settings())[1]
     seed = seed_people(factory, tmp_path)
     a, b = seed["people"]
-    page = new_page(f"{base}/people")
+    page = open_page(f"{base}/people")
     page.wait_for_function("() => document.querySelectorAll('.merge-pick').length === 2")
     assert not page.is_visible("#undo-bar")
     for pick in page.locator(".merge-pick").all():

@@ -6,7 +6,7 @@ infinite scroll, review, duplicates, one photo).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -138,32 +138,20 @@ def test_thumbnails_do_not_count_against_the_rate_limit(make_app) -> None:
 
 
 @pytest.fixture
-def gallery(browser, start_server, photo_library, tiny_bundle_dir, tmp_path) -> Iterator:
+def gallery(open_page, start_server, photo_library, tiny_bundle_dir, tmp_path) -> Callable:
     """``gallery(path, *extra_folders)``: a page of a live server over the generated
     library (and the extra folders), indexed into a fresh SQLite catalog. After the test,
-    fails on any script error, CSP violation or console error."""
-    opened = []
+    fails on any script error, CSP violation or console error (``open_page``)."""
 
     def open_(path: str, *extra: Path):
         url = f"sqlite:///{tmp_path / 'gallery.sqlite3'}"
         index_into(url, tiny_bundle_dir, photo_library.root, *extra)
         base = start_server(database_url=url)
-        context = browser.new_context(
-            reduced_motion="reduce", viewport={"width": 1200, "height": 800}
-        )
-        page = context.new_page()
-        problems: list[str] = []
-        page.on("pageerror", lambda exc: problems.append(str(exc)))
-        page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-        page.goto(base + path)
+        page = open_page(base + path, 1200, 800)
         page.base = base
-        opened.append((context, problems))
         return page
 
-    yield open_
-    for context, problems in opened:
-        context.close()
-        assert problems == []
+    return open_
 
 
 def wait_for_tiles(page, count: int) -> None:

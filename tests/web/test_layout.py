@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import pytest
 from flask import Flask
+from pages import html_pages
 
 SECTIONS = ("Classify", "Gallery", "Review", "Duplicates", "Trips", "People", "Categories", "Jobs")
 
@@ -17,20 +18,6 @@ SECTIONS = ("Classify", "Gallery", "Review", "Duplicates", "Trips", "People", "C
 @pytest.fixture
 def app(make_app: Callable[..., Flask]) -> Flask:
     return make_app()
-
-
-def html_pages(app: Flask) -> dict[str, str]:
-    client = app.test_client()
-    pages = {}
-    for rule in app.url_map.iter_rules():
-        if rule.arguments or "GET" not in (rule.methods or ()):
-            continue
-        if rule.rule.startswith(("/api/", "/static", "/lang/")):
-            continue
-        response = client.get(rule.rule)
-        if response.status_code == 200 and response.mimetype == "text/html":
-            pages[rule.rule] = response.get_data(as_text=True)
-    return pages
 
 
 def test_every_page_has_the_one_header(app: Flask) -> None:

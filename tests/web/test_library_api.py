@@ -8,20 +8,19 @@ needs exact dates, ties and undated photos.
 
 from __future__ import annotations
 
-import hashlib
 import io
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from gallery_catalog import index_into
+from gallery_catalog import fill_rows, index_into
 from PIL import Image
 
 from library.photos import Library
 from smartalbum.library import db
 from smartalbum.library.catalog import latest_corrections
-from smartalbum.library.schema import Correction, File, Photo, Prediction
+from smartalbum.library.schema import Correction, Prediction
 
 PROBLEM = "application/problem+json"
 
@@ -423,40 +422,6 @@ def test_stats_count_labels_dates_places_and_review(client, indexed) -> None:
 # -- catalogs built row by row ---------------------------------------------------------------
 
 
-def _fill(url: str, rows: list[tuple[datetime | None, str]]) -> list[int]:
-    """Photos (taken_at, label of head "colours") with one present copy each; returns ids."""
-    _, factory = db.open_catalog(url=url)
-    ids = []
-    with db.session_scope(factory) as session:
-        for n, (taken, label) in enumerate(rows):
-            photo = Photo(
-                sha256=hashlib.sha256(str(n).encode()).hexdigest(),
-                size=100,
-                format="JPEG",
-                width=40,
-                height=30,
-                taken_at=taken,
-                taken_at_source="exif" if taken else None,
-            )
-            session.add(photo)
-            session.flush()
-            session.add(File(photo_id=photo.id, path=f"/nowhere/{n}.jpg", size=100, mtime_ns=0))
-            session.add(
-                Prediction(
-                    photo_id=photo.id,
-                    head="colours",
-                    head_version="v1",
-                    backbone_version="b",
-                    label=label,
-                    confidence=0.9,
-                    uncertain=False,
-                    probabilities={label: 0.9},
-                )
-            )
-            ids.append(photo.id)
-    return ids
-
-
 @pytest.mark.slow
 def test_keyset_pages_handle_ties_undated_photos_and_rare_labels(
     catalog_url, make_library_app
@@ -467,7 +432,7 @@ def test_keyset_pages_handle_ties_undated_photos_and_rare_labels(
         # every 9th photo undated (listed last); runs of four share a capture time
         taken = None if n % 9 == 0 else base - timedelta(minutes=n // 4)
         rows.append((taken, "blue" if n % 40 == 5 else "red"))  # blue is rare
-    ids = _fill(catalog_url, rows)
+    ids = fill_rows(catalog_url, rows)
     client = make_library_app(catalog_url).test_client()
 
     dated = sorted(
@@ -488,7 +453,7 @@ def test_keyset_pages_handle_ties_undated_photos_and_rare_labels(
 def test_the_latest_prediction_and_correction_count(catalog_url, make_library_app) -> None:
     """Label filters use the newest prediction of the head (any version); a correction
     beats both, and a newer correction beats an older one."""
-    ids = _fill(catalog_url, [(datetime(2022, 1, 1), "red"), (datetime(2022, 1, 2), "red")])
+    ids = fill_rows(catalog_url, [(datetime(2022, 1, 1), "red"), (datetime(2022, 1, 2), "red")])
     _, factory = db.open_catalog(url=catalog_url)
     with db.session_scope(factory) as session:
         session.add(

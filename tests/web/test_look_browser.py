@@ -12,30 +12,17 @@ from collections.abc import Callable
 
 import pytest
 from flask import Flask
+from pages import html_pages
 
 pytestmark = pytest.mark.browser
 
 SECTIONS = 8  # classify, gallery, review, duplicates, trips, people, categories, jobs
 
 
-def html_pages(app: Flask) -> list[str]:
-    client = app.test_client()
-    paths = []
-    for rule in app.url_map.iter_rules():
-        if rule.arguments or "GET" not in (rule.methods or ()):
-            continue
-        if rule.rule.startswith(("/api/", "/static", "/lang/")):
-            continue
-        response = client.get(rule.rule)
-        if response.status_code == 200 and response.mimetype == "text/html":
-            paths.append(rule.rule)
-    return sorted(paths)
-
-
 def test_every_page_has_the_same_header(
     browser, make_app: Callable[..., Flask], start_server: Callable[..., str]
 ) -> None:
-    paths = html_pages(make_app())
+    paths = sorted(html_pages(make_app()))
     assert {"/", "/gallery", "/people", "/categories", "/jobs"} <= set(paths)
     base = start_server()
     context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")

@@ -22,8 +22,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from smartalbum.atomic import write_atomic
 from smartalbum.config import Settings
+from smartalbum.jobs.liveness import write_state
 
 log = logging.getLogger(__name__)
 
@@ -150,11 +150,8 @@ class Supervisor:
             "restarts": self.restarts,
             "last_exit": self.last_exit,
         }
-        try:
-            status_file(self.settings).parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(status_file(self.settings), json.dumps(state))
-        except OSError as exc:  # a full disk: /readyz then sees the dead pid itself
-            log.warning("cannot write %s: %s", status_file(self.settings), exc)
+        # a full disk: /readyz then sees the dead pid itself
+        write_state(status_file(self.settings), state)
 
     def _loop(self) -> None:
         delay = RESTART_BACKOFF_S[0]

@@ -45,6 +45,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def write_state(path: Path, state: dict[str, object]) -> None:
+    """Write a process's state file (JSON, atomically: a reader never sees half of it), or log
+    why not: a state file is a report, so a full disk must not stop the process writing it
+    (the worker's heartbeat here, ``serve``'s worker supervisor in embedded.py)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, json.dumps(state))
+    except OSError as exc:
+        log.warning("cannot write %s: %s", path, exc)
+
+
 class Heartbeat:
     """The thread that writes a worker's heartbeat file until :meth:`stop` (which removes it)."""
 
@@ -69,12 +80,10 @@ class Heartbeat:
             broker = broker_problem(self.settings)
         except Exception as exc:  # noqa: BLE001 - the heartbeat must keep going
             broker = f"{type(exc).__name__}: {exc}"
-        state = {"node": self.node, "pid": os.getpid(), "at": time.time(), "broker": broker}
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.path, json.dumps(state))
-        except OSError as exc:  # a full disk: the check will see the beat grow stale
-            log.warning("cannot write the worker heartbeat %s: %s", self.path, exc)
+        # a full disk: the check will see the beat grow stale
+        write_state(
+            self.path, {"node": self.node, "pid": os.getpid(), "at": time.time(), "broker": broker}
+        )
 
     def _run(self) -> None:
         while not self._stop.wait(self.beat_s):

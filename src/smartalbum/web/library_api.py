@@ -23,6 +23,7 @@ import binascii
 import json
 import logging
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_file, url_for
@@ -528,20 +529,30 @@ def thumbnail(photo_id: int) -> Response:
 
 @dataclass(frozen=True)
 class PhotoCopies:
-    """What serving a photo's pixels needs from the catalog: its hash, format and the
-    present copies inside SMARTALBUM_JOBS__ROOTS (``outside_roots``: it has copies, but
-    none there, so nothing may be read)."""
+    """What serving a photo's pixels needs from the catalog: its hash, format and present
+    copies. ``sources``: those inside SMARTALBUM_JOBS__ROOTS, resolved only when asked, so
+    a 304 answered from the hash touches no disk; ``outside_roots``: it has copies, but
+    none there, so nothing may be read."""
 
     sha256: str
     format: str
-    sources: list[Source]
-    outside_roots: bool = False
+    present: list[Source]
+    roots: list[str]
+
+    @cached_property
+    def sources(self) -> list[Source]:
+        from smartalbum.jobs.roots import within_roots
+
+        return [s for s in self.present if within_roots(s.path, self.roots)]
+
+    @property
+    def outside_roots(self) -> bool:
+        return bool(self.present) and not self.sources
 
 
 def photo_copies(lib: LibraryState, photo_id: int) -> PhotoCopies:
     """The one lookup behind every route that reads a photo's file (thumbnail, original,
     preview): the photo's hash and present copies, or a 404 problem for an unknown id."""
-    from smartalbum.jobs.roots import within_roots
     from smartalbum.web.state import get_state
 
     if lib.factory is None or photo_id > MAX_PHOTO_ID:
@@ -552,7 +563,7 @@ def photo_copies(lib: LibraryState, photo_id: int) -> PhotoCopies:
         ).first()
         if row is None:
             raise photo_not_found(photo_id, lib)
-        sources = [
+        present = [
             Source(path, size, mtime_ns)
             for path, size, mtime_ns in session.execute(
                 select(File.path, File.size, File.mtime_ns)
@@ -561,8 +572,7 @@ def photo_copies(lib: LibraryState, photo_id: int) -> PhotoCopies:
             )
         ]
     roots = [str(r) for r in get_state().settings.jobs.roots]
-    allowed = [s for s in sources if within_roots(s.path, roots)]
-    return PhotoCopies(row.sha256, row.format or "", allowed, bool(sources) and not allowed)
+    return PhotoCopies(row.sha256, row.format or "", present, roots)
 
 
 def not_modified(etag: str) -> Response | None:

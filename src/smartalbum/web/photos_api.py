@@ -34,7 +34,6 @@ from smartalbum.library.thumbnails import (
 )
 from smartalbum.web.contract import api, query_args, responses
 from smartalbum.web.library_api import (
-    LibraryState,
     PhotoCopies,
     cache_forever,
     get_library,
@@ -54,12 +53,11 @@ BROWSER_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "AVIF"}
 _MEDIA_TYPES = {"MPO": "image/jpeg", "HEIF": "image/heif", "HEIC": "image/heif"}
 
 
-def _copies(lib: LibraryState, photo_id: int) -> PhotoCopies:
-    """The photo's hash and its present copies inside the roots, or a 404 problem."""
-    photo = photo_copies(lib, photo_id)
+def _inside_roots(photo: PhotoCopies, photo_id: int) -> None:
+    """A 404 problem when the photo's copies all lie outside the folders this server may
+    read (checked after the 304, which needs no file)."""
     if photo.outside_roots:
         raise _unavailable(photo_id, "its copies lie outside the folders this server may use")
-    return photo
 
 
 def _unavailable(photo_id: int, why: str) -> ProblemError:
@@ -109,10 +107,11 @@ def original(photo_id: int) -> Response:
     """
     lib = get_library()
     args: OriginalQuery = query_args()
-    photo = _copies(lib, photo_id)
+    photo = photo_copies(lib, photo_id)
     cached = not_modified(photo.sha256)
     if cached is not None:
         return cached
+    _inside_roots(photo, photo_id)
     problems = []
     for source in photo.sources:
         try:
@@ -203,11 +202,12 @@ def preview(photo_id: int) -> Response:
     """
     lib = get_library()
     side = int(query_args().size)
-    photo = _copies(lib, photo_id)
+    photo = photo_copies(lib, photo_id)
     etag = f"{photo.sha256}-{side}"
     cached = not_modified(etag)
     if cached is not None:
         return cached
+    _inside_roots(photo, photo_id)
     try:
         path = _preview_store(side).get(photo.sha256, photo.sources)
     except ThumbnailUnavailableError as exc:
