@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from smartalbum.imaging import load_photo
+from smartalbum.imaging.preprocess import preprocess_batch
 from smartalbum.model.bundle import DEFAULT_BUNDLE_DIR, Bundle
 from smartalbum.model.engine import Engine
 from smartalbum.model.pipeline import classify_files
@@ -72,3 +73,33 @@ def test_default_bundle_sorts_real_photos(engine: Engine):
 def test_default_bundle_on_photos_from_other_cameras(engine: Engine, rel: str, label: str):
     image = load_photo(SHARED / "edge_cases" / rel, max_side=448).image
     assert engine.classify([image])[0].label == label
+
+
+def test_int8_backbone_gives_its_exact_result_on_this_cpu(engine: Engine):
+    """The same photo, the same embedding on every CPU (a bug: AVX2-only CPUs disagreed).
+
+    ONNX Runtime's uint8 x int8 kernel saturates on x86 CPUs with AVX2 but no VNNI; there the
+    shipped backbone's embedding kept cos 0.79-0.91 of its exact int8 result (the graph run
+    unfused: each DequantizeLinear, then a float convolution), and photos changed label.
+    """
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    opts.intra_op_num_threads = 2
+    exact = ort.InferenceSession(
+        str(engine.bundle.backbone_path), sess_options=opts, providers=["CPUExecutionProvider"]
+    )
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:256, 0:320]
+    photos = []
+    for _ in range(4):  # smooth scenes with edges: what saturates is the large, aligned sums
+        base = rng.uniform(0, 255, 3) * (yy[..., None] / 256) + rng.uniform(0, 80, 3)
+        stripes = ((xx // rng.integers(8, 40)) % 2)[..., None] * rng.uniform(0, 170, 3)
+        photos.append(np.clip(base + stripes, 0, 255).astype(np.uint8))
+    batch = preprocess_batch(photos, engine.bundle.preprocess)
+    served = engine.run_batch(batch)["embedding"]
+    [reference] = exact.run([engine.embedding_output], {engine.input_name: batch})
+    served = served / np.linalg.norm(served, axis=1, keepdims=True)
+    reference = reference / np.linalg.norm(reference, axis=1, keepdims=True)
+    assert (served * reference).sum(axis=1).min() > 0.99

@@ -129,6 +129,11 @@ def test_int8_quantisation_gives_a_valid_model_and_head_agreement(
     onnx.checker.check_model(model)
     ops = {n.op_type for n in model.graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    # Weights are uint8 (zero point 128), never int8: ORT's uint8 x int8 kernel saturates on
+    # AVX2 CPUs without VNNI, so the same file embedded photos differently per CPU.
+    weights = {n.input[0] for n in model.graph.node if n.op_type == "DequantizeLinear"}
+    kinds = {t.data_type for t in model.graph.initializer if t.name in weights}
+    assert onnx.TensorProto.INT8 not in kinds and onnx.TensorProto.UINT8 in kinds
     assert int8.stat().st_size < lite0_onnx.stat().st_size / 2
     batch = preprocess_batch(_photos(6, seed=4), spec)
     emb8, _ = run_onnx(int8, batch)
@@ -136,10 +141,7 @@ def test_int8_quantisation_gives_a_valid_model_and_head_agreement(
     n8 = emb8 / np.linalg.norm(emb8, axis=1, keepdims=True)
     n32 = emb32 / np.linalg.norm(emb32, axis=1, keepdims=True)
     similarity = n8 @ n32.T
-    # At the tests' 64 px with 8 calibration photos the int8 embedding keeps cos 0.81-0.92
-    # of fp32 (the shipped 224 px model: 0.74 min, 0.84 mean on real photos, heads agreeing
-    # 100 %);
-    # a broken quantisation also loses which photo is which.
+    # A broken quantisation loses which photo is which.
     assert np.diag(similarity).min() > 0.75
     assert (similarity.argmax(axis=1) == np.arange(len(batch))).all()
     rng = np.random.default_rng(0)
