@@ -148,15 +148,28 @@ def library() -> Library:
     """The whole library, embedded once (cached in bench/out/teach_embeddings.npz)."""
     rows = _photos()
     files = np.array([str(p.relative_to(DATA)) for p, *_ in rows])
+    from smartalbum.model.bundle import Bundle
+
+    backbone = Bundle.load(None).version  # a new backbone makes the cache stale
     emb = None
     if CACHE.is_file():
         with np.load(CACHE) as npz:
-            if int(npz["version"]) == CACHE_VERSION and list(npz["files"]) == list(files):
+            if (
+                int(npz["version"]) == CACHE_VERSION
+                and str(npz.get("backbone", "")) == backbone
+                and list(npz["files"]) == list(files)
+            ):
                 emb = npz["emb"].astype(np.float32)
     if emb is None:
         emb = _embed([p for p, *_ in rows])
         OUT.mkdir(exist_ok=True)
-        np.savez_compressed(CACHE, emb=emb.astype(np.float16), files=files, version=CACHE_VERSION)
+        np.savez_compressed(
+            CACHE,
+            emb=emb.astype(np.float16),
+            files=files,
+            version=CACHE_VERSION,
+            backbone=backbone,
+        )
     return Library(
         emb=emb,
         sub=np.array([r[1] for r in rows]),
