@@ -68,6 +68,21 @@ def test_views_are_embedded_once_and_cached(engine: Engine, photos, tmp_path: Pa
     assert np.allclose(plain.emb[:2].astype(np.float32), served, atol=2e-2)
 
 
+def test_a_rewritten_backbone_file_is_not_served_old_views(photos, tmp_path: Path):
+    """The cache is keyed by the backbone file, not only by its name in bundle.json: the
+    shipped backbone was rewritten in place (weights as uint8) and kept its name."""
+    import shutil
+
+    bundle_dir = tmp_path / "bundle"
+    shutil.copytree(DEFAULT_BUNDLE_DIR, bundle_dir)
+    cache = tmp_path / "cache"
+    embed_photos(Engine(Bundle.load(bundle_dir), threads=1), photos[:2], cache=cache)
+    with (bundle_dir / "backbone.onnx").open("ab") as fh:
+        fh.write(b"\x32\x01x")  # protobuf: ModelProto.doc_string = "x"; other bytes, same name
+    embed_photos(Engine(Bundle.load(bundle_dir), threads=1), photos[:2], cache=cache)
+    assert len(list(cache.glob("views-*.npz"))) == 2
+
+
 def default_model_image(p: LabelledPhoto) -> np.ndarray:
     from smartalbum.imaging.decode import load_photo
     from smartalbum.training.view_embeddings import DECODE_SIDE

@@ -65,7 +65,9 @@ def export_onnx(
                     (dummy,),
                     str(tmp),
                     dynamo=False,
-                    dynamic_axes={n: {0: "N"} for n in (INPUT_NAME, EMBEDDING_OUTPUT, LOGITS_OUTPUT)},
+                    dynamic_axes={
+                        n: {0: "N"} for n in (INPUT_NAME, EMBEDDING_OUTPUT, LOGITS_OUTPUT)
+                    },
                     do_constant_folding=True,
                     **common,
                 )
@@ -86,8 +88,7 @@ def export_onnx(
                 )
         onnx.checker.check_model(str(tmp))
         proto = onnx.load(str(tmp), load_external_data=False)
-        actual = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
-                      opset)
+        actual = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), opset)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -158,9 +159,11 @@ def quantize_int8(
     }
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    input_name = ort.InferenceSession(
-        str(fp32_path), providers=["CPUExecutionProvider"]
-    ).get_inputs()[0].name
+    input_name = (
+        ort.InferenceSession(str(fp32_path), providers=["CPUExecutionProvider"])
+        .get_inputs()[0]
+        .name
+    )
     with tempfile.TemporaryDirectory(dir=out_path.parent) as tmpdir:
         pre = Path(tmpdir) / "pre.onnx"
         tmp_out = Path(tmpdir) / "int8.onnx"
@@ -196,15 +199,25 @@ def weights_as_uint8(path: Path) -> int:
     ``w + 128`` with zero point ``z + 128`` is the same number, so the model computes what a
     VNNI CPU computes, on every CPU (docs/model.md, "Same answer on every CPU").
 
+    Depthwise convolutions keep int8: their kernel does not saturate (measured: the same
+    embedding either way) and its uint8 variant costs 8 % more network time.
+
     Returns how many weight tensors were rewritten (0 for a model that has none left).
     """
     model = onnx.load(str(path))
     init = {t.name: t for t in model.graph.initializer}
+    depthwise = {
+        node.input[1]
+        for node in model.graph.node
+        if node.op_type == "Conv" and any(a.name == "group" and a.i > 1 for a in node.attribute)
+    }
     rewritten = 0
     for node in model.graph.node:
         weight = init.get(node.input[0]) if node.op_type == "DequantizeLinear" else None
         if weight is None or weight.data_type != onnx.TensorProto.INT8 or len(node.input) < 3:
             continue  # not a weight, or already uint8 (a tensor shared by two nodes)
+        if node.output[0] in depthwise:
+            continue
         zero = init[node.input[2]]
         shifted = onnx.numpy_helper.to_array(weight).astype(np.int16) + 128
         weight.CopyFrom(onnx.numpy_helper.from_array(shifted.astype(np.uint8), weight.name))
@@ -245,8 +258,9 @@ class OnnxBackbone:
     for cache keys, exactly like the torch model it came from, so caches are shared.
     """
 
-    def __init__(self, path: Path, *, arch: str, weights_id: str, embedding_dim: int,
-                 threads: int = 2) -> None:
+    def __init__(
+        self, path: Path, *, arch: str, weights_id: str, embedding_dim: int, threads: int = 2
+    ) -> None:
         self.path = Path(path)
         self.arch = arch
         self.weights_id = weights_id
@@ -254,13 +268,18 @@ class OnnxBackbone:
         self.session = session(self.path, threads)
 
     @classmethod
-    def from_model(cls, model: torch.nn.Module, path: Path, spec: PreprocessSpec,
-                   threads: int = 2) -> OnnxBackbone:
+    def from_model(
+        cls, model: torch.nn.Module, path: Path, spec: PreprocessSpec, threads: int = 2
+    ) -> OnnxBackbone:
         """Export ``model`` to ``path`` (fp32) and open it."""
         export_onnx(model, path, spec)
-        return cls(path, arch=getattr(model, "arch", type(model).__name__),
-                   weights_id=getattr(model, "weights_id", "random"),
-                   embedding_dim=int(getattr(model, "embedding_dim", 0)), threads=threads)
+        return cls(
+            path,
+            arch=getattr(model, "arch", type(model).__name__),
+            weights_id=getattr(model, "weights_id", "random"),
+            embedding_dim=int(getattr(model, "embedding_dim", 0)),
+            threads=threads,
+        )
 
     def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return run_onnx(self.session, batch)
@@ -312,8 +331,9 @@ def benchmark(
 # -- refreshing a bundle's backbone -----------------------------------------------------------
 
 
-def _sample_photos(photos: Path | None, bundle_metrics: dict[str, Any], spec: PreprocessSpec,
-                   n: int) -> tuple[np.ndarray, list[str | None]] | None:
+def _sample_photos(
+    photos: Path | None, bundle_metrics: dict[str, Any], spec: PreprocessSpec, n: int
+) -> tuple[np.ndarray, list[str | None]] | None:
     """Up to ``n`` preprocessed real photos and their labels (None when unknown): from
     ``photos`` (a prepared dataset or a folder), else from the dataset the bundle was
     trained on (its val split), else None."""
@@ -420,36 +440,61 @@ def refresh_bundle(
         reason = "quantisation disabled" if not quantize else "no real photos to calibrate int8"
         if quantize and real:
             int8 = quantize_int8(fp32, Path(tmpdir) / "int8.onnx", batch)
-            agreement = {h.name: head_agreement(fp32, int8, _own_photos(batch, labels, h), h)
-                         for h in heads}
-            report["speed_ms_per_photo"] = {"fp32": benchmark(fp32, batch[:8]),
-                                            "int8": benchmark(int8, batch[:8])}
+            agreement = {
+                h.name: head_agreement(fp32, int8, _own_photos(batch, labels, h), h) for h in heads
+            }
+            report["speed_ms_per_photo"] = {
+                "fp32": benchmark(fp32, batch[:8]),
+                "int8": benchmark(int8, batch[:8]),
+            }
             worst = min(agreement.values())
             if worst >= min_agreement:
                 chosen, precision = int8, "int8"
                 reason = f"int8 heads agree with fp32 on {worst:.1%} of the photos"
             else:
                 reason = f"kept fp32: int8 heads agree on only {worst:.1%} of the photos"
-        report.update(precision=precision, precision_reason=reason, head_agreement=agreement,
-                      parity=parity(model, chosen, batch))
+        report.update(
+            precision=precision,
+            precision_reason=reason,
+            head_agreement=agreement,
+            parity=parity(model, chosen, batch),
+        )
         new_entry = {k: v for k, v in entry.items() if k != "file"}
         new_entry.update(
-            arch=arch, precision=precision, precision_reason=reason,
+            arch=arch,
+            precision=precision,
+            precision_reason=reason,
             embedding_dim=int(getattr(model, "embedding_dim", entry.get("embedding_dim", 0))),
-            parity=report["parity"], parity_fp32=report["parity_fp32"],
-            int8_head_agreement=agreement, weights=getattr(model, "weights_id", None), **info,
+            parity=report["parity"],
+            parity_fp32=report["parity_fp32"],
+            int8_head_agreement=agreement,
+            weights=getattr(model, "weights_id", None),
+            **info,
         )
         metrics = dict(bundle.metrics)
-        metrics["backbone"] = {**metrics.get("backbone", {}), **new_entry,
-                               "speed_ms_per_photo": report.get("speed_ms_per_photo")}
+        metrics["backbone"] = {
+            **metrics.get("backbone", {}),
+            **new_entry,
+            "speed_ms_per_photo": report.get("speed_ms_per_photo"),
+        }
         card_path = bundle.path / "card.md"
         card = card_path.read_text() if card_path.is_file() else f"# {bundle.name}\n"
-        extra = {str(p.relative_to(bundle.path)): p
-                 for p in sorted((bundle.path / "reports").rglob("*")) if p.is_file()}
+        extra = {
+            str(p.relative_to(bundle.path)): p
+            for p in sorted((bundle.path / "reports").rglob("*"))
+            if p.is_file()
+        }
         write_bundle(
-            bundle.path, backbone_onnx=chosen, backbone=new_entry, preprocess=spec,
-            heads=heads, default_head=bundle.default_head, metrics=metrics, card=card,
-            name=bundle.name, extra_files=extra,
+            bundle.path,
+            backbone_onnx=chosen,
+            backbone=new_entry,
+            preprocess=spec,
+            heads=heads,
+            default_head=bundle.default_head,
+            metrics=metrics,
+            card=card,
+            name=bundle.name,
+            extra_files=extra,
         )
         from smartalbum.categories.explain import write_features_model_if_possible
 

@@ -84,6 +84,9 @@ def recipe_key(engine: Engine, what: dict) -> str:
     """A short hash of what determines a cache's content (backbone, preprocessing, recipe)."""
     key = {
         "backbone": engine.bundle.backbone.get("weights"),
+        # the file itself: a backbone rewritten in place (its weights stored as uint8) must
+        # not be served the embeddings of the old one
+        "backbone_file": hashlib.sha256(engine.bundle.backbone_path.read_bytes()).hexdigest(),
         "precision": engine.bundle.backbone.get("precision"),
         "preprocess": engine.bundle.preprocess.model_dump(),
         **what,
