@@ -156,7 +156,7 @@ def library() -> Library:
     files = np.array([str(p.relative_to(DATA)) for p, *_ in rows])
     from smartalbum.model.bundle import Bundle
 
-    backbone = Bundle.load(None).version  # a new backbone makes the cache stale
+    backbone = Bundle.load(None).backbone_version  # a new backbone makes the cache stale
     emb = None
     if CACHE.is_file():
         with np.load(CACHE) as npz:
@@ -234,6 +234,19 @@ def _metrics(member: np.ndarray, truth: np.ndarray, counts: np.ndarray) -> dict[
     }
 
 
+def _claimed(
+    s: np.ndarray, threshold: float, pos: np.ndarray, neg: np.ndarray, truth, counts
+) -> tuple[np.ndarray, dict[str, float]]:
+    """(members: at or above the threshold, examples in, counter-examples out; precision /
+    recall / F1 against ``truth`` on the photos that count and were not labelled)."""
+    member = s >= threshold
+    member[pos] = True
+    member[neg] = False
+    labelled = np.zeros(len(s), bool)
+    labelled[np.concatenate([pos, neg]).astype(np.int64)] = True
+    return member, _metrics(member, truth, counts & ~labelled)
+
+
 def teach_once(
     lib: Library, rows: np.ndarray, sub: str, setting: str, seed: int, method: Method
 ) -> dict[str, float]:
@@ -262,12 +275,7 @@ def teach_once(
         pos = np.concatenate([pos, asked[truth[asked]]])
         neg = asked[~truth[asked]]
         s, threshold, metrics = method(emb, pos, neg, seed)
-    member = s >= threshold
-    member[pos] = True
-    member[neg] = False
-    labelled = np.zeros(len(rows), bool)
-    labelled[np.concatenate([pos, neg]).astype(np.int64)] = True
-    out = _metrics(member, truth, counts & ~labelled)
+    member, out = _claimed(s, threshold, pos, neg, truth, counts)
     out["share"] = float(member.mean())
     # what the category page would say: is it unsure (assess.py)?
     from smartalbum.categories.assess import SURE, assess
@@ -330,11 +338,8 @@ def _teach_rows(lib: Library, rows: np.ndarray, pos: np.ndarray, neg: np.ndarray
     (photos claimed, precision, recall, F1 on the unlabelled photos)."""
     p, q = np.searchsorted(rows, pos), np.searchsorted(rows, neg)
     s, threshold, _ = smartalbum_method(lib.emb[rows], p, q, 0)
-    member = s >= threshold
-    member[p], member[q] = True, False
-    labelled = np.zeros(len(rows), bool)
-    labelled[np.concatenate([p, q])] = True
-    m = _metrics(member, lib.sub[rows] == sub, ~labelled)
+    everyone = np.ones(len(rows), bool)
+    member, m = _claimed(s, threshold, p, q, lib.sub[rows] == sub, everyone)
     return [float(member.sum()), m["precision"], m["recall"], m["f1"]]
 
 

@@ -20,7 +20,6 @@ PER_CLASS = 24
 @pytest.mark.slow
 def test_food_from_ten_examples_on_real_photos(shared_data, tmp_path):
     from smartalbum.imaging.decode import load_photo
-    from smartalbum.library.catalog import backbone_version
     from smartalbum.model.engine import Engine
 
     engine = Engine.load(None, threads=1, batch_size=16)
@@ -37,7 +36,7 @@ def test_food_from_ten_examples_on_real_photos(shared_data, tmp_path):
 
     url = f"sqlite:///{tmp_path / 'real.sqlite3'}"
     _, factory = db.open_catalog(url=url)
-    bv = backbone_version(engine.bundle)
+    bv = engine.bundle.backbone_version
     ids = fill_catalog(factory, vectors, backbone=bv)
     teacher = Teacher(factory, bv)
     food = ids[labels == "food"]

@@ -263,8 +263,8 @@ def test_a_new_backbone_version_re_embeds_unchanged_files(
 ):
     _, factory = catalog
     make_indexer().run([library.root])
-    monkeypatch.setattr(cat, "_backbone_versions", {})
-    monkeypatch.setattr(cat, "backbone_version", lambda bundle: "b" * 16)
+    # a new backbone file: its version is what Bundle.backbone_version caches
+    monkeypatch.setitem(model.bundle.__dict__, "backbone_version", "b" * 16)
     model.reset()
 
     summary = make_indexer().run([library.root])

@@ -28,12 +28,13 @@ def _count(factory) -> int:
 @pytest.fixture
 def fake_model(monkeypatch, tagger):
     """The shipped bundle's classifier is 1280-d; the test catalog's embeddings are 16-d."""
-    from smartalbum.library import catalog
+    from smartalbum.cli.context import AppContext
     from smartalbum.tags import store
 
     monkeypatch.setattr(store, "tagger_for", lambda bundle: tagger)
-    monkeypatch.setattr(catalog, "backbone_version", lambda bundle: BACKBONE)
-    return types.SimpleNamespace(bundle=object())
+    fake = types.SimpleNamespace(bundle=types.SimpleNamespace(backbone_version=BACKBONE))
+    monkeypatch.setattr(AppContext, "engine", lambda self, bundle=None, threads=None: fake)
+    return fake
 
 
 def test_tags_all_tags_what_is_missing(tagged_catalog, fake_model):
@@ -58,9 +59,6 @@ def test_the_tags_job_kind_retags_with_progress(tagged_catalog, fake_model, monk
     _untag(factory)
     assert "tags" in load_kinds()
     monkeypatch.setattr(JobContext, "engine", lambda self: fake_model)
-    monkeypatch.setattr(
-        tag_jobs, "model_key", lambda engine: types.SimpleNamespace(backbone_version=BACKBONE)
-    )
     from smartalbum.tags import store as tag_store
 
     # tags.jobs imported tagger_for by name: give it the fixture's tagger too

@@ -493,14 +493,14 @@ def fit_prototype_head(name: str, data: Labelled, *, description: str = "") -> H
     # A large library shows a block of a category as a bump of scores with a valley under
     # it (forests, cats): the valley is where the category ends, not the normal model's
     # cut. Looked for once the direction is final: the first cut sets the near band.
+    u = d / max(float(np.linalg.norm(d)), 1e-12)
     valley = density_valley(z_unl, cut, spread)
     if valley is not None:
         mu = float(np.mean(loo))
         if len(neg):  # still never where the counter-examples outnumber the examples
-            valley = max(valley, counter_cut(neg @ (d / np.linalg.norm(d)), mu, spread))
+            valley = max(valley, counter_cut(neg @ u, mu, spread))
         cut = min(cut, valley)
         recall = float(norm.sf((cut - mu) / spread))
-    u = d / max(float(np.linalg.norm(d)), 1e-12)
     coef = u / spread
     bias = -(float(centre @ u) + cut) / spread
     examples = pos[wp >= 1.0] if (wp >= 1.0).sum() >= 2 else pos

@@ -226,12 +226,11 @@ _versions: dict[str, str] = {}
 
 def bundle_backbone_version(bundle_path: Path | str | None) -> str:
     """The backbone version of a bundle's embeddings (cached per path; no ONNX session)."""
-    from smartalbum.library.catalog import backbone_version
     from smartalbum.model.bundle import Bundle
 
     key = str(bundle_path or "")
     if key not in _versions:
-        _versions[key] = backbone_version(Bundle.load(bundle_path))
+        _versions[key] = Bundle.load(bundle_path).backbone_version
     return _versions[key]
 
 

@@ -91,7 +91,6 @@ def tags(
 def _tag_all(app: AppContext, factory: Any, bundle: Path | None, *, force: bool, fmt: str) -> None:
     from tqdm import tqdm
 
-    from smartalbum.library.catalog import backbone_version
     from smartalbum.tags.store import tag_catalog, tagger_for, untagged_ids
 
     engine = app.engine(bundle)
@@ -100,7 +99,7 @@ def _tag_all(app: AppContext, factory: Any, bundle: Path | None, *, force: bool,
         raise click.UsageError(
             f"bundle {engine.bundle.name!r} has no ImageNet classifier (imagenet_fc.npz)"
         )
-    version = backbone_version(engine.bundle)
+    version = engine.bundle.backbone_version
     with factory() as session:
         total = len(untagged_ids(session, tagger, version, force=force, limit=10**9))
     bar = tqdm(total=total, unit="photo", disable=not sys.stderr.isatty(), file=sys.stderr)

@@ -12,7 +12,6 @@ wins over any prediction, everywhere (:attr:`PhotoRecord.label`).
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -39,29 +38,12 @@ from smartalbum.library.schema import (
 from smartalbum.model.heads import Prediction as HeadPrediction
 
 if TYPE_CHECKING:
-    from smartalbum.model.bundle import Bundle
     from smartalbum.model.engine import Engine
 
 CHUNK = 500
 
 
 # --------------------------------------------------------------------------- versions
-
-
-def backbone_version(bundle: Bundle) -> str:
-    """What determines embeddings: the backbone weights and the preprocessing (16 hex).
-
-    Narrower than ``Bundle.version`` on purpose: adding or re-fitting a head changes the
-    bundle but not a single embedding, so stored embeddings stay valid and only the new
-    head's predictions are computed (from the embeddings, without decoding anything).
-    """
-    h = hashlib.sha256()
-    for rel in ("preprocess.json", bundle.manifest["backbone"]["file"]):
-        h.update(rel.encode())
-        with (bundle.path / rel).open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -73,17 +55,12 @@ class ModelKey:
     head_version: str
 
 
-_backbone_versions: dict[tuple[str, str], str] = {}
-
-
 def model_key(engine: Engine, head: str | None = None) -> ModelKey:
-    """The :class:`ModelKey` of ``engine``'s head (default head when None); cached per bundle."""
-    cache_key = (str(engine.bundle.path), engine.version)
-    bv = _backbone_versions.get(cache_key)
-    if bv is None:
-        bv = _backbone_versions[cache_key] = backbone_version(engine.bundle)
+    """The :class:`ModelKey` of ``engine``'s head (default head when None)."""
     h = engine.head(head)
-    return ModelKey(backbone_version=bv, head=h.name, head_version=h.version)
+    return ModelKey(
+        backbone_version=engine.bundle.backbone_version, head=h.name, head_version=h.version
+    )
 
 
 # --------------------------------------------------------------------------- records
@@ -592,7 +569,7 @@ def current_backbone_version(session: Session) -> str | None:
     try:
         from smartalbum.model.bundle import Bundle
 
-        version = backbone_version(Bundle.load(get_settings().model.bundle))
+        version = Bundle.load(get_settings().model.bundle).backbone_version
         if session.scalar(select(Embedding.id).where(Embedding.backbone_version == version)):
             return version
     except Exception:  # noqa: BLE001 - no usable bundle

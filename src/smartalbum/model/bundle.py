@@ -19,6 +19,7 @@ import hashlib
 import json
 import shutil
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,23 @@ class Bundle:
     @property
     def backbone(self) -> dict[str, Any]:
         return dict(self.manifest["backbone"])
+
+    @cached_property
+    def backbone_version(self) -> str:
+        """What determines embeddings: the backbone file and the preprocessing (16 hex).
+
+        Narrower than :attr:`version` on purpose: adding or re-fitting a head changes the
+        bundle but not a single embedding, so stored embeddings stay valid and only the new
+        head's predictions are computed (from the embeddings, without decoding anything).
+        The catalog stores it with every embedding, so its formula must not change.
+        """
+        h = hashlib.sha256()
+        for rel in ("preprocess.json", self.manifest["backbone"]["file"]):
+            h.update(rel.encode())
+            with (self.path / rel).open("rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+        return h.hexdigest()[:16]
 
     @property
     def default_head(self) -> str:

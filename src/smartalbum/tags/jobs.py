@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from smartalbum.jobs.kinds import JobContext, job_kind
-from smartalbum.library.catalog import model_key
 from smartalbum.tags.store import tag_catalog, tagger_for, untagged_ids
 
 KIND = "tags"
@@ -23,7 +22,7 @@ def run_tags(ctx: JobContext) -> dict[str, Any]:
     tagger = tagger_for(engine.bundle)
     if tagger is None:
         return {"tagged": 0, "message": "the model bundle has no ImageNet classifier"}
-    version = model_key(engine).backbone_version
+    version = engine.bundle.backbone_version
     force = bool(ctx.params.get("force"))
     with ctx.factory() as s:
         total = len(untagged_ids(s, tagger, version, force=force, limit=10**9))

@@ -86,7 +86,7 @@ def recipe_key(engine: Engine, what: dict) -> str:
         "backbone": engine.bundle.backbone.get("weights"),
         # the file itself: a backbone rewritten in place (its weights stored as uint8) must
         # not be served the embeddings of the old one
-        "backbone_file": hashlib.sha256(engine.bundle.backbone_path.read_bytes()).hexdigest(),
+        "backbone_version": engine.bundle.backbone_version,
         "precision": engine.bundle.backbone.get("precision"),
         "preprocess": engine.bundle.preprocess.model_dump(),
         **what,
