@@ -4,8 +4,8 @@ Every correction in the catalog whose label is one of a head's labels is a label
 example. Retraining fits a new head of the same shape (same features as the shipped head)
 by the shipped recipe (model/fitting.py) on the bundle's shipped training embeddings plus
 the user's corrected photos, the corrections weighted up because they are the user's own
-kind of photo, and calibrates it like the shipped head (see :func:`refit`). A quarter of the corrections (chosen by photo id, so the same ones every
-time) is held back: the new head replaces the active one only when it is at least as
+kind of photo, and calibrates it like the shipped head (see :func:`refit`). A quarter of
+the corrections (chosen by photo id, so the same ones every time) is held back: the new head replaces the active one only when it is at least as
 accurate on them, and every version is kept (model/user_heads.py) so any can be restored.
 
 numpy/scipy only: retraining works in a serving-only install.
@@ -28,9 +28,9 @@ from smartalbum.library.schema import Correction
 from smartalbum.model import train_embeddings, user_heads
 from smartalbum.model.engine import Engine
 from smartalbum.model.fitting import (
-    OUT_OF_SCOPE,
     RECIPE,
     TEMPERATURE_BOUNDS,
+    as_head_labels,
     calibrate,
     fit_soft_head,
 )
@@ -95,8 +95,7 @@ def refit(
     template's threshold. Before this, a refit kept temperature 1 where the shipped head
     had 0.3: measured on wild val, 72 % of photos went to review instead of 16 %.
     """
-    # A photo of another class (a pet, for seed3) belongs to none of this head's labels.
-    base = np.where(np.isin(shipped.labels, template.labels), shipped.labels, OUT_OF_SCOPE[0])
+    base = as_head_labels(shipped.labels, template.labels)
     x = np.concatenate([shipped.x, user_x]) if len(user_x) else shipped.x
     labels = np.concatenate([base, np.asarray(user_labels, dtype=str)])
     sources = np.concatenate([shipped.sources, np.full(len(user_x), "user")])

@@ -42,6 +42,13 @@ TEMPERATURE_BOUNDS = (0.05, 20.0)
 RECIPE: dict[str, float] = {"l2": 1e-3, "source_power": 0.5, "none_weight": 4.0}
 
 
+def as_head_labels(labels: Sequence[str], head_labels: Sequence[str]) -> np.ndarray:
+    """``labels`` as a head sees them: a photo of another class (a pet, for seed3) belongs
+    to none of its labels, so it is fitted as ``none``."""
+    labels = np.asarray(labels)
+    return np.where(np.isin(labels, list(head_labels)), labels, OUT_OF_SCOPE[0])
+
+
 def sample_weights(
     labels: Sequence[str],
     sources: Sequence[str],

@@ -42,7 +42,7 @@ from smartalbum.imaging.preprocess import PreprocessSpec
 from smartalbum.model import train_embeddings
 from smartalbum.model.bundle import DEFAULT_BUNDLE_DIR, Bundle
 from smartalbum.model.engine import Engine
-from smartalbum.model.fitting import RECIPE, calibrate, fit_soft_head
+from smartalbum.model.fitting import RECIPE, as_head_labels, calibrate, fit_soft_head
 from smartalbum.model.heads import Head
 from smartalbum.training.augment import AugmentConfig, TrainTransform
 from smartalbum.training.composite import PASTE_AUGMENT, load_cutouts, scenes
@@ -200,8 +200,7 @@ def fit_heads(
     opts = {**HEAD_OPTIONS, **(options or {})}
     heads = {}
     for name, labels in HEADS.items():
-        # A photo of another class (a pet, for seed3) belongs to none of this head's.
-        fit_labels = np.where(np.isin(train.label, labels), train.label, OUT_OF_SCOPE[0])
+        fit_labels = as_head_labels(train.label, labels)
         head = fit_soft_head(
             name,
             labels,
